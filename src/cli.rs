@@ -1,0 +1,179 @@
+//! The command line, as clap types. Nothing past `config.rs` sees these.
+//!
+//! Flags follow kubectl's conventions (`-n`, `-A`, `--context`, `--kubeconfig`, `-o`) so an
+//! on-call engineer can reuse what their fingers already know.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Why can't this image be pulled, and what exactly do I change?
+#[derive(Debug, Parser)]
+#[command(
+    name = "pulldoctor",
+    version,
+    about = "Tells why a Kubernetes image cannot be pulled, proves it against the registry, and prints the fix",
+    after_help = "Exit codes: 0 nothing wrong, 1 a problem was diagnosed, 2 pulldoctor could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Deadline in seconds for each registry probe and each API call.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+
+    /// More detail on stderr (-v, -vv); secrets are never logged.
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose one pod: its events, pull secrets and node, proved against the registry.
+    #[command(
+        after_help = "Examples:\n  pulldoctor pod nginx-registry -n shop\n  pulldoctor pod nginx-registry --snapshot fixtures/snapshots/private-ca/snapshot.yaml --no-probe"
+    )]
+    Pod(PodArgs),
+    /// Find every pull failure in a namespace or the cluster, grouped by cause.
+    #[command(after_help = "Examples:\n  pulldoctor scan -A\n  pulldoctor scan -n shop -o json")]
+    Scan(ScanArgs),
+    /// Check that images can be pulled, as a node would: the CI smoke check.
+    #[command(
+        after_help = "Examples:\n  pulldoctor image reg.example.com/app:1.4 --authfile cfg.json --ca-file ca.crt\n  pulldoctor image 127.0.0.1:5000/app:1.4 --platform linux/arm64 -o json"
+    )]
+    Image(ImageArgs),
+    /// Classify pasted `kubectl describe pod` or `kubectl get events` text, or one message.
+    #[command(
+        after_help = "Examples:\n  kubectl describe pod web-0 | pulldoctor explain -\n  pulldoctor explain --message 'Failed to pull image \"reg:8000/app\": ... x509: certificate signed by unknown authority'"
+    )]
+    Explain(ExplainArgs),
+}
+
+/// `-o` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people.
+    Table,
+    /// Stable JSON (see docs/report.schema.json).
+    Json,
+    /// Plain text, one line per fact.
+    Text,
+    /// Markdown, for a CI job summary.
+    Markdown,
+}
+
+/// Where the cluster is: kubectl's flags, or a snapshot file.
+#[derive(Debug, Args, Clone)]
+pub struct ClusterArgs {
+    /// Namespace (default: the kubeconfig context's namespace, else `default`).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Read objects from `kubectl get … -o yaml|json` output instead of a live cluster.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+/// Trust and transport flags shared by every command that probes a registry.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProbeArgs {
+    /// Do not contact any registry; diagnose from Kubernetes' text alone.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// A PEM bundle of CAs the node trusts (repeatable).
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// A Docker-style certificate directory (`*.crt` CAs, `*.cert`/`*.key` client pair).
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// A copy of a node's certs.d root (docker, containerd hosts.toml, or containers).
+    #[arg(long = "certs-dir", value_name = "ROOT")]
+    pub certs_dir: Option<PathBuf>,
+    /// Skip TLS verification (reported as used).
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// Speak plain HTTP to the registry (reported as used).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Also list the registry's `_catalog` (never part of the diagnosis).
+    #[arg(long)]
+    pub catalog: bool,
+}
+
+/// `pulldoctor pod`.
+#[derive(Debug, Args)]
+pub struct PodArgs {
+    /// The pod's name.
+    pub name: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+/// `pulldoctor scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Every namespace.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// How many registry probes run at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// `pulldoctor image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Image references to check.
+    #[arg(value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Read references from a file, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A docker config.json (default: $DOCKER_CONFIG/config.json, then ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Credentials as user:password (prefer --password-stdin).
+    #[arg(long, value_name = "USER:PASS")]
+    pub creds: Option<String>,
+    /// Username, with the password read from stdin.
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Platform to check, os/arch[/variant] (repeatable; default linux/amd64).
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+/// `pulldoctor explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A file of `kubectl describe pod` / `kubectl get events` text, or `-` for stdin.
+    #[arg(value_name = "FILE|-", conflicts_with = "message")]
+    pub input: Option<String>,
+    /// Classify exactly one message.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// The event reason that came with --message (e.g. Failed, ErrImagePull).
+    #[arg(long, requires = "message")]
+    pub reason: Option<String>,
+}

@@ -1,0 +1,35 @@
+//! Settings resolved once from the command line; every later stage takes these, never clap types.
+//!
+//! (Filled in as each command lands.)
+
+use std::time::Duration;
+
+use crate::cli::{Cli, OutputFormat};
+
+/// Settings shared by every command.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// How to draw the report.
+    pub output: OutputFormat,
+    /// Per-probe and per-call deadline.
+    pub timeout: Duration,
+    /// Verbosity (0 = warnings only).
+    pub verbose: u8,
+}
+
+impl Common {
+    /// Resolves the global flags.
+    pub fn from_cli(cli: &Cli) -> crate::Result<Common> {
+        if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
+            return Err(crate::Error::Usage(format!(
+                "--timeout must be between 0 and 3600 seconds, got {}",
+                cli.timeout
+            )));
+        }
+        Ok(Common {
+            output: cli.output,
+            timeout: Duration::from_secs_f64(cli.timeout),
+            verbose: cli.verbose,
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! pulldoctor's integration tests: one binary, real servers from `support/`.
+
+mod support;

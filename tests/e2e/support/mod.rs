@@ -1,0 +1,1 @@
+//! Real servers for the tests: a registry, a token server, a Kubernetes API server.
