@@ -15,6 +15,8 @@ pub struct Common {
     pub timeout: Duration,
     /// Verbosity (0 = warnings only).
     pub verbose: u8,
+    /// Table width: the terminal's, or 100 columns when not on a terminal.
+    pub width: u16,
 }
 
 impl Common {
@@ -30,6 +32,16 @@ impl Common {
             output: cli.output,
             timeout: Duration::from_secs_f64(cli.timeout),
             verbose: cli.verbose,
+            width: table_width(),
         })
     }
+}
+
+/// The terminal's width from `COLUMNS`, else 100 columns (readable in a narrow window or a log).
+fn table_width() -> u16 {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|w| (40..=400).contains(w))
+        .unwrap_or(100)
 }

@@ -1,3 +1,17 @@
 //! Pure: evidence becomes a verdict, and a verdict becomes fixes.
 //!
-//! (Placeholder while the module is being written; see issue 6.)
+//! The verdict weighs the event text against the registry's own answer: the probe confirms the
+//! classification, settles an ambiguous one ("may require 'docker login'" becomes auth or not
+//! found), or contradicts it — old Docker's "not found" that is really a missing login is the
+//! second field report's story. Without a probe the text alone gives a `likely` verdict.
+
+pub mod evidence;
+pub mod fix;
+pub mod verdict;
+
+pub use evidence::{
+    ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence, FixTarget,
+    NodeFacts, ProbeFacts, ProbeResult,
+};
+pub use fix::{Fix, FixKind};
+pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

@@ -1,0 +1,161 @@
+//! What the diagnosis is drawn from, distilled from every earlier stage into plain facts.
+//!
+//! The I/O stages produce rich records (events, probe steps, decoded secrets); `app` boils them
+//! down to these views so the verdict logic stays pure, small and testable without a cluster or
+//! a registry. Nothing here holds a secret value: credentials appear by secret name, key and
+//! username only.
+
+use serde::Serialize;
+
+use crate::classify::Symptom;
+use crate::registry::ImageRef;
+use crate::taxonomy::{Cause, Runtime};
+
+/// Everything known about one image of one container.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The image as written in the pod spec or on the command line.
+    pub image: String,
+    /// The parsed reference, or `None` when it does not parse.
+    pub image_ref: Option<ImageRef>,
+    /// The container that uses the image, if any (the `image` command has none).
+    pub container: Option<ContainerInfo>,
+    /// What the events or waiting message said, classified.
+    pub symptom: Option<Symptom>,
+    /// Which credentials kubelet would use, and every near miss.
+    pub credentials: Option<CredentialFacts>,
+    /// What the registry said when asked the way the node would ask.
+    pub probe: ProbeFacts,
+    /// The node the pod runs on.
+    pub node: Option<NodeFacts>,
+    /// Where a fix to the pod spec must go.
+    pub target: FixTarget,
+    /// The pod's namespace (empty for the `image` command).
+    pub namespace: String,
+    /// True when the container is healthy (running, or its image present).
+    pub healthy: bool,
+    /// Things that could not be read (RBAC), each a human line.
+    pub unreadable: Vec<String>,
+}
+
+/// A container and its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    /// The container's name.
+    pub name: String,
+    /// `init`, `regular` or `ephemeral`.
+    pub kind: String,
+    /// `imagePullPolicy`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<String>,
+}
+
+/// Credential facts: which (secret, key) pairs kubelet would try, and the findings.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFacts {
+    /// The credentials kubelet would try, in order.
+    pub tried: Vec<CredentialLabel>,
+    /// True when no credential matched, so kubelet pulls anonymously.
+    pub anonymous: bool,
+    /// Findings about the secrets, most important first.
+    pub findings: Vec<CredentialFinding>,
+    /// A docker secret in the namespace that would match the image but is not referenced.
+    pub unreferenced_match: Option<String>,
+    /// The docker config key kubelet would match for this image (`host:port`, `docker.io`, …).
+    pub server_key: String,
+}
+
+/// One credential, named without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialLabel {
+    /// Where it came from: `secret shop/regcred`, `--authfile`, `--creds`.
+    pub source: String,
+    /// The docker config key that matched.
+    pub key: String,
+    /// The username (usernames may show; passwords never).
+    pub username: String,
+}
+
+/// One finding about the pull secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialFinding {
+    /// Stable id (`secret_not_found`, `key_port_mismatch`, …).
+    pub id: String,
+    /// The secret involved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The docker config key involved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// One line, never a secret value.
+    pub message: String,
+    /// For a key that almost matches: the exact key kubelet would match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_key: Option<String>,
+}
+
+/// What the probe found, or why it did not run.
+#[derive(Debug, Clone, Default)]
+pub enum ProbeFacts {
+    /// Probing was switched off (`--no-probe`), or a fixture host cannot be reached.
+    #[default]
+    Off,
+    /// The probe could not run for this image (e.g. the reference does not parse).
+    NotRun(String),
+    /// The probe ran.
+    Ran(ProbeResult),
+}
+
+/// The distilled probe result.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeResult {
+    /// `None` when the image is pullable with what the node has.
+    pub cause: Option<Cause>,
+    /// One line on what failed (or succeeded).
+    pub detail: String,
+    /// The recorded steps, one line each, in order.
+    pub steps: Vec<String>,
+    /// Tags the repository has (for a missing tag).
+    pub tags: Vec<String>,
+    /// Platforms the image index offers (for a platform miss).
+    pub platforms: Vec<String>,
+    /// The platform asked for (the node's).
+    pub platform: String,
+    /// Contrast: the failure goes away with the CA the user supplied (`--ca-file`, certs dir).
+    pub works_with_supplied_ca: Option<bool>,
+    /// Contrast: which credential works, by label, if any does.
+    pub working_credential: Option<String>,
+    /// Contrast: whether anonymous access works.
+    pub anonymous_works: Option<bool>,
+    /// How many HTTP requests the probe made.
+    pub requests: u32,
+    /// Explicit unsafe flags that were in force (`--insecure-skip-tls-verify`, `--plain-http`).
+    pub flags: Vec<String>,
+}
+
+/// The node, as far as the fix needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeFacts {
+    /// The node's name.
+    pub name: String,
+    /// Runtime from `containerRuntimeVersion`.
+    pub runtime: Runtime,
+    /// `containerRuntimeVersion` as reported.
+    pub runtime_version: String,
+    /// `linux/amd64` and the like.
+    pub platform: String,
+}
+
+/// The object whose spec a fix must change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct FixTarget {
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `CronJob`, `Job`, `ReplicaSet` or `Pod`; empty
+    /// for the `image` command.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The pod's service account.
+    pub service_account: String,
+    /// True when the pod has no owner and was probably made by `kubectl run`.
+    pub bare_pod: bool,
+}

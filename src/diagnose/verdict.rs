@@ -1,0 +1,337 @@
+//! Evidence → `Verdict`: one cause, a confidence, and the lines behind it.
+//!
+//! Confidence follows the design: `confirmed` when the probe reproduced the failure,
+//! `likely` from text alone, `contradicted` when the registry's answer disagrees with the event
+//! (both are stated). Evidence lines come in the order a person would check them: what
+//! Kubernetes said, which credentials the pod carries, what the registry answered, the node.
+
+use serde::Serialize;
+
+use super::evidence::{Evidence, ProbeFacts, ProbeResult};
+use super::fix::{Fix, fixes_for};
+use crate::classify::Symptom;
+use crate::taxonomy::{Cause, Family};
+
+/// How sure the verdict is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The probe reproduced the failure.
+    Confirmed,
+    /// From text (and secrets) alone.
+    Likely,
+    /// The probe disagrees with the event; the verdict follows the probe.
+    Contradicted,
+    /// The image is pullable and nothing failed.
+    Healthy,
+}
+
+impl Confidence {
+    /// The stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Confidence::Confirmed => "confirmed",
+            Confidence::Likely => "likely",
+            Confidence::Contradicted => "contradicted",
+            Confidence::Healthy => "healthy",
+        }
+    }
+}
+
+/// One line of evidence and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceLine {
+    /// `event`, `secret`, `probe`, `node` or `note`.
+    pub source: &'static str,
+    /// The fact, one line, never a secret.
+    pub text: String,
+}
+
+/// The conclusion for one image of one container.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The image as written.
+    pub image: String,
+    /// The container, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<super::ContainerInfo>,
+    /// The cause (for a healthy image, `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// The cause's family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    /// How sure.
+    pub confidence: Confidence,
+    /// What the event text alone said, when it differs from `cause`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_cause: Option<Cause>,
+    /// One sentence: why the pull fails.
+    pub summary: String,
+    /// The facts behind it, in checking order.
+    pub evidence: Vec<EvidenceLine>,
+    /// What to change.
+    pub fixes: Vec<Fix>,
+    /// HTTP requests the probe made, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_requests: Option<u32>,
+}
+
+impl Verdict {
+    /// True when this verdict reports a problem (exit code 1).
+    pub fn is_problem(&self) -> bool {
+        self.confidence != Confidence::Healthy
+    }
+}
+
+/// Draws the verdict for one image.
+pub fn diagnose(ev: &Evidence) -> Verdict {
+    let text_cause = ev.symptom.as_ref().map(|s| s.cause);
+    let (cause, confidence) = decide(ev, text_cause);
+    let evidence = evidence_lines(ev, cause);
+    let summary = match cause {
+        Some(c) => summary_for(c, ev),
+        None => "The image can be pulled with the node's credentials and trust.".to_string(),
+    };
+    let fixes = cause.map(|c| fixes_for(c, ev)).unwrap_or_default();
+    let probe_requests = match &ev.probe {
+        ProbeFacts::Ran(p) => Some(p.requests),
+        _ => None,
+    };
+    Verdict {
+        image: ev.image.clone(),
+        container: ev.container.clone(),
+        cause,
+        family: cause.map(Cause::family),
+        confidence,
+        event_cause: text_cause.filter(|t| Some(*t) != cause),
+        summary,
+        evidence,
+        fixes,
+        probe_requests,
+    }
+}
+
+/// Chooses the cause and confidence from the text cause and the probe.
+fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence) {
+    let probe = match &ev.probe {
+        ProbeFacts::Ran(p) => Some(p),
+        _ => None,
+    };
+    match (text, probe) {
+        // Nothing failed and the registry agrees (or was not asked).
+        (None, None) if ev.healthy => (None, Confidence::Healthy),
+        (None, Some(p)) if p.cause.is_none() => (None, Confidence::Healthy),
+        // No event text: the probe alone speaks (the `image` command, or expired events).
+        (None, Some(p)) => (p.cause, Confidence::Confirmed),
+        (None, None) => (Some(refine_without_probe(ev, Cause::Unknown)), Confidence::Likely),
+        (Some(t), None) => (Some(refine_without_probe(ev, t)), Confidence::Likely),
+        (Some(t), Some(p)) => with_probe(t, p),
+    }
+}
+
+/// Text and probe together.
+fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
+    // Causes the registry cannot see: the node or the pod spec decides them.
+    let node_side = matches!(
+        text,
+        Cause::NeverPull
+            | Cause::DiskFull
+            | Cause::PullSecretMissing
+            | Cause::InvalidReference
+            | Cause::SignatureFailed
+    );
+    if node_side {
+        return (Some(text), Confidence::Likely);
+    }
+    match p.cause {
+        // The node's trust fails where the supplied CA succeeds: the CA is missing on the node.
+        None if text.family() == Family::Tls && p.works_with_supplied_ca == Some(true) => {
+            (Some(text), Confidence::Confirmed)
+        }
+        // The registry serves the image now: the failure is stale or intermittent.
+        None => (Some(text), Confidence::Contradicted),
+        Some(probed) if probed == text => (Some(text), Confidence::Confirmed),
+        Some(probed) if settles(text, probed) => (Some(probed), Confidence::Confirmed),
+        Some(probed) => (Some(probed), Confidence::Contradicted),
+    }
+}
+
+/// True when `probed` is one of the answers the ambiguous `text` cause allowed.
+fn settles(text: Cause, probed: Cause) -> bool {
+    match text {
+        Cause::AuthOrNotFound => matches!(
+            probed,
+            Cause::AuthRequired
+                | Cause::AuthInvalidCredentials
+                | Cause::AuthForbidden
+                | Cause::NotFoundRepo
+                | Cause::NotFoundTag
+        ),
+        Cause::NotFound => matches!(probed, Cause::NotFoundRepo | Cause::NotFoundTag),
+        Cause::Unknown => true,
+        // The same failure seen at a finer grain ("unauthorized" text, wrong password probed).
+        Cause::AuthRequired => probed == Cause::AuthInvalidCredentials,
+        Cause::NetworkUnreachable => probed == Cause::DnsFailure,
+        _ => false,
+    }
+}
+
+/// Without a probe, secrets can still sharpen an ambiguous auth text.
+fn refine_without_probe(ev: &Evidence, text: Cause) -> Cause {
+    let Some(creds) = &ev.credentials else {
+        return text;
+    };
+    let secret_missing = creds.findings.iter().any(|f| f.id == "secret_not_found");
+    match text {
+        Cause::AuthOrNotFound | Cause::Unknown if creds.anonymous && !creds.findings.is_empty() => {
+            Cause::AuthRequired
+        }
+        Cause::Unknown if secret_missing => Cause::PullSecretMissing,
+        other => other,
+    }
+}
+
+/// The facts, in the order a person would check them.
+fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
+    let mut out = Vec::new();
+    let mut push = |source: &'static str, text: String| out.push(EvidenceLine { source, text });
+    if let Some(s) = &ev.symptom {
+        push("event", event_line(s));
+    }
+    if let Some(c) = &ev.credentials {
+        if c.tried.is_empty() {
+            push(
+                "secret",
+                format!("no pull secret matches {}: kubelet pulls anonymously", c.server_key),
+            );
+        }
+        for t in &c.tried {
+            push(
+                "secret",
+                format!("kubelet would try {} (key {}, user {})", t.source, t.key, t.username),
+            );
+        }
+        for f in &c.findings {
+            push("secret", f.message.clone());
+        }
+    }
+    match &ev.probe {
+        ProbeFacts::Off => push("note", "registry not probed (--no-probe)".to_string()),
+        ProbeFacts::NotRun(why) => push("note", format!("registry not probed: {why}")),
+        ProbeFacts::Ran(p) => {
+            for s in &p.steps {
+                push("probe", s.clone());
+            }
+            if let Some(w) = p.works_with_supplied_ca {
+                let text = if w {
+                    "with the supplied CA the registry's certificate verifies"
+                } else {
+                    "the supplied CA does not verify the registry's certificate either"
+                };
+                push("probe", text.to_string());
+            }
+            if let Some(w) = &p.working_credential {
+                push("probe", format!("credentials from {w} are accepted by the registry"));
+            }
+            if cause == Some(Cause::NotFoundTag) && !p.tags.is_empty() {
+                push("probe", format!("tags present: {}", preview(&p.tags, 10)));
+            }
+            if cause == Some(Cause::PlatformMismatch) && !p.platforms.is_empty() {
+                push(
+                    "probe",
+                    format!("image offers {}; node needs {}", p.platforms.join(", "), p.platform),
+                );
+            }
+            for f in &p.flags {
+                push("note", format!("{f} was in force for this probe"));
+            }
+        }
+    }
+    if let Some(n) = &ev.node {
+        push("node", format!("node {} runs {} ({})", n.name, n.runtime_version, n.platform));
+    }
+    for u in &ev.unreadable {
+        push("note", format!("could not read {u}"));
+    }
+    out
+}
+
+fn event_line(s: &Symptom) -> String {
+    let reason = s.reason.as_deref().unwrap_or("message");
+    let first = s.message.lines().next().unwrap_or("");
+    let short: String = first.chars().take(220).collect();
+    let ellipsis = if short.len() < first.len() { "…" } else { "" };
+    format!("{reason}: {short}{ellipsis}")
+}
+
+fn preview(items: &[String], n: usize) -> String {
+    let mut s = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > n {
+        s.push_str(&format!(" (+{} more)", items.len() - n));
+    }
+    s
+}
+
+/// One sentence on why the pull fails, naming this case's registry and image.
+fn summary_for(cause: Cause, ev: &Evidence) -> String {
+    let registry = ev
+        .image_ref
+        .as_ref()
+        .map(|r| r.registry.clone())
+        .unwrap_or_else(|| "the registry".to_string());
+    let tag = ev
+        .image_ref
+        .as_ref()
+        .map(|r| r.manifest_reference().to_string())
+        .unwrap_or_default();
+    match cause {
+        Cause::TlsUnknownAuthority => format!(
+            "The node does not trust the CA that signed {registry}'s certificate."
+        ),
+        Cause::TlsHostnameMismatch => {
+            format!("{registry}'s certificate is not valid for the name the image uses.")
+        }
+        Cause::TlsExpired => format!("{registry}'s certificate has expired or is not yet valid."),
+        Cause::HttpToHttps => format!(
+            "{registry} speaks plain HTTP, but the node's runtime connects with HTTPS."
+        ),
+        Cause::AuthRequired => match ev.credentials.as_ref().and_then(|c| c.unreferenced_match.clone()) {
+            Some(s) => format!(
+                "{registry} requires credentials; secret {s} has them but the pod does not reference it."
+            ),
+            None => format!("{registry} requires credentials and the pull sends none that match."),
+        },
+        Cause::AuthInvalidCredentials => {
+            format!("{registry} rejects the username or password in the pull secret.")
+        }
+        Cause::AuthForbidden => format!(
+            "The credentials are valid but not allowed to pull this repository from {registry}."
+        ),
+        Cause::AuthOrNotFound => format!(
+            "{registry} refused the pull: either credentials are missing or the repository does not exist."
+        ),
+        Cause::NotFoundTag => format!("The repository exists on {registry} but has no {tag}."),
+        Cause::NotFoundRepo => format!("{registry} has no such repository."),
+        Cause::NotFound => format!("{registry} has no such image."),
+        Cause::PlatformMismatch => "The image has no variant for the node's OS and architecture."
+            .to_string(),
+        Cause::RateLimited => format!("{registry} is rate limiting pulls."),
+        Cause::DnsFailure => format!("The node cannot resolve {registry}."),
+        Cause::NetworkUnreachable => format!("The node cannot connect to {registry}."),
+        Cause::InvalidReference => "The image reference is not valid.".to_string(),
+        Cause::NeverPull => {
+            "imagePullPolicy is Never and the image is not on the node.".to_string()
+        }
+        Cause::SignatureFailed => "The image failed a signature or policy check.".to_string(),
+        Cause::PullSecretMissing => "A pull secret the pod names could not be read.".to_string(),
+        Cause::DiskFull => "The node has no room left to store the image.".to_string(),
+        Cause::RegistryServerError => format!("{registry} answered with a server error."),
+        Cause::Unknown => "The failure does not match any known cause; the raw message follows."
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

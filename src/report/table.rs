@@ -1,0 +1,127 @@
+//! The table renderer: a comfy-table summary readable in 100 columns, then the details.
+//!
+//! Commands and file contents are printed below the table, unwrapped, so they can be copied
+//! whole; only prose goes inside cells.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+use super::Report;
+use crate::diagnose::{FixKind, Verdict};
+
+fn table(style: super::Style, header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width)
+        .set_header(header.to_vec());
+    t
+}
+
+/// Draws the report as tables and detail blocks.
+pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(pod) = &report.pod {
+        write!(out, "Pod {}/{}", pod.namespace, pod.name)?;
+        if let Some(o) = &pod.owner {
+            write!(out, " (owned by {o})")?;
+        }
+        if let Some(n) = &pod.node {
+            write!(out, " on node {n}")?;
+            if let Some(r) = &pod.runtime {
+                write!(out, " [{r}]")?;
+            }
+        }
+        writeln!(out)?;
+    }
+    if let Some(symptoms) = &report.symptoms {
+        if symptoms.is_empty() {
+            writeln!(out, "No image pull failure found in the input.")?;
+        } else {
+            let mut t = table(style, &["IMAGE", "CAUSE", "RUNTIME", "WHAT IT MEANS"]);
+            for s in symptoms {
+                t.add_row(vec![
+                    s.image.clone().unwrap_or_else(|| "-".to_string()),
+                    s.cause.id().to_string(),
+                    s.runtime.id().to_string(),
+                    format!("{} Next: {}", s.meaning, s.next_step),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    if let Some(verdicts) = &report.verdicts {
+        verdict_table(verdicts, style, out)?;
+        for v in verdicts.iter().filter(|v| v.is_problem()) {
+            details(v, out)?;
+        }
+    }
+    if let Some(groups) = &report.groups {
+        if groups.is_empty() {
+            writeln!(out, "No pod is waiting on an image pull.")?;
+        } else {
+            let mut t = table(style, &["CAUSE", "REGISTRY", "PODS", "WORKLOADS", "WHY"]);
+            for g in groups {
+                t.add_row(vec![
+                    g.cause.id().to_string(),
+                    g.registry.clone(),
+                    g.pods.to_string(),
+                    g.workloads.join("\n"),
+                    g.verdict.summary.clone(),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+            for g in groups {
+                details(&g.verdict, out)?;
+            }
+        }
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
+fn verdict_table(verdicts: &[Verdict], style: super::Style, out: &mut dyn Write) -> std::io::Result<()> {
+    if verdicts.is_empty() {
+        return writeln!(out, "No container is waiting on an image pull.");
+    }
+    let mut t = table(style, &["IMAGE", "CAUSE", "CONFIDENCE", "WHY"]);
+    for v in verdicts {
+        let image = match &v.container {
+            Some(c) => format!("{}\n(container {})", v.image, c.name),
+            None => v.image.clone(),
+        };
+        let cause = v.cause.map(|c| c.id().to_string()).unwrap_or_else(|| "-".to_string());
+        t.add_row(vec![image, cause, v.confidence.id().to_string(), v.summary.clone()]);
+    }
+    writeln!(out, "{t}")
+}
+
+fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    let cause = v.cause.map(|c| c.id()).unwrap_or("-");
+    writeln!(out, "== {} — {cause} ({})", v.image, v.confidence.id())?;
+    if let Some(e) = v.event_cause {
+        writeln!(out, "   the event text alone said: {e}")?;
+    }
+    writeln!(out, "Evidence:")?;
+    for e in &v.evidence {
+        writeln!(out, "  [{}] {}", e.source, e.text)?;
+    }
+    if !v.fixes.is_empty() {
+        writeln!(out, "Fix:")?;
+        for (i, f) in v.fixes.iter().enumerate() {
+            match f.kind {
+                FixKind::Note => writeln!(out, "  {}. {}", i + 1, f.text)?,
+                FixKind::Command | FixKind::File => {
+                    writeln!(out, "  {}. {}:", i + 1, f.title)?;
+                    for line in f.text.lines() {
+                        writeln!(out, "       {line}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

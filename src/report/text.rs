@@ -1,0 +1,39 @@
+//! The plain-text renderer: one fact per line, `key: value`, for grep and for logs.
+
+use std::io::Write;
+
+use super::Report;
+
+/// Draws the report as plain lines.
+pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(p) = &report.pod {
+        writeln!(out, "pod: {}/{}", p.namespace, p.name)?;
+    }
+    for s in report.symptoms.iter().flatten() {
+        let image = s.image.as_deref().unwrap_or("-");
+        writeln!(out, "symptom: {image} cause={} runtime={}", s.cause, s.runtime.id())?;
+        writeln!(out, "  meaning: {}", s.meaning)?;
+        writeln!(out, "  next: {}", s.next_step)?;
+    }
+    let grouped = report.groups.iter().flatten().map(|g| &g.verdict);
+    for v in report.verdicts.iter().flatten().chain(grouped) {
+        let cause = v.cause.map(|c| c.id()).unwrap_or("-");
+        writeln!(out, "verdict: {} cause={cause} confidence={}", v.image, v.confidence.id())?;
+        writeln!(out, "  why: {}", v.summary)?;
+        for e in &v.evidence {
+            writeln!(out, "  {}: {}", e.source, e.text)?;
+        }
+        for f in &v.fixes {
+            writeln!(out, "  fix: {}", f.title)?;
+            if f.text != f.title {
+                for line in f.text.lines() {
+                    writeln!(out, "    {line}")?;
+                }
+            }
+        }
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    writeln!(out, "problems: {} healthy: {}", report.summary.problems, report.summary.healthy)
+}
