@@ -6,11 +6,19 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The version line: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PULLDOCTOR_GIT_COMMIT"),
+    ")"
+);
+
 /// Why can't this image be pulled, and what exactly do I change?
 #[derive(Debug, Parser)]
 #[command(
     name = "pulldoctor",
-    version,
+    version = VERSION,
     about = "Tells why a Kubernetes image cannot be pulled, proves it against the registry, and prints the fix",
     after_help = "Exit codes: 0 nothing wrong, 1 a problem was diagnosed, 2 pulldoctor could not run."
 )]
@@ -29,6 +37,21 @@ pub struct Cli {
     /// More detail on stderr (-v, -vv); secrets are never logged.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// When to colour the output (`NO_COLOR` is honoured by `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// The subcommands.
@@ -47,6 +70,18 @@ pub enum Command {
         after_help = "Examples:\n  pulldoctor image reg.example.com/app:1.4 --authfile cfg.json --ca-file ca.crt\n  pulldoctor image 127.0.0.1:5000/app:1.4 --platform linux/arm64 -o json"
     )]
     Image(ImageArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  pulldoctor completions bash > /etc/bash_completion.d/pulldoctor\n  pulldoctor completions zsh > \"${fpath[1]}/_pulldoctor\""
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) generated from these definitions.
+    #[command(after_help = "Example:\n  pulldoctor man > /usr/local/share/man/man1/pulldoctor.1")]
+    Man,
     /// Classify pasted `kubectl describe pod` or `kubectl get events` text, or one message.
     #[command(
         after_help = "Examples:\n  kubectl describe pod web-0 | pulldoctor explain -\n  pulldoctor explain --message 'Failed to pull image \"reg:8000/app\": ... x509: certificate signed by unknown authority'"
@@ -176,4 +211,30 @@ pub struct ExplainArgs {
     /// The event reason that came with --message (e.g. Failed, ErrImagePull).
     #[arg(long, requires = "message")]
     pub reason: Option<String>,
+}
+
+/// The clap command under the name it was invoked by, with examples rewritten to match
+/// (`kubectl pulldoctor pod …` for the plugin).
+pub fn command_named(cmd: clap::Command, name: &str) -> clap::Command {
+    if name == "pulldoctor" {
+        return cmd;
+    }
+    let rename = |c: clap::Command| {
+        let help = c.get_after_help().map(|h| h.to_string());
+        match help {
+            Some(h) => c.after_help(h.replace("pulldoctor ", &format!("{name} "))),
+            None => c,
+        }
+    };
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut cmd = cmd
+        .bin_name(name.to_string())
+        .display_name(name.to_string());
+    for sub in names {
+        cmd = cmd.mut_subcommand(sub, rename);
+    }
+    cmd
 }

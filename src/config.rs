@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::cli::{Cli, OutputFormat};
+use std::io::IsTerminal;
+
+use crate::cli::{Cli, ColorChoice, OutputFormat};
 
 /// Settings shared by every command.
 #[derive(Debug, Clone)]
@@ -17,6 +19,8 @@ pub struct Common {
     pub verbose: u8,
     /// Table width: the terminal's, or 100 columns when not on a terminal.
     pub width: u16,
+    /// Whether to colour the output.
+    pub color: bool,
 }
 
 impl Common {
@@ -33,6 +37,7 @@ impl Common {
             timeout: Duration::from_secs_f64(cli.timeout),
             verbose: cli.verbose,
             width: table_width(),
+            color: use_color(cli.color, cli.output),
         })
     }
 }
@@ -44,4 +49,17 @@ fn table_width() -> u16 {
         .and_then(|c| c.parse::<u16>().ok())
         .filter(|w| (40..=400).contains(w))
         .unwrap_or(100)
+}
+
+/// Colour only for tables on a terminal, unless forced; `NO_COLOR` (any value) turns `auto` off.
+fn use_color(choice: ColorChoice, output: OutputFormat) -> bool {
+    match choice {
+        ColorChoice::Always => output == OutputFormat::Table,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            output == OutputFormat::Table
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
 }

@@ -5,16 +5,24 @@
 //! - 1: a problem was diagnosed (the report says which);
 //! - 2: pulldoctor itself could not run (bad arguments, unreadable files, unreachable API
 //!   server); a one-line reason goes to stderr.
+//!
+//! Run as `kubectl-pulldoctor` (the kubectl plugin), it calls itself `kubectl pulldoctor`.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use pulldoctor::app::{self, Outcome};
 use pulldoctor::cli::Cli;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// Parses the command line, runs the command, and maps the result to an exit code.
+pub fn main() -> ExitCode {
     // kube's TLS setup panics unless a process-wide rustls provider is chosen first.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = match Cli::try_parse() {
+    let name = invoked_as();
+    let command = pulldoctor::cli::command_named(Cli::command(), &name);
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -22,22 +30,37 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    pulldoctor::app::init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pulldoctor: cannot start the async runtime: {e}");
+            eprintln!("{name}: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(app::run(cli)) {
+    match runtime.block_on(app::run(cli, &name)) {
         Ok(Outcome::Healthy) => ExitCode::from(0),
         Ok(Outcome::ProblemFound) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("pulldoctor: {e}");
+            eprintln!("{name}: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `kubectl pulldoctor` when run as the plugin binary (or through a symlink of that name).
+fn invoked_as() -> String {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    let file = std::path::Path::new(&arg0)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if file.starts_with("kubectl-pulldoctor") {
+        "kubectl pulldoctor".to_string()
+    } else {
+        "pulldoctor".to_string()
     }
 }

@@ -19,7 +19,10 @@ pub fn run(args: &ExplainArgs) -> crate::Result<Report> {
         classify::symptoms_from_text(&read_text(source)?)
     };
     let mut report = Report::new("explain");
-    report.summary = Summary { problems: symptoms.len(), healthy: 0 };
+    report.summary = Summary {
+        problems: symptoms.len(),
+        healthy: 0,
+    };
     report.symptoms = Some(symptoms);
     Ok(report)
 }

@@ -29,7 +29,10 @@ pub fn read_text(source: &str) -> crate::Result<String> {
         })?;
         file.take(MAX_INPUT + 1)
             .read_to_end(&mut buf)
-            .map_err(|source| Error::ReadFile { path: path.to_path_buf(), source })?;
+            .map_err(|source| Error::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
     }
     if buf.len() as u64 > MAX_INPUT {
         return Err(Error::BadFile {

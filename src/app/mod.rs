@@ -21,10 +21,44 @@ pub enum Outcome {
     ProblemFound,
 }
 
-/// Runs one command to completion, writing the report to stdout.
-pub async fn run(cli: Cli) -> crate::Result<Outcome> {
+/// Sends tracing output to stderr at the level `-v` asks for; secrets never reach a log line
+/// because they only exist as `Redacted`.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "pulldoctor=info",
+        2 => "pulldoctor=debug",
+        _ => "pulldoctor=trace,kube=debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .without_time()
+        .try_init();
+}
+
+/// Runs one command to completion, writing the report to stdout. `name` is how the user
+/// invoked us (`pulldoctor` or `kubectl pulldoctor`).
+pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
     let common = Common::from_cli(&cli)?;
     let report = match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
+            let bin = name.replace(' ', "-");
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, bin, &mut buf);
+            write_stdout(&buf)?;
+            return Ok(Outcome::Healthy);
+        }
+        Command::Man => {
+            let cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(crate::Error::Output)?;
+            write_stdout(&buf)?;
+            return Ok(Outcome::Healthy);
+        }
         Command::Explain(args) => explain::run(&args)?,
         Command::Pod(_) | Command::Scan(_) | Command::Image(_) => {
             return Err(crate::Error::Usage(
@@ -33,14 +67,30 @@ pub async fn run(cli: Cli) -> crate::Result<Outcome> {
         }
     };
     emit(&report, &common)?;
-    Ok(if report.has_problems() { Outcome::ProblemFound } else { Outcome::Healthy })
+    Ok(if report.has_problems() {
+        Outcome::ProblemFound
+    } else {
+        Outcome::Healthy
+    })
+}
+
+/// Writes bytes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> crate::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(crate::Error::Output),
+    }
 }
 
 /// Draws the report on stdout; a closed pipe (`| head`) is not an error.
 fn emit(report: &Report, common: &Common) -> crate::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let style = Style { width: common.width };
+    let style = Style {
+        width: common.width,
+        color: common.color,
+    };
     let written = report::render(report, common.output, style, &mut out).and_then(|_| out.flush());
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

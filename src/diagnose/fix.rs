@@ -35,21 +35,37 @@ pub struct Fix {
 }
 
 fn command(title: impl Into<String>, text: impl Into<String>) -> Fix {
-    Fix { title: title.into(), kind: FixKind::Command, text: text.into() }
+    Fix {
+        title: title.into(),
+        kind: FixKind::Command,
+        text: text.into(),
+    }
 }
 
 fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
-    Fix { title: title.into(), kind: FixKind::File, text: text.into() }
+    Fix {
+        title: title.into(),
+        kind: FixKind::File,
+        text: text.into(),
+    }
 }
 
 fn note(text: impl Into<String>) -> Fix {
     let text = text.into();
-    Fix { title: text.clone(), kind: FixKind::Note, text }
+    Fix {
+        title: text.clone(),
+        kind: FixKind::Note,
+        text,
+    }
 }
 
 /// The fixes for `cause` in this cluster.
 pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
-    let registry = ev.image_ref.as_ref().map(|r| r.registry.clone()).unwrap_or_default();
+    let registry = ev
+        .image_ref
+        .as_ref()
+        .map(|r| r.registry.clone())
+        .unwrap_or_default();
     match cause {
         Cause::AuthRequired | Cause::AuthOrNotFound => auth_fixes(ev, cause),
         Cause::AuthInvalidCredentials => {
@@ -127,7 +143,10 @@ fn server_key(ev: &Evidence) -> String {
     {
         return c.server_key.clone();
     }
-    ev.image_ref.as_ref().map(|r| r.registry.clone()).unwrap_or_default()
+    ev.image_ref
+        .as_ref()
+        .map(|r| r.registry.clone())
+        .unwrap_or_default()
 }
 
 fn existing_secret(ev: &Evidence) -> Option<String> {
@@ -140,15 +159,29 @@ fn existing_secret(ev: &Evidence) -> Option<String> {
 fn secret_name(registry: &str) -> String {
     let slug: String = registry
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let slug = slug.trim_matches('-');
-    if slug.is_empty() { "regcred".to_string() } else { format!("regcred-{slug}") }
+    if slug.is_empty() {
+        "regcred".to_string()
+    } else {
+        format!("regcred-{slug}")
+    }
 }
 
 /// `kubectl create secret docker-registry` with placeholders for the values.
 pub fn create_secret(name: &str, server: &str, namespace: &str) -> String {
-    let ns = if namespace.is_empty() { String::new() } else { format!(" -n {namespace}") };
+    let ns = if namespace.is_empty() {
+        String::new()
+    } else {
+        format!(" -n {namespace}")
+    };
     format!(
         "kubectl create secret docker-registry {name}{ns} --docker-server={server} --docker-username='<username>' --docker-password='<password>'"
     )
@@ -159,7 +192,9 @@ fn pull_secret_patch(kind: &str, secret: &str) -> String {
     let inner = format!(r#"{{"imagePullSecrets":[{{"name":"{secret}"}}]}}"#);
     match kind {
         "Pod" | "" => format!(r#"{{"spec":{inner}}}"#),
-        "CronJob" => format!(r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{inner}}}}}}}}}}}"#),
+        "CronJob" => {
+            format!(r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{inner}}}}}}}}}}}"#)
+        }
         _ => format!(r#"{{"spec":{{"template":{{"spec":{inner}}}}}}}"#),
     }
 }
@@ -202,7 +237,11 @@ fn reference_secret(ev: &Evidence, secret: &str) -> Vec<Fix> {
             ),
         ));
     }
-    let sa = if t.service_account.is_empty() { "default" } else { &t.service_account };
+    let sa = if t.service_account.is_empty() {
+        "default"
+    } else {
+        &t.service_account
+    };
     out.push(command(
         format!("Or give every new pod of service account {sa} the secret (existing pods keep their spec; this replaces the account's list)"),
         format!("kubectl patch serviceaccount {sa} -n {ns} -p '{}'", format_args!(r#"{{"imagePullSecrets":[{{"name":"{secret}"}}]}}"#)),
@@ -243,7 +282,11 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
         ));
         return out;
     }
-    let registry = ev.image_ref.as_ref().map(|r| r.registry.clone()).unwrap_or_default();
+    let registry = ev
+        .image_ref
+        .as_ref()
+        .map(|r| r.registry.clone())
+        .unwrap_or_default();
     let name = secret_name(&registry);
     out.push(command(
         format!("Create a pull secret for {}", server_key(ev)),
@@ -264,13 +307,19 @@ fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
         .map(|s| s.rsplit('/').next().unwrap_or(&s).to_string())
         .unwrap_or_else(|| "<secret>".to_string());
     vec![command(
-        format!("Create {name} in namespace {} (secrets are read from the pod's namespace only)", ev.namespace),
+        format!(
+            "Create {name} in namespace {} (secrets are read from the pod's namespace only)",
+            ev.namespace
+        ),
         create_secret(&name, &server_key(ev), &ev.namespace),
     )]
 }
 
 fn node_runtime(ev: &Evidence) -> Runtime {
-    ev.node.as_ref().map(|n| n.runtime).unwrap_or(Runtime::Unknown)
+    ev.node
+        .as_ref()
+        .map(|n| n.runtime)
+        .unwrap_or(Runtime::Unknown)
 }
 
 fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
@@ -321,11 +370,14 @@ fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
     }
     if all || runtime == Runtime::CriO {
         out.push(file(
-            "CRI-O: /etc/containers/registries.conf.d/50-insecure.conf, then restart crio".to_string(),
+            "CRI-O: /etc/containers/registries.conf.d/50-insecure.conf, then restart crio"
+                .to_string(),
             format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true"),
         ));
     }
-    out.push(note("Better still: serve the registry over HTTPS.".to_string()));
+    out.push(note(
+        "Better still: serve the registry over HTTPS.".to_string(),
+    ));
     out
 }
 
@@ -338,11 +390,16 @@ fn probe_lists(ev: &Evidence) -> (Vec<String>, Vec<String>, String) {
 
 fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
     let (tags, _, _) = probe_lists(ev);
-    let Some(r) = &ev.image_ref else { return Vec::new() };
+    let Some(r) = &ev.image_ref else {
+        return Vec::new();
+    };
     let wanted = r.tag.clone().unwrap_or_default();
     let closest = closest(&wanted, &tags, 3);
     if closest.is_empty() {
-        return vec![note(format!("Push {}:{wanted}, or use a tag that exists.", r.name()))];
+        return vec![note(format!(
+            "Push {}:{wanted}, or use a tag that exists.",
+            r.name()
+        ))];
     }
     let mut out = vec![note(format!("Closest tags: {}", closest.join(", ")))];
     let t = &ev.target;
@@ -350,7 +407,11 @@ fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
         && !t.kind.is_empty()
         && t.kind != "Pod"
     {
-        let base = ev.image.rsplit_once(':').map(|(b, _)| b).unwrap_or(&ev.image);
+        let base = ev
+            .image
+            .rsplit_once(':')
+            .map(|(b, _)| b)
+            .unwrap_or(&ev.image);
         out.push(command(
             format!("Point {} {} at {}", t.kind, t.name, closest[0]),
             format!(
@@ -391,17 +452,33 @@ fn platform_fixes(ev: &Evidence) -> Vec<Fix> {
             }
         }
     } else {
-        out.push(note("Build and push an image for the node's platform.".to_string()));
+        out.push(note(
+            "Build and push an image for the node's platform.".to_string(),
+        ));
     }
     out
 }
 
-/// The `n` tags closest to `wanted` by edit distance, nearest first.
+/// The `n` tags closest to `wanted` by edit distance, nearest first; ties go to the longer
+/// shared prefix, because tag typos are usually in the last component (`1.25.4` → `1.25`).
 pub fn closest(wanted: &str, tags: &[String], n: usize) -> Vec<String> {
-    let mut scored: Vec<(usize, &String)> =
-        tags.iter().map(|t| (edit_distance(wanted, t), t)).collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(n).map(|(_, t)| t.clone()).collect()
+    let prefix = |t: &str| {
+        wanted
+            .chars()
+            .zip(t.chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let mut scored: Vec<(usize, usize, &String)> = tags
+        .iter()
+        .map(|t| (edit_distance(wanted, t), prefix(t), t))
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then_with(|| a.2.cmp(b.2)));
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, _, t)| t.clone())
+        .collect()
 }
 
 /// Levenshtein distance over chars; tags are short, so the quadratic table is fine.
@@ -425,7 +502,9 @@ mod tests {
 
     #[test]
     fn closest_tags_rank_typos_first() {
-        let tags: Vec<String> = ["1.24", "1.25.3", "latest", "1.25"].map(String::from).to_vec();
+        let tags: Vec<String> = ["1.24", "1.25.3", "latest", "1.25"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(closest("1.25.4", &tags, 2), vec!["1.25.3", "1.25"]);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
@@ -433,17 +512,26 @@ mod tests {
     #[test]
     fn patches_land_at_the_right_depth() {
         let d = pull_secret_patch("Deployment", "s");
-        assert_eq!(d, r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"s"}]}}}}"#);
+        assert_eq!(
+            d,
+            r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"s"}]}}}}"#
+        );
         let c = pull_secret_patch("CronJob", "s");
         let v: serde_json::Value = serde_json::from_str(&c).unwrap();
-        assert_eq!(v["spec"]["jobTemplate"]["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"], "s");
+        assert_eq!(
+            v["spec"]["jobTemplate"]["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"],
+            "s"
+        );
         let p: serde_json::Value = serde_json::from_str(&pull_secret_patch("Pod", "s")).unwrap();
         assert_eq!(p["spec"]["imagePullSecrets"][0]["name"], "s");
     }
 
     #[test]
     fn secret_names_are_dns_safe() {
-        assert_eq!(secret_name("reg.example.com:8000"), "regcred-reg-example-com-8000");
+        assert_eq!(
+            secret_name("reg.example.com:8000"),
+            "regcred-reg-example-com-8000"
+        );
         assert_eq!(secret_name(""), "regcred");
     }
 }

@@ -124,7 +124,10 @@ fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence) {
         (None, Some(p)) if p.cause.is_none() => (None, Confidence::Healthy),
         // No event text: the probe alone speaks (the `image` command, or expired events).
         (None, Some(p)) => (p.cause, Confidence::Confirmed),
-        (None, None) => (Some(refine_without_probe(ev, Cause::Unknown)), Confidence::Likely),
+        (None, None) => (
+            Some(refine_without_probe(ev, Cause::Unknown)),
+            Confidence::Likely,
+        ),
         (Some(t), None) => (Some(refine_without_probe(ev, t)), Confidence::Likely),
         (Some(t), Some(p)) => with_probe(t, p),
     }
@@ -203,13 +206,19 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
         if c.tried.is_empty() {
             push(
                 "secret",
-                format!("no pull secret matches {}: kubelet pulls anonymously", c.server_key),
+                format!(
+                    "no pull secret matches {}: kubelet pulls anonymously",
+                    c.server_key
+                ),
             );
         }
         for t in &c.tried {
             push(
                 "secret",
-                format!("kubelet would try {} (key {}, user {})", t.source, t.key, t.username),
+                format!(
+                    "kubelet would try {} (key {}, user {})",
+                    t.source, t.key, t.username
+                ),
             );
         }
         for f in &c.findings {
@@ -232,7 +241,10 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
                 push("probe", text.to_string());
             }
             if let Some(w) = &p.working_credential {
-                push("probe", format!("credentials from {w} are accepted by the registry"));
+                push(
+                    "probe",
+                    format!("credentials from {w} are accepted by the registry"),
+                );
             }
             if cause == Some(Cause::NotFoundTag) && !p.tags.is_empty() {
                 push("probe", format!("tags present: {}", preview(&p.tags, 10)));
@@ -240,7 +252,11 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             if cause == Some(Cause::PlatformMismatch) && !p.platforms.is_empty() {
                 push(
                     "probe",
-                    format!("image offers {}; node needs {}", p.platforms.join(", "), p.platform),
+                    format!(
+                        "image offers {}; node needs {}",
+                        p.platforms.join(", "),
+                        p.platform
+                    ),
                 );
             }
             for f in &p.flags {
@@ -249,7 +265,13 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
         }
     }
     if let Some(n) = &ev.node {
-        push("node", format!("node {} runs {} ({})", n.name, n.runtime_version, n.platform));
+        push(
+            "node",
+            format!(
+                "node {} runs {} ({})",
+                n.name, n.runtime_version, n.platform
+            ),
+        );
     }
     for u in &ev.unreadable {
         push("note", format!("could not read {u}"));
@@ -286,17 +308,21 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
         .map(|r| r.manifest_reference().to_string())
         .unwrap_or_default();
     match cause {
-        Cause::TlsUnknownAuthority => format!(
-            "The node does not trust the CA that signed {registry}'s certificate."
-        ),
+        Cause::TlsUnknownAuthority => {
+            format!("The node does not trust the CA that signed {registry}'s certificate.")
+        }
         Cause::TlsHostnameMismatch => {
             format!("{registry}'s certificate is not valid for the name the image uses.")
         }
         Cause::TlsExpired => format!("{registry}'s certificate has expired or is not yet valid."),
-        Cause::HttpToHttps => format!(
-            "{registry} speaks plain HTTP, but the node's runtime connects with HTTPS."
-        ),
-        Cause::AuthRequired => match ev.credentials.as_ref().and_then(|c| c.unreferenced_match.clone()) {
+        Cause::HttpToHttps => {
+            format!("{registry} speaks plain HTTP, but the node's runtime connects with HTTPS.")
+        }
+        Cause::AuthRequired => match ev
+            .credentials
+            .as_ref()
+            .and_then(|c| c.unreferenced_match.clone())
+        {
             Some(s) => format!(
                 "{registry} requires credentials; secret {s} has them but the pod does not reference it."
             ),
@@ -314,8 +340,9 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
         Cause::NotFoundTag => format!("The repository exists on {registry} but has no {tag}."),
         Cause::NotFoundRepo => format!("{registry} has no such repository."),
         Cause::NotFound => format!("{registry} has no such image."),
-        Cause::PlatformMismatch => "The image has no variant for the node's OS and architecture."
-            .to_string(),
+        Cause::PlatformMismatch => {
+            "The image has no variant for the node's OS and architecture.".to_string()
+        }
         Cause::RateLimited => format!("{registry} is rate limiting pulls."),
         Cause::DnsFailure => format!("The node cannot resolve {registry}."),
         Cause::NetworkUnreachable => format!("The node cannot connect to {registry}."),
@@ -327,8 +354,9 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
         Cause::PullSecretMissing => "A pull secret the pod names could not be read.".to_string(),
         Cause::DiskFull => "The node has no room left to store the image.".to_string(),
         Cause::RegistryServerError => format!("{registry} answered with a server error."),
-        Cause::Unknown => "The failure does not match any known cause; the raw message follows."
-            .to_string(),
+        Cause::Unknown => {
+            "The failure does not match any known cause; the raw message follows.".to_string()
+        }
     }
 }
 

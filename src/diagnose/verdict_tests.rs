@@ -1,8 +1,8 @@
 //! Unit tests for the verdict rules: how text and probe combine into cause and confidence.
 
 use super::*;
-use crate::diagnose::evidence::*;
 use crate::diagnose::FixKind;
+use crate::diagnose::evidence::*;
 use crate::registry::ImageRef;
 use crate::taxonomy::Runtime;
 
@@ -36,12 +36,20 @@ fn evidence(image: &str, text: Option<Cause>, probe: ProbeFacts) -> Evidence {
 }
 
 fn ran(cause: Option<Cause>) -> ProbeFacts {
-    ProbeFacts::Ran(ProbeResult { cause, requests: 4, ..ProbeResult::default() })
+    ProbeFacts::Ran(ProbeResult {
+        cause,
+        requests: 4,
+        ..ProbeResult::default()
+    })
 }
 
 #[test]
 fn text_alone_is_likely() {
-    let v = diagnose(&evidence("reg.test:8000/app:1", Some(Cause::TlsUnknownAuthority), ProbeFacts::Off));
+    let v = diagnose(&evidence(
+        "reg.test:8000/app:1",
+        Some(Cause::TlsUnknownAuthority),
+        ProbeFacts::Off,
+    ));
     assert_eq!(v.cause, Some(Cause::TlsUnknownAuthority));
     assert_eq!(v.confidence, Confidence::Likely);
     assert!(v.evidence.iter().any(|e| e.text.contains("--no-probe")));
@@ -49,16 +57,34 @@ fn text_alone_is_likely() {
 
 #[test]
 fn probe_settles_the_ambiguous_docker_message() {
-    let v = diagnose(&evidence("reg.test/app:1", Some(Cause::AuthOrNotFound), ran(Some(Cause::AuthRequired))));
-    assert_eq!((v.cause, v.confidence), (Some(Cause::AuthRequired), Confidence::Confirmed));
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::AuthOrNotFound),
+        ran(Some(Cause::AuthRequired)),
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::AuthRequired), Confidence::Confirmed)
+    );
     assert_eq!(v.event_cause, Some(Cause::AuthOrNotFound));
-    let v = diagnose(&evidence("reg.test/app:1", Some(Cause::NotFound), ran(Some(Cause::NotFoundTag))));
-    assert_eq!((v.cause, v.confidence), (Some(Cause::NotFoundTag), Confidence::Confirmed));
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::NotFound),
+        ran(Some(Cause::NotFoundTag)),
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::NotFoundTag), Confidence::Confirmed)
+    );
 }
 
 #[test]
 fn old_docker_not_found_that_is_really_auth_is_contradicted() {
-    let v = diagnose(&evidence("reg.test/app:1", Some(Cause::NotFoundRepo), ran(Some(Cause::AuthRequired))));
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::NotFoundRepo),
+        ran(Some(Cause::AuthRequired)),
+    ));
     assert_eq!(v.cause, Some(Cause::AuthRequired));
     assert_eq!(v.confidence, Confidence::Contradicted);
     assert_eq!(v.event_cause, Some(Cause::NotFoundRepo));
@@ -71,7 +97,11 @@ fn missing_node_ca_is_confirmed_by_the_contrast() {
         works_with_supplied_ca: Some(true),
         ..ProbeResult::default()
     });
-    let mut ev = evidence("reg.test:8000/app:1", Some(Cause::TlsUnknownAuthority), probe);
+    let mut ev = evidence(
+        "reg.test:8000/app:1",
+        Some(Cause::TlsUnknownAuthority),
+        probe,
+    );
     ev.node = Some(NodeFacts {
         name: "n1".to_string(),
         runtime: Runtime::Containerd,
@@ -79,16 +109,38 @@ fn missing_node_ca_is_confirmed_by_the_contrast() {
         platform: "linux/amd64".to_string(),
     });
     let v = diagnose(&ev);
-    assert_eq!((v.cause, v.confidence), (Some(Cause::TlsUnknownAuthority), Confidence::Confirmed));
-    let f = v.fixes.iter().find(|f| f.kind == FixKind::File).expect("a hosts.toml fix");
-    assert!(f.title.contains("/etc/containerd/certs.d/reg.test:8000/hosts.toml"), "{}", f.title);
-    assert!(f.text.contains("ca = \"/etc/containerd/certs.d/reg.test:8000/ca.crt\""));
-    assert!(!v.fixes.iter().any(|f| f.title.contains("/etc/docker")), "only the node's runtime");
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::TlsUnknownAuthority), Confidence::Confirmed)
+    );
+    let f = v
+        .fixes
+        .iter()
+        .find(|f| f.kind == FixKind::File)
+        .expect("a hosts.toml fix");
+    assert!(
+        f.title
+            .contains("/etc/containerd/certs.d/reg.test:8000/hosts.toml"),
+        "{}",
+        f.title
+    );
+    assert!(
+        f.text
+            .contains("ca = \"/etc/containerd/certs.d/reg.test:8000/ca.crt\"")
+    );
+    assert!(
+        !v.fixes.iter().any(|f| f.title.contains("/etc/docker")),
+        "only the node's runtime"
+    );
 }
 
 #[test]
 fn registry_that_now_serves_the_image_contradicts_the_event() {
-    let v = diagnose(&evidence("reg.test/app:1", Some(Cause::AuthRequired), ran(None)));
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::AuthRequired),
+        ran(None),
+    ));
     assert_eq!(v.confidence, Confidence::Contradicted);
 }
 
@@ -102,7 +154,11 @@ fn healthy_when_nothing_failed() {
 
 #[test]
 fn unreferenced_secret_is_patched_into_the_owner() {
-    let mut ev = evidence("registry.test/app:1", Some(Cause::AuthOrNotFound), ProbeFacts::Off);
+    let mut ev = evidence(
+        "registry.test/app:1",
+        Some(Cause::AuthOrNotFound),
+        ProbeFacts::Off,
+    );
     ev.credentials = Some(CredentialFacts {
         anonymous: true,
         unreferenced_match: Some("aliyunregistry".to_string()),
@@ -117,15 +173,27 @@ fn unreferenced_secret_is_patched_into_the_owner() {
         ..CredentialFacts::default()
     });
     let v = diagnose(&ev);
-    assert_eq!((v.cause, v.confidence), (Some(Cause::AuthRequired), Confidence::Likely));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::AuthRequired), Confidence::Likely)
+    );
     let patch = &v.fixes[0].text;
-    assert!(patch.starts_with("kubectl patch deployment web -n shop"), "{patch}");
-    assert!(patch.contains(r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"aliyunregistry"}]}}}}"#));
+    assert!(
+        patch.starts_with("kubectl patch deployment web -n shop"),
+        "{patch}"
+    );
+    assert!(patch.contains(
+        r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"aliyunregistry"}]}}}}"#
+    ));
 }
 
 #[test]
 fn bare_pod_gets_recreate_and_kubectl_run_overrides() {
-    let mut ev = evidence("registry.test/app:1", Some(Cause::AuthRequired), ran(Some(Cause::AuthRequired)));
+    let mut ev = evidence(
+        "registry.test/app:1",
+        Some(Cause::AuthRequired),
+        ran(Some(Cause::AuthRequired)),
+    );
     ev.target = FixTarget {
         kind: "Pod".to_string(),
         name: "nginx".to_string(),
@@ -135,13 +203,28 @@ fn bare_pod_gets_recreate_and_kubectl_run_overrides() {
     let v = diagnose(&ev);
     let all: Vec<&str> = v.fixes.iter().map(|f| f.text.as_str()).collect();
     assert!(all[0].starts_with("kubectl create secret docker-registry regcred-registry-test -n shop --docker-server=registry.test"));
-    let run = all.iter().find(|t| t.starts_with("kubectl run")).expect("kubectl run form");
-    assert!(run.contains(r#"--overrides='{"spec":{"imagePullSecrets":[{"name":"regcred-registry-test"}]}}'"#), "{run}");
+    let run = all
+        .iter()
+        .find(|t| t.starts_with("kubectl run"))
+        .expect("kubectl run form");
+    assert!(
+        run.contains(
+            r#"--overrides='{"spec":{"imagePullSecrets":[{"name":"regcred-registry-test"}]}}'"#
+        ),
+        "{run}"
+    );
     assert!(all.iter().any(|t| t.contains("kubectl replace --force")));
 }
 
 #[test]
 fn node_side_causes_stay_with_the_text() {
-    let v = diagnose(&evidence("reg.test/app:1", Some(Cause::NeverPull), ran(None)));
-    assert_eq!((v.cause, v.confidence), (Some(Cause::NeverPull), Confidence::Likely));
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::NeverPull),
+        ran(None),
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::NeverPull), Confidence::Likely)
+    );
 }

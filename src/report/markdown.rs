@@ -12,21 +12,46 @@ fn cell(s: &str) -> String {
 pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "### pulldoctor {}\n", report.command)?;
     if let Some(symptoms) = &report.symptoms {
-        writeln!(out, "| image | cause | runtime | meaning |\n|---|---|---|---|")?;
+        writeln!(
+            out,
+            "| image | cause | runtime | meaning |\n|---|---|---|---|"
+        )?;
         for s in symptoms {
             let image = s.image.as_deref().unwrap_or("-");
-            writeln!(out, "| `{}` | `{}` | {} | {} |", cell(image), s.cause, s.runtime.id(), cell(&s.meaning))?;
+            writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                cell(image),
+                s.cause,
+                s.runtime.id(),
+                cell(&s.meaning)
+            )?;
         }
     }
     let grouped = report.groups.iter().flatten().map(|g| &g.verdict);
     let verdicts: Vec<_> = report.verdicts.iter().flatten().chain(grouped).collect();
     if !verdicts.is_empty() {
-        writeln!(out, "| image | result | confidence | why |\n|---|---|---|---|")?;
+        writeln!(
+            out,
+            "| image | result | confidence | why |\n|---|---|---|---|"
+        )?;
         for v in &verdicts {
-            let cause = v.cause.map(|c| format!("`{c}`")).unwrap_or_else(|| "ok".to_string());
-            writeln!(out, "| `{}` | {cause} | {} | {} |", cell(&v.image), v.confidence.id(), cell(&v.summary))?;
+            let cause = v
+                .cause
+                .map(|c| format!("`{c}`"))
+                .unwrap_or_else(|| "ok".to_string());
+            writeln!(
+                out,
+                "| `{}` | {cause} | {} | {} |",
+                cell(&v.image),
+                v.confidence.id(),
+                cell(&v.summary)
+            )?;
         }
-        for v in verdicts.iter().filter(|v| v.is_problem() && !v.fixes.is_empty()) {
+        for v in verdicts
+            .iter()
+            .filter(|v| v.is_problem() && !v.fixes.is_empty())
+        {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
             for f in &v.fixes {
                 writeln!(out, "- {}", f.title)?;
@@ -39,5 +64,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     for n in &report.notes {
         writeln!(out, "\n> note: {n}")?;
     }
-    writeln!(out, "\n**{} problem(s), {} healthy**", report.summary.problems, report.summary.healthy)
+    writeln!(
+        out,
+        "\n**{} problem(s), {} healthy**",
+        report.summary.problems, report.summary.healthy
+    )
 }

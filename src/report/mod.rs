@@ -115,11 +115,16 @@ impl Report {
 pub struct Style {
     /// Maximum width of tables, in columns.
     pub width: u16,
+    /// Colour causes and confidences.
+    pub color: bool,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Style { width: 100 }
+        Style {
+            width: 100,
+            color: false,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::Report;
 use crate::diagnose::{FixKind, Verdict};
@@ -16,7 +16,24 @@ fn table(style: super::Style, header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width)
         .set_header(header.to_vec());
+    if style.color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
     t
+}
+
+/// The confidence cell: red when confirmed, yellow when only likely, green when healthy.
+fn confidence_cell(v: &Verdict) -> Cell {
+    let color = match v.confidence {
+        crate::diagnose::Confidence::Confirmed => Color::Red,
+        crate::diagnose::Confidence::Likely | crate::diagnose::Confidence::Contradicted => {
+            Color::Yellow
+        }
+        crate::diagnose::Confidence::Healthy => Color::Green,
+    };
+    Cell::new(v.confidence.id()).fg(color)
 }
 
 /// Draws the report as tables and detail blocks.
@@ -82,7 +99,11 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
     Ok(())
 }
 
-fn verdict_table(verdicts: &[Verdict], style: super::Style, out: &mut dyn Write) -> std::io::Result<()> {
+fn verdict_table(
+    verdicts: &[Verdict],
+    style: super::Style,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     if verdicts.is_empty() {
         return writeln!(out, "No container is waiting on an image pull.");
     }
@@ -92,8 +113,16 @@ fn verdict_table(verdicts: &[Verdict], style: super::Style, out: &mut dyn Write)
             Some(c) => format!("{}\n(container {})", v.image, c.name),
             None => v.image.clone(),
         };
-        let cause = v.cause.map(|c| c.id().to_string()).unwrap_or_else(|| "-".to_string());
-        t.add_row(vec![image, cause, v.confidence.id().to_string(), v.summary.clone()]);
+        let cause = v
+            .cause
+            .map(|c| c.id().to_string())
+            .unwrap_or_else(|| "-".to_string());
+        t.add_row(vec![
+            Cell::new(image),
+            Cell::new(cause),
+            confidence_cell(v),
+            Cell::new(&v.summary),
+        ]);
     }
     writeln!(out, "{t}")
 }

@@ -11,14 +11,24 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     for s in report.symptoms.iter().flatten() {
         let image = s.image.as_deref().unwrap_or("-");
-        writeln!(out, "symptom: {image} cause={} runtime={}", s.cause, s.runtime.id())?;
+        writeln!(
+            out,
+            "symptom: {image} cause={} runtime={}",
+            s.cause,
+            s.runtime.id()
+        )?;
         writeln!(out, "  meaning: {}", s.meaning)?;
         writeln!(out, "  next: {}", s.next_step)?;
     }
     let grouped = report.groups.iter().flatten().map(|g| &g.verdict);
     for v in report.verdicts.iter().flatten().chain(grouped) {
         let cause = v.cause.map(|c| c.id()).unwrap_or("-");
-        writeln!(out, "verdict: {} cause={cause} confidence={}", v.image, v.confidence.id())?;
+        writeln!(
+            out,
+            "verdict: {} cause={cause} confidence={}",
+            v.image,
+            v.confidence.id()
+        )?;
         writeln!(out, "  why: {}", v.summary)?;
         for e in &v.evidence {
             writeln!(out, "  {}: {}", e.source, e.text)?;
@@ -35,5 +45,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     for n in &report.notes {
         writeln!(out, "note: {n}")?;
     }
-    writeln!(out, "problems: {} healthy: {}", report.summary.problems, report.summary.healthy)
+    writeln!(
+        out,
+        "problems: {} healthy: {}",
+        report.summary.problems, report.summary.healthy
+    )
 }
