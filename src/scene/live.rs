@@ -1,0 +1,439 @@
+//! The live source: reads a pod's scene from the API server through `kube`, with kubectl's
+//! rules for finding the cluster and the namespace.
+//!
+//! Kubeconfig is looked up as kubectl does (<https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/>):
+//! `--kubeconfig`, else `$KUBECONFIG` (a list of files, merged), else `~/.kube/config`, else
+//! the in-cluster service account. The namespace is `-n`, else the context's, else `default`.
+//! Only GET requests are made. Lists are paged with `limit`/`continue` like kubectl's
+//! `--chunk-size`, so a 10,000-pod cluster never arrives in one response.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde::de::DeserializeOwned;
+
+use super::assemble::{Reader, assemble, controller_ref};
+use super::containers::{event_is_for_pod, is_failing};
+use super::{Lookup, Scene, Source};
+use crate::{Error, Result};
+
+/// Page size for lists, kubectl's default `--chunk-size`.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+
+/// How to find the cluster: kubectl's flags.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// `-n`; `None` means the context's namespace, else `default`.
+    pub namespace: Option<String>,
+    /// Connect and read deadline for each API call.
+    pub timeout: Duration,
+    /// Items per list page (`limit`).
+    pub page_size: u32,
+    /// Also look for same-named pull secrets in other namespaces (one cluster-wide list per
+    /// missing secret name); off by default because it needs cluster-wide read rights.
+    pub other_namespaces: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            timeout: Duration::from_secs(10),
+            page_size: DEFAULT_PAGE_SIZE,
+            other_namespaces: false,
+        }
+    }
+}
+
+/// A connected (not yet contacted) cluster.
+#[derive(Clone)]
+pub struct LiveSource {
+    client: Client,
+    namespace: String,
+    server: String,
+    page_size: u32,
+    other_namespaces: bool,
+}
+
+impl LiveSource {
+    /// Loads the kubeconfig (or in-cluster config) and builds the client. No request is made.
+    pub async fn connect(opts: &LiveOptions) -> Result<LiveSource> {
+        let kopts = KubeConfigOptions {
+            context: opts.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = if let Some(path) = &opts.kubeconfig {
+            let kc = Kubeconfig::read_from(path).map_err(|e| {
+                Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e)))
+            })?;
+            Config::from_custom_kubeconfig(kc, &kopts)
+                .await
+                .map_err(|e| Error::Kubeconfig(one_line(&e)))?
+        } else {
+            match Config::from_kubeconfig(&kopts).await {
+                Ok(c) => c,
+                Err(kube_err) if opts.context.is_none() => Config::incluster().map_err(|e| {
+                    Error::Kubeconfig(format!(
+                        "no usable kubeconfig ({}) and not running in a cluster ({})",
+                        one_line(&kube_err),
+                        one_line(&e)
+                    ))
+                })?,
+                Err(e) => return Err(Error::Kubeconfig(one_line(&e))),
+            }
+        };
+        config.connect_timeout = Some(opts.timeout);
+        config.read_timeout = Some(opts.timeout);
+        let namespace = opts
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let server = config.cluster_url.to_string();
+        let client = Client::try_from(config).map_err(|e| Error::Tls(one_line(&e)))?;
+        Ok(LiveSource {
+            client,
+            namespace,
+            server: server.trim_end_matches('/').to_string(),
+            page_size: opts.page_size.max(1),
+            other_namespaces: opts.other_namespaces,
+        })
+    }
+
+    /// The namespace `-n` or the context chose.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The API server's URL, for messages.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn reader(&self) -> LiveReader<'_> {
+        LiveReader {
+            source: self,
+            secrets: Mutex::default(),
+            accounts: Mutex::default(),
+            nodes: Mutex::default(),
+            controllers: Mutex::default(),
+            ns_secrets: Mutex::default(),
+        }
+    }
+
+    /// Turns a kube error that stops the run into a one-line `Error::Api`.
+    fn fatal(&self, e: kube::Error) -> Error {
+        match e {
+            kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
+            other => Error::Api(format!("cannot reach {}: {}", self.server, one_line(&other))),
+        }
+    }
+
+    /// Reads one object, mapping 404 and 403 to lookups.
+    async fn lookup<K>(&self, api: Api<K>, name: &str) -> Result<Lookup<K>>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
+        match api.get(name).await {
+            Ok(o) => Ok(Lookup::Found(o)),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Lookup::NotFound),
+            Err(kube::Error::Api(s)) if s.code == 403 => Ok(Lookup::Forbidden(s.message.clone())),
+            Err(e) => Err(self.fatal(e)),
+        }
+    }
+
+    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list.
+    async fn list_all<K>(
+        &self,
+        api: Api<K>,
+        fields: Option<&str>,
+    ) -> Result<std::result::Result<Vec<K>, String>>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().limit(self.page_size);
+            if let Some(f) = fields {
+                lp = lp.fields(f);
+            }
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = match api.list(&lp).await {
+                Ok(p) => p,
+                Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
+                Err(e) => return Err(self.fatal(e)),
+            };
+            items.extend(page.items);
+            match page.metadata.continue_.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => return Ok(Ok(items)),
+            }
+        }
+    }
+
+    fn namespaced<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Events of one pod, by field selector (with the uid, so an earlier pod of the same name
+    /// does not lend its events).
+    async fn pod_events(&self, pod: &Pod) -> Result<std::result::Result<Vec<Event>, String>> {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let mut fields =
+            format!("involvedObject.kind=Pod,involvedObject.namespace={ns},involvedObject.name={name}");
+        if let Some(uid) = pod.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
+            fields.push_str(&format!(",involvedObject.uid={uid}"));
+        }
+        self.list_all(self.namespaced::<Event>(ns), Some(&fields)).await
+    }
+}
+
+impl Source for LiveSource {
+    async fn pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
+        let pod = match self.namespaced::<Pod>(namespace).get(name).await {
+            Ok(p) => p,
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(Error::PodNotFound {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                });
+            }
+            Err(e) => return Err(self.fatal(e)),
+        };
+        let mut unreadable = Vec::new();
+        let events = match self.pod_events(&pod).await? {
+            Ok(ev) => ev,
+            Err(message) => {
+                unreadable.push(format!("events in {namespace}: forbidden ({message})"));
+                Vec::new()
+            }
+        };
+        assemble(&self.reader(), pod, events, unreadable).await
+    }
+
+    async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
+        let (pods_api, events_api): (Api<Pod>, Api<Event>) = match namespace {
+            Some(ns) => (self.namespaced(ns), self.namespaced(ns)),
+            None => (Api::all(self.client.clone()), Api::all(self.client.clone())),
+        };
+        let where_ = namespace.map_or("all namespaces".to_string(), |n| n.to_string());
+        let pods = self
+            .list_all(pods_api, None)
+            .await?
+            .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
+        let mut shared_unreadable = Vec::new();
+        let events = match self.list_all(events_api, Some("involvedObject.kind=Pod")).await? {
+            Ok(ev) => ev,
+            Err(m) => {
+                shared_unreadable.push(format!("events in {where_}: forbidden ({m})"));
+                Vec::new()
+            }
+        };
+        // Index the events once: (namespace, pod name) → events.
+        let mut by_pod: HashMap<(String, String), Vec<Event>> = HashMap::new();
+        for ev in events {
+            let io = &ev.involved_object;
+            let key = (
+                io.namespace.clone().unwrap_or_default(),
+                io.name.clone().unwrap_or_default(),
+            );
+            by_pod.entry(key).or_default().push(ev);
+        }
+        let reader = self.reader();
+        let mut scenes = Vec::new();
+        for pod in pods {
+            let key = (
+                pod.metadata.namespace.clone().unwrap_or_default(),
+                pod.metadata.name.clone().unwrap_or_default(),
+            );
+            let events: Vec<Event> = by_pod
+                .remove(&key)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| event_is_for_pod(e, &pod))
+                .collect();
+            if is_failing(&pod, &events) {
+                scenes.push(assemble(&reader, pod, events, shared_unreadable.clone()).await?);
+            }
+        }
+        Ok(scenes)
+    }
+}
+
+type Cache<T> = Mutex<HashMap<String, Lookup<T>>>;
+
+/// A reader over the live API that asks for each object once.
+struct LiveReader<'a> {
+    source: &'a LiveSource,
+    secrets: Cache<Secret>,
+    accounts: Cache<ServiceAccount>,
+    nodes: Cache<Node>,
+    controllers: Cache<Option<OwnerReference>>,
+    ns_secrets: Cache<Vec<Secret>>,
+}
+
+fn cached<T: Clone>(cache: &Cache<T>, key: &str) -> Option<Lookup<T>> {
+    cache.lock().ok()?.get(key).cloned()
+}
+
+fn remember<T: Clone>(cache: &Cache<T>, key: String, value: &Lookup<T>) {
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, value.clone());
+    }
+}
+
+impl Reader for LiveReader<'_> {
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Lookup<Secret>> {
+        let key = format!("{namespace}/{name}");
+        if let Some(hit) = cached(&self.secrets, &key) {
+            return Ok(hit);
+        }
+        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
+        remember(&self.secrets, key, &found);
+        Ok(found)
+    }
+
+    async fn service_account(&self, namespace: &str, name: &str) -> Result<Lookup<ServiceAccount>> {
+        let key = format!("{namespace}/{name}");
+        if let Some(hit) = cached(&self.accounts, &key) {
+            return Ok(hit);
+        }
+        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
+        remember(&self.accounts, key, &found);
+        Ok(found)
+    }
+
+    async fn node(&self, name: &str) -> Result<Lookup<Node>> {
+        if let Some(hit) = cached(&self.nodes, name) {
+            return Ok(hit);
+        }
+        let api: Api<Node> = Api::all(self.source.client.clone());
+        let found = self.source.lookup(api, name).await?;
+        remember(&self.nodes, name.to_string(), &found);
+        Ok(found)
+    }
+
+    async fn controller_of(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Lookup<Option<OwnerReference>>> {
+        let key = format!("{kind}/{namespace}/{name}");
+        if let Some(hit) = cached(&self.controllers, &key) {
+            return Ok(hit);
+        }
+        let refs = match kind {
+            "ReplicaSet" => {
+                let found: Lookup<ReplicaSet> =
+                    self.source.lookup(self.source.namespaced(namespace), name).await?;
+                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
+            }
+            "Job" => {
+                let found: Lookup<Job> = self.source.lookup(self.source.namespaced(namespace), name).await?;
+                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
+            }
+            _ => Lookup::Found(None),
+        };
+        remember(&self.controllers, key, &refs);
+        Ok(refs)
+    }
+
+    async fn namespace_pull_secrets(&self, namespace: &str) -> Result<Lookup<Vec<Secret>>> {
+        if let Some(hit) = cached(&self.ns_secrets, namespace) {
+            return Ok(hit);
+        }
+        // Two lists narrowed by type on the server: a namespace's Helm release secrets can be
+        // megabytes, and a docker secret is all we want.
+        let mut all = Vec::new();
+        let mut found = Lookup::NotAsked;
+        for ty in ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"] {
+            let api = self.source.namespaced::<Secret>(namespace);
+            match self.source.list_all(api, Some(&format!("type={ty}"))).await? {
+                Ok(items) => all.extend(items),
+                Err(message) => {
+                    found = Lookup::Forbidden(message);
+                    break;
+                }
+            }
+        }
+        if !found.is_forbidden() {
+            all.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            found = Lookup::Found(all);
+        }
+        remember(&self.ns_secrets, namespace.to_string(), &found);
+        Ok(found)
+    }
+
+    async fn other_namespace_secrets(
+        &self,
+        namespace: &str,
+        names: &[String],
+    ) -> Result<(Vec<Secret>, Vec<String>)> {
+        let mut found = Vec::new();
+        let mut lines = Vec::new();
+        if !self.source.other_namespaces {
+            return Ok((found, lines));
+        }
+        for name in names {
+            let api: Api<Secret> = Api::all(self.source.client.clone());
+            match self.source.list_all(api, Some(&format!("metadata.name={name}"))).await? {
+                Ok(items) => found.extend(
+                    items
+                        .into_iter()
+                        .filter(|s| s.metadata.namespace.as_deref() != Some(namespace)),
+                ),
+                Err(m) => lines.push(format!("secrets named {name} in other namespaces: forbidden ({m})")),
+            }
+        }
+        Ok((found, lines))
+    }
+}
+
+fn map_found<T, U>(l: Lookup<T>, f: impl FnOnce(T) -> U) -> Lookup<U> {
+    match l {
+        Lookup::Found(t) => Lookup::Found(f(t)),
+        Lookup::NotFound => Lookup::NotFound,
+        Lookup::Forbidden(m) => Lookup::Forbidden(m),
+        Lookup::NotAsked => Lookup::NotAsked,
+    }
+}
+
+/// An error and its causes on one line, repeated links dropped (hyper and tower nest the same
+/// text several times).
+pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string().replace(['\n', '\r'], " ");
+        if !parts.iter().any(|p| p.contains(text.as_str())) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}

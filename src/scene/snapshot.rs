@@ -1,0 +1,331 @@
+//! The offline source: a pod's scene read from `kubectl get … -o yaml` or `-o json` output.
+//!
+//! Accepts what kubectl writes (<https://kubernetes.io/docs/reference/kubectl/#output-options>):
+//! a `List` (or a typed `PodList` from the raw API), a multi-document YAML stream, concatenated
+//! JSON objects, or single objects. Objects the snapshot lacks are `Lookup::NotFound`. Secrets
+//! of other namespaces are kept for the "secret in another namespace" finding. A malformed
+//! file is `Error::BadFile` with the line, never a panic.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::assemble::{Reader, assemble, controller_ref};
+use super::containers::{event_is_for_pod, is_failing};
+use super::{Lookup, Scene, Source, is_docker_secret};
+use crate::{Error, Result};
+
+/// Objects read from a snapshot file.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotSource {
+    path: PathBuf,
+    pods: Vec<Pod>,
+    events: Vec<Event>,
+    secrets: Vec<Secret>,
+    secret_namespaces: BTreeSet<String>,
+    accounts: Vec<ServiceAccount>,
+    nodes: Vec<Node>,
+    replica_sets: Vec<ReplicaSet>,
+    jobs: Vec<Job>,
+}
+
+impl SnapshotSource {
+    /// Reads and parses a snapshot file.
+    pub fn load(path: &Path) -> Result<SnapshotSource> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        SnapshotSource::parse(path, &text)
+    }
+
+    /// Parses snapshot text; `path` is only used in error messages.
+    pub fn parse(path: &Path, text: &str) -> Result<SnapshotSource> {
+        let mut snap = SnapshotSource {
+            path: path.to_path_buf(),
+            ..SnapshotSource::default()
+        };
+        for (line, doc) in documents(path, text)? {
+            snap.add(line, doc)?;
+        }
+        if snap.pods.is_empty() && snap.events.is_empty() && snap.secrets.is_empty() {
+            return Err(snap.bad(1, "no Kubernetes objects found (expected kubectl get -o yaml|json output)"));
+        }
+        Ok(snap)
+    }
+
+    /// Every pod in the snapshot.
+    pub fn pods(&self) -> &[Pod] {
+        &self.pods
+    }
+
+    /// The namespace of the only pod called `name`, for when `-n` was not given.
+    pub fn namespace_of(&self, name: &str) -> Option<&str> {
+        let mut hits = self
+            .pods
+            .iter()
+            .filter(|p| p.metadata.name.as_deref() == Some(name));
+        let first = hits.next()?;
+        if hits.next().is_some() {
+            return None;
+        }
+        first.metadata.namespace.as_deref()
+    }
+
+    fn bad(&self, line: usize, reason: impl std::fmt::Display) -> Error {
+        Error::BadFile {
+            path: self.path.clone(),
+            reason: format!("line {line}: {reason}"),
+        }
+    }
+
+    /// Adds one top-level document: a list's items, or a single object.
+    fn add(&mut self, line: usize, doc: Value) -> Result<()> {
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        if let Some(items) = doc.get("items").and_then(Value::as_array).filter(|_| kind.ends_with("List")) {
+            let item_kind = kind.strip_suffix("List").unwrap_or("");
+            for (i, item) in items.iter().enumerate() {
+                let mut item = item.clone();
+                // The raw API leaves kind out of a typed list's items; kubectl's `List` keeps it.
+                if item.get("kind").is_none() && !item_kind.is_empty() {
+                    if let Some(map) = item.as_object_mut() {
+                        map.insert("kind".into(), Value::String(item_kind.to_string()));
+                    }
+                }
+                self.add_object(item).map_err(|e| self.bad(line, format!("item {i} of the {kind}: {e}")))?;
+            }
+            return Ok(());
+        }
+        if !doc.is_object() {
+            return Err(self.bad(line, "expected a Kubernetes object (a mapping with kind)"));
+        }
+        self.add_object(doc).map_err(|e| self.bad(line, e))
+    }
+
+    /// Adds one object of a kind the scene uses; other kinds are ignored.
+    fn add_object(&mut self, mut obj: Value) -> std::result::Result<(), String> {
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        match kind.as_str() {
+            "Pod" => self.pods.push(typed(&kind, obj)?),
+            "Event" if api_version == "events.k8s.io/v1" => {
+                self.events.push(typed(&kind, events_v1_to_core(obj))?)
+            }
+            "Event" => self.events.push(typed(&kind, obj)?),
+            "Secret" => {
+                let s: Secret = typed(&kind, obj)?;
+                self.secret_namespaces.insert(s.metadata.namespace.clone().unwrap_or_default());
+                self.secrets.push(s);
+            }
+            "ServiceAccount" => self.accounts.push(typed(&kind, obj)?),
+            "Node" => self.nodes.push(typed(&kind, obj)?),
+            "ReplicaSet" => self.replica_sets.push(typed(&kind, obj)?),
+            "Job" => self.jobs.push(typed(&kind, obj)?),
+            "" => return Err("an object without kind".to_string()),
+            _ => {
+                obj.take();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts one object to its k8s-openapi type, naming it in the error.
+fn typed<T: DeserializeOwned>(kind: &str, obj: Value) -> std::result::Result<T, String> {
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_string();
+    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(|n| format!("{n}/")).unwrap_or_default();
+    serde_json::from_value(obj).map_err(|e| format!("{kind} {ns}{name}: {e}"))
+}
+
+/// An `events.k8s.io/v1` Event in the core shape (`regarding` → `involvedObject`, `note` →
+/// `message`), which is what kubelet's events look like through `kubectl get events`.
+fn events_v1_to_core(mut obj: Value) -> Value {
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String("v1".into()));
+        for (from, to) in [
+            ("regarding", "involvedObject"),
+            ("note", "message"),
+            ("deprecatedCount", "count"),
+            ("deprecatedFirstTimestamp", "firstTimestamp"),
+            ("deprecatedLastTimestamp", "lastTimestamp"),
+            ("deprecatedSource", "source"),
+        ] {
+            if let Some(v) = map.remove(from) {
+                map.insert(to.into(), v);
+            }
+        }
+        if !map.contains_key("involvedObject") {
+            map.insert("involvedObject".into(), Value::Object(Default::default()));
+        }
+    }
+    obj
+}
+
+/// Splits snapshot text into top-level documents, each with the line it starts on.
+fn documents(path: &Path, text: &str) -> Result<Vec<(usize, Value)>> {
+    let bad = |line: usize, reason: String| Error::BadFile {
+        path: path.to_path_buf(),
+        reason: format!("line {line}: {reason}"),
+    };
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let mut out = Vec::new();
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        let mut start = 0;
+        while let Some(next) = stream.next() {
+            let value = next.map_err(|e| bad(e.line(), format!("invalid JSON: {e}")))?;
+            let skipped = text[start..].len() - text[start..].trim_start().len();
+            let line = 1 + text[..start + skipped].matches('\n').count();
+            start = stream.byte_offset();
+            match value {
+                Value::Array(items) => out.extend(items.into_iter().map(|v| (line, v))),
+                v => out.push((line, v)),
+            }
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    let mut chunk = String::new();
+    let mut chunk_line = 1;
+    let flush = |chunk: &mut String, line: usize, out: &mut Vec<(usize, Value)>| -> Result<()> {
+        if !chunk.trim().is_empty() {
+            let value: Value = serde_yaml_ng::from_str(chunk).map_err(|e| {
+                let at = e.location().map_or(line, |l| line + l.line() - 1);
+                bad(at, format!("invalid YAML: {e}"))
+            })?;
+            if !value.is_null() {
+                out.push((line, value));
+            }
+        }
+        chunk.clear();
+        Ok(())
+    };
+    for (i, l) in text.lines().enumerate() {
+        let lineno = i + 1;
+        if l.trim_end() == "---" || l.starts_with("--- ") || l.trim_end() == "..." {
+            flush(&mut chunk, chunk_line, &mut out)?;
+            chunk_line = lineno + 1;
+            if let Some(rest) = l.strip_prefix("--- ") {
+                chunk_line = lineno;
+                chunk.push_str(rest);
+                chunk.push('\n');
+            }
+            continue;
+        }
+        chunk.push_str(l);
+        chunk.push('\n');
+    }
+    flush(&mut chunk, chunk_line, &mut out)?;
+    Ok(out)
+}
+
+impl Source for SnapshotSource {
+    async fn pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
+        let pod = self
+            .pods
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name) && p.metadata.namespace.as_deref() == Some(namespace))
+            .cloned()
+            .ok_or_else(|| Error::PodNotFound {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            })?;
+        let events = self.events.iter().filter(|e| event_is_for_pod(e, &pod)).cloned().collect();
+        assemble(self, pod, events, Vec::new()).await
+    }
+
+    async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
+        let mut scenes = Vec::new();
+        for pod in &self.pods {
+            if namespace.is_some_and(|n| pod.metadata.namespace.as_deref() != Some(n)) {
+                continue;
+            }
+            let events: Vec<Event> = self.events.iter().filter(|e| event_is_for_pod(e, pod)).cloned().collect();
+            if is_failing(pod, &events) {
+                scenes.push(assemble(self, pod.clone(), events, Vec::new()).await?);
+            }
+        }
+        Ok(scenes)
+    }
+}
+
+fn named<'a, T, F>(items: &'a [T], meta: F, namespace: Option<&str>, name: &str) -> Lookup<T>
+where
+    T: Clone + 'a,
+    F: Fn(&'a T) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+{
+    items
+        .iter()
+        .find(|o| {
+            let m = meta(o);
+            m.name.as_deref() == Some(name) && (namespace.is_none() || m.namespace.as_deref() == namespace)
+        })
+        .cloned()
+        .map_or(Lookup::NotFound, Lookup::Found)
+}
+
+impl Reader for SnapshotSource {
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Lookup<Secret>> {
+        Ok(named(&self.secrets, |s| &s.metadata, Some(namespace), name))
+    }
+
+    async fn service_account(&self, namespace: &str, name: &str) -> Result<Lookup<ServiceAccount>> {
+        Ok(named(&self.accounts, |s| &s.metadata, Some(namespace), name))
+    }
+
+    async fn node(&self, name: &str) -> Result<Lookup<Node>> {
+        Ok(named(&self.nodes, |n| &n.metadata, None, name))
+    }
+
+    async fn controller_of(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Lookup<Option<OwnerReference>>> {
+        let refs = match kind {
+            "ReplicaSet" => named(&self.replica_sets, |o| &o.metadata, Some(namespace), name)
+                .found()
+                .map(|o| controller_ref(o.metadata.owner_references.as_ref())),
+            "Job" => named(&self.jobs, |o| &o.metadata, Some(namespace), name)
+                .found()
+                .map(|o| controller_ref(o.metadata.owner_references.as_ref())),
+            _ => Some(None),
+        };
+        Ok(refs.map_or(Lookup::NotFound, Lookup::Found))
+    }
+
+    async fn namespace_pull_secrets(&self, namespace: &str) -> Result<Lookup<Vec<Secret>>> {
+        if !self.secret_namespaces.contains(namespace) {
+            return Ok(Lookup::NotFound);
+        }
+        let docker = self
+            .secrets
+            .iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(namespace) && is_docker_secret(s))
+            .cloned()
+            .collect();
+        Ok(Lookup::Found(docker))
+    }
+
+    async fn other_namespace_secrets(
+        &self,
+        namespace: &str,
+        names: &[String],
+    ) -> Result<(Vec<Secret>, Vec<String>)> {
+        let others = self
+            .secrets
+            .iter()
+            .filter(|s| s.metadata.namespace.as_deref() != Some(namespace))
+            .filter(|s| is_docker_secret(s) || s.metadata.name.as_ref().is_some_and(|n| names.contains(n)))
+            .cloned()
+            .collect();
+        Ok((others, Vec::new()))
+    }
+}
