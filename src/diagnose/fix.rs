@@ -336,7 +336,7 @@ fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
     }
     if all || runtime == Runtime::Docker {
         out.push(command(
-            format!("docker: install the CA as /etc/docker/certs.d/{registry}/ca.crt (read on every pull, no restart)"),
+            format!("docker: install the CA as /etc/docker/certs.d/{registry}/ca.crt"),
             format!("sudo mkdir -p /etc/docker/certs.d/{registry} && sudo cp ca.crt /etc/docker/certs.d/{registry}/ca.crt"),
         ));
     }

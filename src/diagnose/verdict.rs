@@ -156,6 +156,9 @@ fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
         None => (Some(text), Confidence::Contradicted),
         Some(probed) if probed == text => (Some(text), Confidence::Confirmed),
         Some(probed) if settles(text, probed) => (Some(probed), Confidence::Confirmed),
+        // The registry's answer is the vaguer one (a 401 that may hide a missing repository):
+        // it agrees with the text, which stays the more precise statement.
+        Some(probed) if settles(probed, text) => (Some(text), Confidence::Confirmed),
         Some(probed) => (Some(probed), Confidence::Contradicted),
     }
 }

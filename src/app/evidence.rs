@@ -1,0 +1,163 @@
+//! Boils the stages' rich records down to the plain facts `diagnose` reads.
+//!
+//! This is the seam between the I/O stages and the pure verdict: events become one symptom per
+//! container, the owner chain becomes the object a fix must patch, the node becomes its runtime
+//! and platform. Keeping the mapping here keeps `diagnose` free of Kubernetes types.
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+
+use crate::classify::{self, Symptom};
+use crate::diagnose::{ContainerInfo, FixTarget, NodeFacts};
+use crate::scene::{ContainerKind, Scene, is_pull_failure_event, is_pull_waiting_reason};
+use crate::taxonomy::{Cause, Runtime};
+
+/// One container of the pod and what its status says about pulling.
+#[derive(Debug, Clone)]
+pub struct PodContainer {
+    /// The container, as the report shows it.
+    pub info: ContainerInfo,
+    /// The image as the spec writes it.
+    pub image: String,
+    /// `state.waiting` reason and message, when waiting.
+    pub waiting: Option<(String, Option<String>)>,
+}
+
+impl PodContainer {
+    /// True when the container waits on a pull reason.
+    pub fn pull_failing(&self) -> bool {
+        self.waiting.as_ref().is_some_and(|(r, _)| is_pull_waiting_reason(r))
+    }
+}
+
+fn kind_id(kind: ContainerKind) -> &'static str {
+    match kind {
+        ContainerKind::Init => "init",
+        ContainerKind::Regular => "regular",
+        ContainerKind::Ephemeral => "ephemeral",
+    }
+}
+
+/// Every container of the pod, init first, then regular, then ephemeral.
+pub fn containers(pod: &Pod) -> Vec<PodContainer> {
+    let Some(spec) = &pod.spec else { return Vec::new() };
+    let status = pod.status.as_ref();
+    let mut out = Vec::new();
+    let mut add = |kind: ContainerKind, name: &str, image: Option<&str>, policy: Option<&str>| {
+        let statuses = status.and_then(|s| match kind {
+            ContainerKind::Init => s.init_container_statuses.as_ref(),
+            ContainerKind::Regular => s.container_statuses.as_ref(),
+            ContainerKind::Ephemeral => s.ephemeral_container_statuses.as_ref(),
+        });
+        let waiting = statuses
+            .and_then(|list| list.iter().find(|cs| cs.name == name))
+            .and_then(|cs| cs.state.as_ref()?.waiting.as_ref())
+            .map(|w| (w.reason.clone().unwrap_or_default(), w.message.clone()));
+        out.push(PodContainer {
+            info: ContainerInfo {
+                name: name.to_string(),
+                kind: kind_id(kind).to_string(),
+                pull_policy: policy.map(str::to_string),
+            },
+            image: image.unwrap_or_default().to_string(),
+            waiting,
+        });
+    };
+    for c in spec.init_containers.iter().flatten() {
+        add(ContainerKind::Init, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+    }
+    for c in &spec.containers {
+        add(ContainerKind::Regular, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+    }
+    for c in spec.ephemeral_containers.iter().flatten() {
+        add(ContainerKind::Ephemeral, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+    }
+    out
+}
+
+/// True when `event` is about this container: its `fieldPath` names it, or (older kubelets,
+/// sandbox events) its message quotes the image.
+fn event_for(event: &Event, c: &PodContainer) -> bool {
+    let list = match c.info.kind.as_str() {
+        "init" => "spec.initContainers",
+        "ephemeral" => "spec.ephemeralContainers",
+        _ => "spec.containers",
+    };
+    match event.involved_object.field_path.as_deref() {
+        Some(fp) if !fp.is_empty() => fp == format!("{list}{{{}}}", c.info.name),
+        _ => event
+            .message
+            .as_deref()
+            .is_some_and(|m| !c.image.is_empty() && m.contains(&format!("\"{}\"", c.image))),
+    }
+}
+
+/// How much a symptom says: a definite cause beats an ambiguous one beats `unknown`; then
+/// the one that carries more facts.
+fn weight(s: &Symptom) -> (u8, u8) {
+    let definite = match s.cause {
+        Cause::Unknown => 0,
+        c if c.is_ambiguous() => 1,
+        _ => 2,
+    };
+    let facts = [s.url.is_some(), s.status.is_some(), s.error_code.is_some(), s.cert_host.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count() as u8;
+    (definite, facts)
+}
+
+/// The most telling symptom among the container's pull events and its waiting message.
+pub fn symptom_for(scene: &Scene, c: &PodContainer) -> Option<Symptom> {
+    let mut candidates: Vec<Symptom> = scene
+        .events
+        .iter()
+        .filter(|e| is_pull_failure_event(e) && event_for(e, c))
+        .map(|e| classify::classify(e.reason.as_deref(), e.message.as_deref().unwrap_or("")))
+        .collect();
+    if let Some((reason, message)) = &c.waiting
+        && is_pull_waiting_reason(reason)
+    {
+        candidates.push(classify::classify(Some(reason), message.as_deref().unwrap_or(reason)));
+    }
+    let best = candidates.into_iter().max_by_key(weight)?;
+    Some(best)
+}
+
+/// The node's runtime and platform.
+pub fn node_facts(node: &Node) -> NodeFacts {
+    let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
+    let runtime_version = info.map(|i| i.container_runtime_version.clone()).unwrap_or_default();
+    let os = info.map(|i| i.operating_system.as_str()).unwrap_or("linux");
+    let arch = info.map(|i| i.architecture.as_str()).unwrap_or("amd64");
+    NodeFacts {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        runtime: Runtime::from_runtime_version(&runtime_version),
+        runtime_version,
+        platform: format!("{os}/{arch}"),
+    }
+}
+
+/// The object a pod-spec fix must change: the top of the owner chain, else the pod.
+pub fn fix_target(scene: &Scene) -> FixTarget {
+    let sa = scene
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    match scene.top_owner() {
+        Some(o) => FixTarget {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+            service_account: sa,
+            bare_pod: false,
+        },
+        None => FixTarget {
+            kind: "Pod".to_string(),
+            name: scene.pod_name().to_string(),
+            service_account: sa,
+            bare_pod: true,
+        },
+    }
+}

@@ -1,0 +1,85 @@
+//! `pulldoctor pod`: one pod's scene, every container's image, one verdict each.
+
+use super::evidence::{containers, fix_target, node_facts, symptom_for};
+use super::probing::Prober;
+use crate::cli::PodArgs;
+use crate::config::Common;
+use crate::diagnose::{self, Evidence};
+use crate::registry::ImageRef;
+use crate::report::{PodSubject, Report, Summary};
+use crate::scene::live::{LiveOptions, LiveSource};
+use crate::scene::snapshot::SnapshotSource;
+use crate::scene::{Lookup, Scene, Source};
+
+/// Gathers the pod's scene and diagnoses each of its images.
+pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
+    let scene = gather(args, common).await?;
+    let prober = Prober::new(&args.probe, common)?;
+    let mut report = Report::new("pod");
+    let node = scene.node.found().map(node_facts);
+    report.pod = Some(PodSubject {
+        namespace: scene.namespace.clone(),
+        name: scene.pod_name().to_string(),
+        node: node.as_ref().map(|n| n.name.clone()),
+        runtime: node.as_ref().map(|n| n.runtime_version.clone()).filter(|r| !r.is_empty()),
+        owner: scene.top_owner().map(|o| format!("{}/{}", o.kind, o.name)),
+    });
+    let target = fix_target(&scene);
+    let mut verdicts = Vec::new();
+    for c in containers(&scene.pod) {
+        let symptom = symptom_for(&scene, &c);
+        let image_ref = ImageRef::parse(&c.image).ok();
+        let healthy = symptom.is_none() && !c.pull_failing();
+        let credentials = image_ref.as_ref().map(|r| super::creds::for_scene(&scene, r));
+        let platform = node.as_ref().map(|n| n.platform.clone());
+        let probe = prober
+            .probe_for_pod(&c.image, image_ref.as_ref(), &scene, platform.as_deref())
+            .await;
+        let ev = Evidence {
+            image: c.image.clone(),
+            image_ref,
+            container: Some(c.info.clone()),
+            symptom,
+            credentials,
+            probe,
+            node: node.clone(),
+            target: target.clone(),
+            namespace: scene.namespace.clone(),
+            healthy,
+            unreadable: scene.unreadable.clone(),
+        };
+        verdicts.push(diagnose::diagnose(&ev));
+    }
+    let problems = verdicts.iter().filter(|v| v.is_problem()).count();
+    report.summary = Summary { problems, healthy: verdicts.len() - problems };
+    report.notes.extend(prober.notes());
+    if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
+        report.notes.push(format!("could not list secrets in {}: {m}", scene.namespace));
+    }
+    report.verdicts = Some(verdicts);
+    Ok(report)
+}
+
+/// Reads the scene from the snapshot, or from the live cluster kubectl-style.
+async fn gather(args: &PodArgs, common: &Common) -> crate::Result<Scene> {
+    let c = &args.cluster;
+    if let Some(path) = &c.snapshot {
+        let snap = SnapshotSource::load(path)?;
+        let namespace = c
+            .namespace
+            .clone()
+            .or_else(|| snap.namespace_of(&args.name).map(str::to_string))
+            .unwrap_or_else(|| "default".to_string());
+        return snap.pod_scene(&namespace, &args.name).await;
+    }
+    let opts = LiveOptions {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.context.clone(),
+        namespace: c.namespace.clone(),
+        timeout: common.timeout,
+        ..LiveOptions::default()
+    };
+    let live = LiveSource::connect(&opts).await?;
+    let namespace = live.namespace().to_string();
+    live.pod_scene(&namespace, &args.name).await
+}
