@@ -158,7 +158,11 @@ fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
         Some(probed) if settles(text, probed) => (Some(probed), Confidence::Confirmed),
         // The registry's answer is the vaguer one (a 401 that may hide a missing repository):
         // it agrees with the text, which stays the more precise statement.
-        Some(probed) if settles(probed, text) => (Some(text), Confidence::Confirmed),
+        Some(probed) if probed != Cause::Unknown && settles(probed, text) => {
+            (Some(text), Confidence::Confirmed)
+        }
+        // The probe could not tell: the text stands, unproven.
+        Some(Cause::Unknown) => (Some(text), Confidence::Likely),
         Some(probed) => (Some(probed), Confidence::Contradicted),
     }
 }
