@@ -447,6 +447,7 @@ async fn registry_tls_with_an_unknown_ca_fails_with_unknown_issuer() {
 #[tokio::test]
 async fn registry_tls_wrong_name_reports_expected_and_presented_names() {
     let reg = start(Tls::WrongName, Auth::None);
+    let fixtures = reg.seed_fixtures();
     let client = http_client(Trust::Ca(&reg.pki), TIMEOUT);
     let err = tls_failure(&client, format!("{}/v2/", reg.url())).await;
     let TlsError::InvalidCertificate(CertificateError::NotValidForNameContext {
@@ -469,13 +470,29 @@ async fn registry_tls_wrong_name_reports_expected_and_presented_names() {
         .timeout(TIMEOUT)
         .build()
         .unwrap();
-    let url = format!("https://{}:{}/v2/", pki::WRONG_NAME, reg.port());
-    assert_eq!(own_name.get(url).send().await.unwrap().status(), 200);
+    let url = format!(
+        "https://{}:{}/v2/app/manifests/1.0",
+        pki::WRONG_NAME,
+        reg.port()
+    );
+    let manifest = own_name
+        .get(url)
+        .header(ACCEPT, DOCKER_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manifest.status(), 200);
+    assert_eq!(
+        header(&manifest, "docker-content-digest"),
+        fixtures.get("app:1.0").digest
+    );
 }
 
 #[tokio::test]
 async fn registry_tls_expired_certificate_reports_its_not_after() {
-    let reg = start(Tls::Expired, Auth::None);
+    let reg = start(Tls::Expired, Auth::htpasswd("alice", "s3cret"));
+    // The bench can still seed it (the expiry is for the code under test to trip over).
+    assert_eq!(reg.seed_fixtures().images.len(), 6);
     let client = http_client(Trust::Ca(&reg.pki), TIMEOUT);
     let err = tls_failure(&client, format!("{}/v2/", reg.url())).await;
     let TlsError::InvalidCertificate(CertificateError::ExpiredContext { time, not_after }) = err
@@ -680,4 +697,113 @@ async fn registry_proxy_stall_and_silent_accept_end_in_client_timeouts() {
         "the handshake never got an answer"
     );
     assert_eq!(silent.connections(), 1);
+}
+
+#[tokio::test]
+async fn registry_token_server_can_name_the_token_access_token_only() {
+    let pki = Pki::generate();
+    let mut options = TokenOptions::new("bob", "hunter2");
+    options.reply = TokenReply::AccessTokenOnly;
+    let server = TokenServer::start(&pki, options);
+    let client = http_client(Trust::Ca(&pki), TIMEOUT);
+    let reply = fetch_token(
+        &client,
+        &server,
+        "repository:app:pull",
+        Some(("bob", "hunter2")),
+    )
+    .await;
+    assert_eq!(reply.status(), 200);
+    let body = json(reply).await;
+    assert!(body.get("token").is_none(), "{body}");
+    assert_eq!(body["access_token"].as_str().unwrap().split('.').count(), 3);
+    assert_eq!(body["expires_in"], 300);
+
+    let wrong_service = client
+        .get(format!(
+            "{}?service=other&scope=repository:app:pull",
+            server.realm
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_service.status(), 400);
+}
+
+/// Runs Debian's skopeo (an independent client) and returns (success, stdout, stderr).
+fn skopeo(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("run skopeo (install it with: apt-get install skopeo)");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn registry_fixtures_are_real_images_to_skopeo() {
+    let reg = start(Tls::Plain, Auth::None);
+    let fixtures = reg.seed_fixtures();
+    let image = |name: &str| format!("docker://{}/{name}", reg.host);
+
+    // The index resolves per platform, as a node's runtime would resolve it.
+    let (ok, stdout, stderr) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--override-os",
+        "linux",
+        "--override-arch",
+        "arm64",
+        "--override-variant",
+        "v8",
+        &image("multi:1.0"),
+    ]);
+    assert!(ok, "{stderr}");
+    let inspected: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(inspected["Architecture"], "arm64");
+    assert_eq!(
+        inspected["Digest"],
+        fixtures.get("multi:1.0").digest.as_str()
+    );
+
+    // An amd64 node cannot use the arm64-only image.
+    let (ok, _, stderr) = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--override-os",
+        "linux",
+        "--override-arch",
+        "amd64",
+        &image("armonly:1.0"),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no image found in image index for architecture amd64"),
+        "{stderr}"
+    );
+
+    // The layer is a real gzipped tar: skopeo decompresses it, and the result is the tar
+    // whose digest the config names as its diff_id.
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-decompress",
+        &image("app:1.0"),
+        &format!("dir:{}", dir.path().display()),
+    ]);
+    assert!(ok, "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(config_digest.trim_start_matches("sha256:"))).unwrap(),
+    )
+    .unwrap();
+    let diff_id = config["rootfs"]["diff_ids"][0].as_str().unwrap();
+    let tar = std::fs::read(dir.path().join(diff_id.trim_start_matches("sha256:"))).unwrap();
+    assert_eq!(sha256_digest(&tar), diff_id);
+    assert_eq!(&tar[..12], b"fixture.txt\0");
+    assert_eq!(&tar[257..262], b"ustar");
 }
