@@ -189,11 +189,6 @@ impl KubeApi {
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
     }
-
-    /// The namespaces holding objects.
-    pub fn namespaces(&self) -> BTreeSet<String> {
-        self.state.lock().unwrap().store.namespaces()
-    }
 }
 
 impl Drop for KubeApi {

@@ -7,7 +7,7 @@
 //! `kind`/`apiVersion`, `continue` is an opaque token naming the last key returned, and
 //! `remainingItemCount` is only set when no selector narrows the list.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -142,11 +142,6 @@ pub struct Store {
 }
 
 impl Store {
-    /// The current resourceVersion of the whole store.
-    pub fn revision(&self) -> u64 {
-        self.revision
-    }
-
     /// Adds (or replaces) one object; fills in what the apiserver would (resourceVersion, uid,
     /// creationTimestamp) and creates its namespace when missing.
     pub fn put(&mut self, mut obj: Value) -> Result<(), String> {
@@ -260,11 +255,6 @@ impl Store {
             })
             .collect();
         (200, json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": items}))
-    }
-
-    /// Names of the namespaces holding objects.
-    pub fn namespaces(&self) -> BTreeSet<String> {
-        self.objects.get("namespaces").map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 }
 
