@@ -79,9 +79,8 @@ impl LiveSource {
             ..KubeConfigOptions::default()
         };
         let mut config = if let Some(path) = &opts.kubeconfig {
-            let kc = Kubeconfig::read_from(path).map_err(|e| {
-                Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e)))
-            })?;
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))?;
             Config::from_custom_kubeconfig(kc, &kopts)
                 .await
                 .map_err(|e| Error::Kubeconfig(one_line(&e)))?
@@ -141,7 +140,11 @@ impl LiveSource {
     fn fatal(&self, e: kube::Error) -> Error {
         match e {
             kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
-            other => Error::Api(format!("cannot reach {}: {}", self.server, one_line(&other))),
+            other => Error::Api(format!(
+                "cannot reach {}: {}",
+                self.server,
+                one_line(&other)
+            )),
         }
     }
 
@@ -203,12 +206,14 @@ impl LiveSource {
     async fn pod_events(&self, pod: &Pod) -> Result<std::result::Result<Vec<Event>, String>> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let mut fields =
-            format!("involvedObject.kind=Pod,involvedObject.namespace={ns},involvedObject.name={name}");
+        let mut fields = format!(
+            "involvedObject.kind=Pod,involvedObject.namespace={ns},involvedObject.name={name}"
+        );
         if let Some(uid) = pod.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
             fields.push_str(&format!(",involvedObject.uid={uid}"));
         }
-        self.list_all(self.namespaced::<Event>(ns), Some(&fields)).await
+        self.list_all(self.namespaced::<Event>(ns), Some(&fields))
+            .await
     }
 }
 
@@ -246,7 +251,10 @@ impl Source for LiveSource {
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
         let mut shared_unreadable = Vec::new();
-        let events = match self.list_all(events_api, Some("involvedObject.kind=Pod")).await? {
+        let events = match self
+            .list_all(events_api, Some("involvedObject.kind=Pod"))
+            .await?
+        {
             Ok(ev) => ev,
             Err(m) => {
                 shared_unreadable.push(format!("events in {where_}: forbidden ({m})"));
@@ -312,7 +320,10 @@ impl Reader for LiveReader<'_> {
         if let Some(hit) = cached(&self.secrets, &key) {
             return Ok(hit);
         }
-        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
+        let found = self
+            .source
+            .lookup(self.source.namespaced(namespace), name)
+            .await?;
         remember(&self.secrets, key, &found);
         Ok(found)
     }
@@ -322,7 +333,10 @@ impl Reader for LiveReader<'_> {
         if let Some(hit) = cached(&self.accounts, &key) {
             return Ok(hit);
         }
-        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
+        let found = self
+            .source
+            .lookup(self.source.namespaced(namespace), name)
+            .await?;
         remember(&self.accounts, key, &found);
         Ok(found)
     }
@@ -349,13 +363,22 @@ impl Reader for LiveReader<'_> {
         }
         let refs = match kind {
             "ReplicaSet" => {
-                let found: Lookup<ReplicaSet> =
-                    self.source.lookup(self.source.namespaced(namespace), name).await?;
-                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
+                let found: Lookup<ReplicaSet> = self
+                    .source
+                    .lookup(self.source.namespaced(namespace), name)
+                    .await?;
+                map_found(found, |o| {
+                    controller_ref(o.metadata.owner_references.as_ref())
+                })
             }
             "Job" => {
-                let found: Lookup<Job> = self.source.lookup(self.source.namespaced(namespace), name).await?;
-                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
+                let found: Lookup<Job> = self
+                    .source
+                    .lookup(self.source.namespaced(namespace), name)
+                    .await?;
+                map_found(found, |o| {
+                    controller_ref(o.metadata.owner_references.as_ref())
+                })
             }
             _ => Lookup::Found(None),
         };
@@ -373,7 +396,11 @@ impl Reader for LiveReader<'_> {
         let mut found = Lookup::NotAsked;
         for ty in ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"] {
             let api = self.source.namespaced::<Secret>(namespace);
-            match self.source.list_all(api, Some(&format!("type={ty}"))).await? {
+            match self
+                .source
+                .list_all(api, Some(&format!("type={ty}")))
+                .await?
+            {
                 Ok(items) => all.extend(items),
                 Err(message) => {
                     found = Lookup::Forbidden(message);
@@ -401,13 +428,19 @@ impl Reader for LiveReader<'_> {
         }
         for name in names {
             let api: Api<Secret> = Api::all(self.source.client.clone());
-            match self.source.list_all(api, Some(&format!("metadata.name={name}"))).await? {
+            match self
+                .source
+                .list_all(api, Some(&format!("metadata.name={name}")))
+                .await?
+            {
                 Ok(items) => found.extend(
                     items
                         .into_iter()
                         .filter(|s| s.metadata.namespace.as_deref() != Some(namespace)),
                 ),
-                Err(m) => lines.push(format!("secrets named {name} in other namespaces: forbidden ({m})")),
+                Err(m) => lines.push(format!(
+                    "secrets named {name} in other namespaces: forbidden ({m})"
+                )),
             }
         }
         Ok((found, lines))

@@ -53,11 +53,20 @@ fn kubectl_gets_a_pod_as_json() {
     assert_eq!(code, 0, "stderr: {err}");
     let pod = json(&out);
     assert_eq!(pod["kind"], "Pod");
-    assert_eq!(pod["metadata"]["namespace"], "shop", "the context's namespace was used");
+    assert_eq!(
+        pod["metadata"]["namespace"], "shop",
+        "the context's namespace was used"
+    );
     assert_eq!(pod["spec"]["nodeName"], "worker-1");
-    assert_eq!(pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ImagePullBackOff");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "ImagePullBackOff"
+    );
     let reqs = api.requests();
-    assert!(reqs.iter().any(|r| r.path == "/api/v1/namespaces/shop/pods/web-7c9f8d6b5-x2x4q"));
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == "/api/v1/namespaces/shop/pods/web-7c9f8d6b5-x2x4q")
+    );
 }
 
 #[test]
@@ -65,7 +74,14 @@ fn kubectl_filters_events_by_involved_object() {
     let api = cluster();
     let (code, out, err) = kubectl(
         &api,
-        &["get", "events", "--field-selector", "involvedObject.name=db-0", "-o", "json"],
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=db-0",
+            "-o",
+            "json",
+        ],
     );
     assert_eq!(code, 0, "stderr: {err}");
     let list = json(&out);
@@ -73,15 +89,35 @@ fn kubectl_filters_events_by_involved_object() {
     // db-0's four pull events plus one left by an earlier db-0 (another uid).
     assert_eq!(items.len(), 5, "{out}");
     assert!(items.iter().all(|e| e["involvedObject"]["name"] == "db-0"));
-    let req = api.requests().into_iter().find(|r| r.path == "/api/v1/namespaces/shop/events").unwrap();
-    assert_eq!(req.param("fieldSelector").as_deref(), Some("involvedObject.name=db-0"));
+    let req = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/v1/namespaces/shop/events")
+        .unwrap();
+    assert_eq!(
+        req.param("fieldSelector").as_deref(),
+        Some("involvedObject.name=db-0")
+    );
 
     let (code, out, _) = kubectl(
         &api,
-        &["get", "events", "-A", "--field-selector", "involvedObject.kind=Deployment", "-o", "json"],
+        &[
+            "get",
+            "events",
+            "-A",
+            "--field-selector",
+            "involvedObject.kind=Deployment",
+            "-o",
+            "json",
+        ],
     );
     assert_eq!(code, 0);
-    let kinds: Vec<Value> = json(&out)["items"].as_array().unwrap().iter().map(|e| e["involvedObject"]["kind"].clone()).collect();
+    let kinds: Vec<Value> = json(&out)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["involvedObject"]["kind"].clone())
+        .collect();
     assert_eq!(kinds, vec![Value::from("Deployment")]);
 }
 
@@ -93,9 +129,17 @@ fn kubectl_follows_continue_tokens() {
     let names: Vec<&str> = out.lines().collect();
     assert_eq!(names.len(), 13, "every pod of shop:\n{out}");
     assert!(names.contains(&"pod/web-7c9f8d6b5-x2x4q") && names.contains(&"pod/static-2"));
-    let pages: Vec<_> = api.requests().into_iter().filter(|r| r.path == "/api/v1/namespaces/shop/pods").collect();
+    let pages: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/namespaces/shop/pods")
+        .collect();
     assert_eq!(pages.len(), 7, "13 pods in pages of 2");
-    assert!(pages.iter().all(|r| r.param("limit").as_deref() == Some("2")));
+    assert!(
+        pages
+            .iter()
+            .all(|r| r.param("limit").as_deref() == Some("2"))
+    );
     assert!(pages[0].param("continue").is_none());
     assert!(pages[1..].iter().all(|r| r.param("continue").is_some()));
 
@@ -103,10 +147,17 @@ fn kubectl_follows_continue_tokens() {
     // prints NAME and AGE itself, as it does for any server without Table support).
     let (code, out, err) = kubectl(&api, &["get", "pods", "-A", "--chunk-size=3"]);
     assert_eq!(code, 0, "stderr: {err}");
-    assert!(out.lines().next().unwrap().starts_with("NAMESPACE"), "{out}");
+    assert!(
+        out.lines().next().unwrap().starts_with("NAMESPACE"),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 1 + 14, "a header and 14 pods:\n{out}");
     assert!(out.contains("payments    checkout-6b8d9-2xq7w"), "{out}");
-    let all: Vec<_> = api.requests().into_iter().filter(|r| r.path == "/api/v1/pods").collect();
+    let all: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/pods")
+        .collect();
     assert_eq!(all.len(), 5, "14 pods in pages of 3");
 }
 
@@ -131,12 +182,21 @@ fn kubectl_reports_a_missing_pod_and_a_refused_write() {
     let api = cluster();
     let (code, _, err) = kubectl(&api, &["get", "pod", "missing"]);
     assert_eq!(code, 1);
-    assert!(err.contains("Error from server (NotFound): pods \"missing\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): pods \"missing\" not found"),
+        "{err}"
+    );
 
     let (code, _, err) = kubectl(&api, &["delete", "pod", "static-1", "--wait=false"]);
     assert_eq!(code, 1);
-    assert!(err.contains("the server does not allow this method on the requested resource"), "{err}");
-    assert!(api.requests().iter().any(|r| r.method == "DELETE"), "the write was recorded");
+    assert!(
+        err.contains("the server does not allow this method on the requested resource"),
+        "{err}"
+    );
+    assert!(
+        api.requests().iter().any(|r| r.method == "DELETE"),
+        "the write was recorded"
+    );
 }
 
 #[test]
@@ -147,7 +207,16 @@ fn kubectl_reads_the_owner_chain_through_discovery() {
     let rs = json(&out);
     assert_eq!(rs["apiVersion"], "apps/v1");
     assert_eq!(rs["metadata"]["ownerReferences"][0]["kind"], "Deployment");
-    let (code, out, err) = kubectl(&api, &["get", "cronjob", "nightly-report", "-o", "jsonpath={.spec.schedule}"]);
+    let (code, out, err) = kubectl(
+        &api,
+        &[
+            "get",
+            "cronjob",
+            "nightly-report",
+            "-o",
+            "jsonpath={.spec.schedule}",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "0 2 * * *");
     let (code, _, err) = kubectl(&api, &["get", "deployment", "gone"]);

@@ -1,4 +1,4 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
-mod support;
 mod kube_api;
+mod support;

@@ -100,7 +100,10 @@ impl KubeApi {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let thread_state = state.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(serve(listener, addr, tls, thread_state, stopped));
         });
         let api = KubeApi {
@@ -143,19 +146,27 @@ impl KubeApi {
                 continue;
             }
             let objects = match value.get("items").and_then(Value::as_array) {
-                Some(items) if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => items.clone(),
+                Some(items) if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => {
+                    items.clone()
+                }
                 _ => vec![value],
             };
             for obj in objects {
-                state.store.put(obj).unwrap_or_else(|e| panic!("fixture object: {e}"));
+                state
+                    .store
+                    .put(obj)
+                    .unwrap_or_else(|e| panic!("fixture object: {e}"));
             }
         }
     }
 
     /// Adds the objects of `fixtures/<rel>`, replacing `{{REGISTRY}}` with `registry`.
     pub fn load_fixture_with(&self, rel: &str, registry: &str) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(rel);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         self.load_yaml(&text.replace("{{REGISTRY}}", registry));
     }
 
@@ -171,7 +182,11 @@ impl KubeApi {
 
     /// Makes `verb` on `resource` (plural, e.g. `secrets`) answer 403 from now on.
     pub fn forbid(&self, resource: &str, verb: Verb) {
-        self.state.lock().unwrap().forbidden.insert((resource.to_string(), verb));
+        self.state
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert((resource.to_string(), verb));
     }
 
     /// Both get and list on `resource` answer 403.
@@ -207,22 +222,29 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().expect("ca key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.distinguished_name.push(DnType::CommonName, "kube-api-test-ca");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-api-test-ca");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().expect("server key");
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
-    params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
     let cert = params.signed_by(&key, &issuer).expect("server cert");
     let chain = vec![cert.der().clone()];
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key der");
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .expect("server config");
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(chain, key_der)
+    .expect("server config");
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     (ca_cert.pem(), Arc::new(config))
 }
@@ -244,7 +266,9 @@ async fn serve(
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(handle(&state, addr, &req)) }
@@ -256,12 +280,20 @@ async fn serve(
     }
 }
 
-fn handle(state: &Mutex<State>, addr: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn handle(
+    state: &Mutex<State>,
+    addr: SocketAddr,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let mut st = state.lock().unwrap();
-    st.requests.push(Recorded { method: method.clone(), path: path.clone(), query: query.clone() });
+    st.requests.push(Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+    });
     let authorized = req
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -270,7 +302,12 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &Request<Incoming>) -> Re
     let (code, body) = if !authorized {
         store::status(401, "Unauthorized", "Unauthorized", Value::Null)
     } else if method != "GET" {
-        store::status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json!({}))
+        store::status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        )
     } else {
         route(&st, addr, &path, &query)
     };
@@ -284,12 +321,23 @@ fn handle(state: &Mutex<State>, addr: SocketAddr, req: &Request<Incoming>) -> Re
 }
 
 fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let q: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let q: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let (group, rest): (&str, &[&str]) = match segs.as_slice() {
         ["version"] => return (200, version()),
-        ["api"] => return (200, json!({"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}]})),
+        ["api"] => {
+            return (
+                200,
+                json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}]}),
+            );
+        }
         ["apis"] => return (200, group_list()),
         ["api", "v1"] => return (200, resource_list("")),
         ["apis", g] if *g == "apps" || *g == "batch" => return (200, api_group(g)),
@@ -305,14 +353,25 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply 
         [res, name] => (None, *res, Some(*name)),
         _ => return page_not_found(),
     };
-    let Some(rt) = store::resource(group, res) else { return page_not_found() };
+    let Some(rt) = store::resource(group, res) else {
+        return page_not_found();
+    };
     if namespace.is_some() && !rt.namespaced {
         return page_not_found();
     }
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        return store::status(405, "MethodNotAllowed", "watch is not served by this test server", json!({}));
+        return store::status(
+            405,
+            "MethodNotAllowed",
+            "watch is not served by this test server",
+            json!({}),
+        );
     }
-    let verb = if name.is_some() { Verb::Get } else { Verb::List };
+    let verb = if name.is_some() {
+        Verb::Get
+    } else {
+        Verb::List
+    };
     if st.forbidden.contains(&(rt.resource.to_string(), verb)) {
         let verb_word = if verb == Verb::Get { "get" } else { "list" };
         return store::forbidden(rt, verb_word, USER, namespace, name);
@@ -325,7 +384,12 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply 
 }
 
 fn page_not_found() -> store::Reply {
-    store::status(404, "NotFound", "the server could not find the requested resource", json!({}))
+    store::status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        json!({}),
+    )
 }
 
 fn version() -> Value {
@@ -366,6 +430,10 @@ fn resource_list(group: &str) -> Value {
                 "kind": r.kind, "verbs": ["get", "list"], "shortNames": short})
         })
         .collect();
-    let gv = if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") };
+    let gv = if group.is_empty() {
+        "v1".to_string()
+    } else {
+        format!("{group}/v1")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }

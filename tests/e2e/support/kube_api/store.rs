@@ -45,20 +45,52 @@ impl ResourceType {
 
 /// The resources served, with the field selectors kube-apiserver registers for each.
 pub const RESOURCES: &[ResourceType] = &[
-    rt("pods", "Pod", "", true, &[
-        "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-        "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
-    ]),
-    rt("events", "Event", "", true, &[
-        "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-        "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-        "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
-    ]),
+    rt(
+        "pods",
+        "Pod",
+        "",
+        true,
+        &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+    ),
+    rt(
+        "events",
+        "Event",
+        "",
+        true,
+        &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+    ),
     rt("secrets", "Secret", "", true, &["type"]),
     rt("serviceaccounts", "ServiceAccount", "", true, &[]),
     rt("nodes", "Node", "", false, &["spec.unschedulable"]),
     rt("namespaces", "Namespace", "", false, &["status.phase"]),
-    rt("replicasets", "ReplicaSet", "apps", true, &["status.replicas"]),
+    rt(
+        "replicasets",
+        "ReplicaSet",
+        "apps",
+        true,
+        &["status.replicas"],
+    ),
     rt("deployments", "Deployment", "apps", true, &[]),
     rt("statefulsets", "StatefulSet", "apps", true, &[]),
     rt("daemonsets", "DaemonSet", "apps", true, &[]),
@@ -73,12 +105,21 @@ const fn rt(
     namespaced: bool,
     fields: &'static [&'static str],
 ) -> ResourceType {
-    ResourceType { resource, kind, group, version: "v1", namespaced, fields }
+    ResourceType {
+        resource,
+        kind,
+        group,
+        version: "v1",
+        namespaced,
+        fields,
+    }
 }
 
 /// Finds a resource by group and plural name.
 pub fn resource(group: &str, name: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.resource == name)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.resource == name)
 }
 
 /// An HTTP status and JSON body.
@@ -114,7 +155,13 @@ pub fn not_found(rt: &ResourceType, name: &str) -> Reply {
 }
 
 /// 403 worded like the RBAC authorizer's refusal.
-pub fn forbidden(rt: &ResourceType, verb: &str, user: &str, namespace: Option<&str>, name: Option<&str>) -> Reply {
+pub fn forbidden(
+    rt: &ResourceType,
+    verb: &str,
+    user: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> Reply {
     let subject = match name {
         Some(n) => format!("{} \"{n}\"", rt.qualified()),
         None => rt.qualified(),
@@ -145,14 +192,23 @@ impl Store {
     /// Adds (or replaces) one object; fills in what the apiserver would (resourceVersion, uid,
     /// creationTimestamp) and creates its namespace when missing.
     pub fn put(&mut self, mut obj: Value) -> Result<(), String> {
-        let kind = obj["kind"].as_str().ok_or("object without kind")?.to_string();
+        let kind = obj["kind"]
+            .as_str()
+            .ok_or("object without kind")?
+            .to_string();
         let rt = RESOURCES
             .iter()
             .find(|r| r.kind == kind)
             .ok_or_else(|| format!("kind {kind} is not served"))?;
-        let name = obj["metadata"]["name"].as_str().ok_or("object without metadata.name")?.to_string();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .ok_or("object without metadata.name")?
+            .to_string();
         let ns = if rt.namespaced {
-            let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+            let ns = obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
             obj["metadata"]["namespace"] = json!(ns);
             ns
         } else {
@@ -160,9 +216,12 @@ impl Store {
         };
         if kind == "Secret" {
             // The apiserver merges write-only stringData into data, base64-encoded.
-            if let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+            if let Some(Value::Object(string_data)) =
+                obj.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
                 for (k, v) in string_data {
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                    let encoded = base64::engine::general_purpose::STANDARD
+                        .encode(v.as_str().unwrap_or_default());
                     obj["data"][k] = json!(encoded);
                 }
             }
@@ -177,9 +236,21 @@ impl Store {
         if obj["metadata"]["creationTimestamp"].is_null() {
             obj["metadata"]["creationTimestamp"] = json!("2026-01-05T09:00:00Z");
         }
-        let key = if ns.is_empty() { name.clone() } else { format!("{ns}/{name}") };
-        self.objects.entry(rt.resource).or_default().insert(key, obj);
-        if !ns.is_empty() && !self.objects.get("namespaces").is_some_and(|m| m.contains_key(&ns)) {
+        let key = if ns.is_empty() {
+            name.clone()
+        } else {
+            format!("{ns}/{name}")
+        };
+        self.objects
+            .entry(rt.resource)
+            .or_default()
+            .insert(key, obj);
+        if !ns.is_empty()
+            && !self
+                .objects
+                .get("namespaces")
+                .is_some_and(|m| m.contains_key(&ns))
+        {
             self.put(json!({"kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}}))?;
         }
         Ok(())
@@ -198,13 +269,19 @@ impl Store {
     }
 
     /// LIST with `fieldSelector`, `labelSelector`, `limit` and `continue`.
-    pub fn list(&self, rt: &ResourceType, namespace: Option<&str>, query: &BTreeMap<String, String>) -> Reply {
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        query: &BTreeMap<String, String>,
+    ) -> Reply {
         let fields = match parse_selector(query.get("fieldSelector").map_or("", String::as_str)) {
             Ok(f) => f,
             Err(e) => return bad_request(&format!("invalid field selector: {e}")),
         };
         for (k, _, _) in &fields {
-            if k != "metadata.name" && k != "metadata.namespace" && !rt.fields.contains(&k.as_str()) {
+            if k != "metadata.name" && k != "metadata.namespace" && !rt.fields.contains(&k.as_str())
+            {
                 return bad_request(&format!("field label not supported: {k}"));
             }
         }
@@ -221,7 +298,11 @@ impl Store {
             None => (self.revision, None),
             Some(token) => match decode_continue(token) {
                 Some(t) => t,
-                None => return bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"),
+                None => {
+                    return bad_request(
+                        "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+                    );
+                }
             },
         };
         let prefix = namespace.map(|ns| format!("{ns}/"));
@@ -232,10 +313,22 @@ impl Store {
             .flatten()
             .filter(|(k, _)| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str())))
             .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
-            .filter(|(_, v)| fields.iter().all(|(f, op, want)| op.holds(&field_value(v, f), want)))
-            .filter(|(_, v)| labels.iter().all(|(l, op, want)| label_holds(v, l, *op, want)))
+            .filter(|(_, v)| {
+                fields
+                    .iter()
+                    .all(|(f, op, want)| op.holds(&field_value(v, f), want))
+            })
+            .filter(|(_, v)| {
+                labels
+                    .iter()
+                    .all(|(l, op, want)| label_holds(v, l, *op, want))
+            })
             .collect();
-        let take = if limit == 0 { matching.len() } else { limit.min(matching.len()) };
+        let take = if limit == 0 {
+            matching.len()
+        } else {
+            limit.min(matching.len())
+        };
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
         if take < matching.len() {
             metadata["continue"] = json!(encode_continue(list_rv, matching[take - 1].0));
@@ -254,7 +347,10 @@ impl Store {
                 item
             })
             .collect();
-        (200, json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": items}))
+        (
+            200,
+            json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": items}),
+        )
     }
 }
 
@@ -328,12 +424,15 @@ fn label_holds(obj: &Value, key: &str, op: Op, want: &str) -> bool {
 }
 
 fn encode_continue(rv: u64, last_key: &str) -> String {
-    let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{last_key}\u{0}")}).to_string();
+    let raw =
+        json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{last_key}\u{0}")}).to_string();
     base64::engine::general_purpose::URL_SAFE.encode(raw)
 }
 
 fn decode_continue(token: &str) -> Option<(u64, Option<String>)> {
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(token).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .ok()?;
     let v: Value = serde_json::from_slice(&raw).ok()?;
     let start = v["start"].as_str()?.trim_end_matches('\u{0}').to_string();
     Some((v["rv"].as_u64()?, Some(start)))
