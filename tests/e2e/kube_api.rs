@@ -231,3 +231,59 @@ fn kubectl_uses_the_chosen_context_namespace() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "pod/checkout-6b8d9-2xq7w");
 }
+
+#[test]
+fn kubectl_selects_by_label_and_is_refused_an_unknown_field() {
+    let api = cluster();
+    let (code, out, err) = kubectl(&api, &["get", "pods", "-l", "app=web", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["pod/web-7c9f8d6b5-kq8zt", "pod/web-7c9f8d6b5-x2x4q"]
+    );
+    let (code, out, err) = kubectl(
+        &api,
+        &[
+            "get",
+            "pods",
+            "--field-selector",
+            "spec.nodeName=worker-arm",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "pod/db-0");
+    let (code, _, err) = kubectl(
+        &api,
+        &["get", "pods", "--field-selector", "spec.image=nginx"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Error from server (BadRequest)")
+            && err.contains("field label not supported: spec.image"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kubectl_without_the_token_is_unauthorized() {
+    let api = cluster();
+    let text = std::fs::read_to_string(api.kubeconfig())
+        .unwrap()
+        .replace(crate::support::kube_api::TOKEN, "stale-token");
+    let path = api.dir().join("stale-kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(&path)
+        .arg("--cache-dir")
+        .arg(api.dir().join("stale-cache"))
+        .args(["get", "pods"])
+        .env("HOME", api.dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("You must be logged in to the server"), "{err}");
+}

@@ -515,3 +515,27 @@ async fn an_ephemeral_debug_container_that_cannot_pull_is_found() {
         Some("manifest unknown")
     );
 }
+
+#[tokio::test]
+async fn a_rejected_token_stops_the_run_with_the_api_message() {
+    let api = cluster();
+    let text = std::fs::read_to_string(api.kubeconfig())
+        .unwrap()
+        .replace(crate::support::kube_api::TOKEN, "stale-token");
+    let path = api.dir().join("stale-kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    let src = LiveSource::connect(&LiveOptions {
+        kubeconfig: Some(path),
+        ..LiveOptions::default()
+    })
+    .await
+    .unwrap();
+    match src.pod_scene("shop", "db-0").await {
+        Err(Error::Api(msg)) => assert_eq!(msg, "Unauthorized (401 Unauthorized)"),
+        other => panic!("{other:?}"),
+    }
+    match src.failing_pods(None).await {
+        Err(Error::Api(msg)) => assert!(msg.contains("401"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -8,6 +8,7 @@
 //! `remainingItemCount` is only set when no selector narrows the list.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -306,13 +307,19 @@ impl Store {
             },
         };
         let prefix = namespace.map(|ns| format!("{ns}/"));
+        // Like an etcd range read: start after the continue key (or at the namespace prefix).
+        let start = match (&after, &prefix) {
+            (Some(a), _) => Bound::Excluded(a.clone()),
+            (None, Some(p)) => Bound::Included(p.clone()),
+            (None, None) => Bound::Unbounded,
+        };
+        let empty = BTreeMap::new();
         let matching: Vec<(&String, &Value)> = self
             .objects
             .get(rt.resource)
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str())))
-            .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
+            .unwrap_or(&empty)
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| prefix.as_ref().is_none_or(|p| k.starts_with(p.as_str())))
             .filter(|(_, v)| {
                 fields
                     .iter()
