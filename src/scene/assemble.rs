@@ -92,20 +92,36 @@ pub(crate) async fn assemble<R: Reader>(
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let sa_name = service_account_name(&pod);
     let service_account = reader.service_account(&namespace, &sa_name).await?;
-    note(&mut unreadable, &format!("service account {namespace}/{sa_name}"), &service_account);
+    note(
+        &mut unreadable,
+        &format!("service account {namespace}/{sa_name}"),
+        &service_account,
+    );
 
     let names = pull_secret_names(&pod, service_account.found());
     let mut secrets = BTreeMap::new();
     for name in &names {
         let found = reader.secret(&namespace, name).await?;
-        note(&mut unreadable, &format!("secret {namespace}/{name}"), &found);
+        note(
+            &mut unreadable,
+            &format!("secret {namespace}/{name}"),
+            &found,
+        );
         secrets.insert(name.clone(), found);
     }
 
     let namespace_pull_secrets = reader.namespace_pull_secrets(&namespace).await?;
-    note(&mut unreadable, &format!("secrets in {namespace} (list)"), &namespace_pull_secrets);
+    note(
+        &mut unreadable,
+        &format!("secrets in {namespace} (list)"),
+        &namespace_pull_secrets,
+    );
 
-    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+    let node_name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .filter(|n| !n.is_empty());
     let node = match node_name {
         Some(n) => {
             let found = reader.node(&n).await?;
@@ -122,7 +138,8 @@ pub(crate) async fn assemble<R: Reader>(
         .filter(|n| matches!(secrets.get(*n), Some(Lookup::NotFound)))
         .cloned()
         .collect();
-    let (other_namespace_secrets, lines) = reader.other_namespace_secrets(&namespace, &missing).await?;
+    let (other_namespace_secrets, lines) =
+        reader.other_namespace_secrets(&namespace, &missing).await?;
     unreadable.extend(lines);
 
     Ok(Scene {
@@ -158,7 +175,11 @@ async fn owner_chain<R: Reader>(
             break;
         }
         let found = reader.controller_of(namespace, &r.kind, &r.name).await?;
-        note(unreadable, &format!("{} {namespace}/{}", r.kind, r.name), &found);
+        note(
+            unreadable,
+            &format!("{} {namespace}/{}", r.kind, r.name),
+            &found,
+        );
         if let Lookup::Found(parent) = found {
             next = parent;
         }
@@ -195,13 +216,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(service_account_name(&pod), "builder");
-        assert_eq!(pull_secret_names(&pod, Some(&sa)), ["regcred", "other", "sa-cred"]);
+        assert_eq!(
+            pull_secret_names(&pod, Some(&sa)),
+            ["regcred", "other", "sa-cred"]
+        );
         assert_eq!(pull_secret_names(&pod, None), ["regcred", "other"]);
     }
 
     #[test]
     fn service_account_defaults_like_the_admission_plugin() {
-        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": []}})).unwrap();
+        let pod: Pod =
+            serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": []}}))
+                .unwrap();
         assert_eq!(service_account_name(&pod), "default");
         let old: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [], "serviceAccount": "legacy"}})).unwrap();
         assert_eq!(service_account_name(&old), "legacy");

@@ -75,9 +75,21 @@ pub fn pull_failing_containers(pod: &Pod) -> Vec<ContainerImage> {
         .map(|c| (c.name.as_str(), c.image.as_deref()))
         .collect();
     let groups = [
-        (ContainerKind::Init, &status.init_container_statuses, &init_images),
-        (ContainerKind::Regular, &status.container_statuses, &regular_images),
-        (ContainerKind::Ephemeral, &status.ephemeral_container_statuses, &ephemeral_images),
+        (
+            ContainerKind::Init,
+            &status.init_container_statuses,
+            &init_images,
+        ),
+        (
+            ContainerKind::Regular,
+            &status.container_statuses,
+            &regular_images,
+        ),
+        (
+            ContainerKind::Ephemeral,
+            &status.ephemeral_container_statuses,
+            &ephemeral_images,
+        ),
     ];
     let mut out = Vec::new();
     for (kind, statuses, images) in groups {
@@ -90,7 +102,11 @@ pub fn pull_failing_containers(pod: &Pod) -> Vec<ContainerImage> {
     out
 }
 
-fn failing(kind: ContainerKind, cs: &ContainerStatus, spec: &[(&str, Option<&str>)]) -> Option<ContainerImage> {
+fn failing(
+    kind: ContainerKind,
+    cs: &ContainerStatus,
+    spec: &[(&str, Option<&str>)],
+) -> Option<ContainerImage> {
     let waiting = cs.state.as_ref()?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
     if !is_pull_waiting_reason(reason) {
@@ -98,7 +114,10 @@ fn failing(kind: ContainerKind, cs: &ContainerStatus, spec: &[(&str, Option<&str
     }
     // The status image can be normalised (docker.io/library/…) or a digest; the spec's is what
     // the user wrote and what the fix must talk about.
-    let spec_image = spec.iter().find(|(n, _)| *n == cs.name).and_then(|(_, i)| *i);
+    let spec_image = spec
+        .iter()
+        .find(|(n, _)| *n == cs.name)
+        .and_then(|(_, i)| *i);
     Some(ContainerImage {
         name: cs.name.clone(),
         image: spec_image.unwrap_or(cs.image.as_str()).to_string(),
@@ -227,26 +246,48 @@ mod tests {
         let got = pull_failing_containers(&p);
         let summary: Vec<_> = got
             .iter()
-            .map(|c| (c.kind, c.name.as_str(), c.image.as_str(), c.waiting_reason.as_str()))
+            .map(|c| {
+                (
+                    c.kind,
+                    c.name.as_str(),
+                    c.image.as_str(),
+                    c.waiting_reason.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
             vec![
-                (ContainerKind::Init, "init", "reg.test:5000/init:1", "ErrImagePull"),
+                (
+                    ContainerKind::Init,
+                    "init",
+                    "reg.test:5000/init:1",
+                    "ErrImagePull"
+                ),
                 (ContainerKind::Regular, "app", "nginx", "ImagePullBackOff"),
-                (ContainerKind::Ephemeral, "debug", "reg.test/dbg:2", "InvalidImageName"),
+                (
+                    ContainerKind::Ephemeral,
+                    "debug",
+                    "reg.test/dbg:2",
+                    "InvalidImageName"
+                ),
             ]
         );
         assert_eq!(
             got[0].waiting_message.as_deref(),
             Some("x509: certificate signed by unknown authority")
         );
-        assert_eq!(got[1].waiting_message, None, "an empty message is no message");
+        assert_eq!(
+            got[1].waiting_message, None,
+            "an empty message is no message"
+        );
     }
 
     #[test]
     fn a_pod_without_status_has_no_failing_container() {
-        let p = pod(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+        );
         assert!(pull_failing_containers(&p).is_empty());
         assert!(!any_container_waiting(&p));
     }
@@ -257,15 +298,42 @@ mod tests {
             "Failed",
             "Failed to pull image \"reg.test/app:1\": rpc error: code = Unknown"
         )));
-        assert!(is_pull_failure_event(&event("Failed", "Error: ErrImagePull")));
-        assert!(is_pull_failure_event(&event("Failed", "Error: ImagePullBackOff")));
-        assert!(is_pull_failure_event(&event("BackOff", "Back-off pulling image \"reg.test/app:1\"")));
-        assert!(is_pull_failure_event(&event("InspectFailed", "Failed to apply default image tag")));
-        assert!(is_pull_failure_event(&event("ErrImageNeverPull", "Container image \"x\" is not present with pull policy of Never")));
-        assert!(!is_pull_failure_event(&event("BackOff", "Back-off restarting failed container app in pod p")));
-        assert!(!is_pull_failure_event(&event("Failed", "Error: CreateContainerConfigError")));
-        assert!(!is_pull_failure_event(&event("Pulled", "Successfully pulled image \"x\" in 1s")));
-        assert!(!is_pull_failure_event(&event("FailedScheduling", "0/3 nodes are available")));
+        assert!(is_pull_failure_event(&event(
+            "Failed",
+            "Error: ErrImagePull"
+        )));
+        assert!(is_pull_failure_event(&event(
+            "Failed",
+            "Error: ImagePullBackOff"
+        )));
+        assert!(is_pull_failure_event(&event(
+            "BackOff",
+            "Back-off pulling image \"reg.test/app:1\""
+        )));
+        assert!(is_pull_failure_event(&event(
+            "InspectFailed",
+            "Failed to apply default image tag"
+        )));
+        assert!(is_pull_failure_event(&event(
+            "ErrImageNeverPull",
+            "Container image \"x\" is not present with pull policy of Never"
+        )));
+        assert!(!is_pull_failure_event(&event(
+            "BackOff",
+            "Back-off restarting failed container app in pod p"
+        )));
+        assert!(!is_pull_failure_event(&event(
+            "Failed",
+            "Error: CreateContainerConfigError"
+        )));
+        assert!(!is_pull_failure_event(&event(
+            "Pulled",
+            "Successfully pulled image \"x\" in 1s"
+        )));
+        assert!(!is_pull_failure_event(&event(
+            "FailedScheduling",
+            "0/3 nodes are available"
+        )));
     }
 
     #[test]
@@ -276,16 +344,30 @@ mod tests {
                 "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid}}))
             .unwrap()
         };
-        assert!(event_is_for_pod(&mk("Pod", "shop", "web-0", Some("u2")), &p));
+        assert!(event_is_for_pod(
+            &mk("Pod", "shop", "web-0", Some("u2")),
+            &p
+        ));
         assert!(event_is_for_pod(&mk("Pod", "shop", "web-0", None), &p));
-        assert!(!event_is_for_pod(&mk("Pod", "shop", "web-0", Some("u1")), &p), "an earlier pod of the same name");
-        assert!(!event_is_for_pod(&mk("Pod", "default", "web-0", Some("u2")), &p));
-        assert!(!event_is_for_pod(&mk("StatefulSet", "shop", "web-0", None), &p));
+        assert!(
+            !event_is_for_pod(&mk("Pod", "shop", "web-0", Some("u1")), &p),
+            "an earlier pod of the same name"
+        );
+        assert!(!event_is_for_pod(
+            &mk("Pod", "default", "web-0", Some("u2")),
+            &p
+        ));
+        assert!(!event_is_for_pod(
+            &mk("StatefulSet", "shop", "web-0", None),
+            &p
+        ));
     }
 
     #[test]
     fn docker_secret_types() {
-        let s = |t: &str| -> Secret { serde_json::from_value(json!({"metadata": {"name": "s"}, "type": t})).unwrap() };
+        let s = |t: &str| -> Secret {
+            serde_json::from_value(json!({"metadata": {"name": "s"}, "type": t})).unwrap()
+        };
         assert!(is_docker_secret(&s("kubernetes.io/dockerconfigjson")));
         assert!(is_docker_secret(&s("kubernetes.io/dockercfg")));
         assert!(!is_docker_secret(&s("Opaque")));

@@ -10,22 +10,21 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
-use super::assemble::{Reader, assemble, controller_ref};
+mod reader;
+
+use super::assemble::assemble;
 use super::containers::{event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
+use reader::LiveReader;
 
 /// Page size for lists, kubectl's default `--chunk-size`.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
@@ -79,9 +78,8 @@ impl LiveSource {
             ..KubeConfigOptions::default()
         };
         let mut config = if let Some(path) = &opts.kubeconfig {
-            let kc = Kubeconfig::read_from(path).map_err(|e| {
-                Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e)))
-            })?;
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))?;
             Config::from_custom_kubeconfig(kc, &kopts)
                 .await
                 .map_err(|e| Error::Kubeconfig(one_line(&e)))?
@@ -126,22 +124,15 @@ impl LiveSource {
         &self.server
     }
 
-    fn reader(&self) -> LiveReader<'_> {
-        LiveReader {
-            source: self,
-            secrets: Mutex::default(),
-            accounts: Mutex::default(),
-            nodes: Mutex::default(),
-            controllers: Mutex::default(),
-            ns_secrets: Mutex::default(),
-        }
-    }
-
     /// Turns a kube error that stops the run into a one-line `Error::Api`.
     fn fatal(&self, e: kube::Error) -> Error {
         match e {
             kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
-            other => Error::Api(format!("cannot reach {}: {}", self.server, one_line(&other))),
+            other => Error::Api(format!(
+                "cannot reach {}: {}",
+                self.server,
+                one_line(&other)
+            )),
         }
     }
 
@@ -203,12 +194,14 @@ impl LiveSource {
     async fn pod_events(&self, pod: &Pod) -> Result<std::result::Result<Vec<Event>, String>> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
         let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let mut fields =
-            format!("involvedObject.kind=Pod,involvedObject.namespace={ns},involvedObject.name={name}");
+        let mut fields = format!(
+            "involvedObject.kind=Pod,involvedObject.namespace={ns},involvedObject.name={name}"
+        );
         if let Some(uid) = pod.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
             fields.push_str(&format!(",involvedObject.uid={uid}"));
         }
-        self.list_all(self.namespaced::<Event>(ns), Some(&fields)).await
+        self.list_all(self.namespaced::<Event>(ns), Some(&fields))
+            .await
     }
 }
 
@@ -232,7 +225,7 @@ impl Source for LiveSource {
                 Vec::new()
             }
         };
-        assemble(&self.reader(), pod, events, unreadable).await
+        assemble(&LiveReader::new(self), pod, events, unreadable).await
     }
 
     async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
@@ -246,7 +239,10 @@ impl Source for LiveSource {
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
         let mut shared_unreadable = Vec::new();
-        let events = match self.list_all(events_api, Some("involvedObject.kind=Pod")).await? {
+        let events = match self
+            .list_all(events_api, Some("involvedObject.kind=Pod"))
+            .await?
+        {
             Ok(ev) => ev,
             Err(m) => {
                 shared_unreadable.push(format!("events in {where_}: forbidden ({m})"));
@@ -263,8 +259,7 @@ impl Source for LiveSource {
             );
             by_pod.entry(key).or_default().push(ev);
         }
-        let reader = self.reader();
-        let mut scenes = Vec::new();
+        let mut failing = Vec::new();
         for pod in pods {
             let key = (
                 pod.metadata.namespace.clone().unwrap_or_default(),
@@ -277,149 +272,17 @@ impl Source for LiveSource {
                 .filter(|e| event_is_for_pod(e, &pod))
                 .collect();
             if is_failing(&pod, &events) {
-                scenes.push(assemble(&reader, pod, events, shared_unreadable.clone()).await?);
+                failing.push((pod, events));
             }
+        }
+        let reader = LiveReader::new(self);
+        let only_pods: Vec<Pod> = failing.iter().map(|(p, _)| p.clone()).collect();
+        reader.prefetch(&only_pods).await?;
+        let mut scenes = Vec::with_capacity(failing.len());
+        for (pod, events) in failing {
+            scenes.push(assemble(&reader, pod, events, shared_unreadable.clone()).await?);
         }
         Ok(scenes)
-    }
-}
-
-type Cache<T> = Mutex<HashMap<String, Lookup<T>>>;
-
-/// A reader over the live API that asks for each object once.
-struct LiveReader<'a> {
-    source: &'a LiveSource,
-    secrets: Cache<Secret>,
-    accounts: Cache<ServiceAccount>,
-    nodes: Cache<Node>,
-    controllers: Cache<Option<OwnerReference>>,
-    ns_secrets: Cache<Vec<Secret>>,
-}
-
-fn cached<T: Clone>(cache: &Cache<T>, key: &str) -> Option<Lookup<T>> {
-    cache.lock().ok()?.get(key).cloned()
-}
-
-fn remember<T: Clone>(cache: &Cache<T>, key: String, value: &Lookup<T>) {
-    if let Ok(mut c) = cache.lock() {
-        c.insert(key, value.clone());
-    }
-}
-
-impl Reader for LiveReader<'_> {
-    async fn secret(&self, namespace: &str, name: &str) -> Result<Lookup<Secret>> {
-        let key = format!("{namespace}/{name}");
-        if let Some(hit) = cached(&self.secrets, &key) {
-            return Ok(hit);
-        }
-        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
-        remember(&self.secrets, key, &found);
-        Ok(found)
-    }
-
-    async fn service_account(&self, namespace: &str, name: &str) -> Result<Lookup<ServiceAccount>> {
-        let key = format!("{namespace}/{name}");
-        if let Some(hit) = cached(&self.accounts, &key) {
-            return Ok(hit);
-        }
-        let found = self.source.lookup(self.source.namespaced(namespace), name).await?;
-        remember(&self.accounts, key, &found);
-        Ok(found)
-    }
-
-    async fn node(&self, name: &str) -> Result<Lookup<Node>> {
-        if let Some(hit) = cached(&self.nodes, name) {
-            return Ok(hit);
-        }
-        let api: Api<Node> = Api::all(self.source.client.clone());
-        let found = self.source.lookup(api, name).await?;
-        remember(&self.nodes, name.to_string(), &found);
-        Ok(found)
-    }
-
-    async fn controller_of(
-        &self,
-        namespace: &str,
-        kind: &str,
-        name: &str,
-    ) -> Result<Lookup<Option<OwnerReference>>> {
-        let key = format!("{kind}/{namespace}/{name}");
-        if let Some(hit) = cached(&self.controllers, &key) {
-            return Ok(hit);
-        }
-        let refs = match kind {
-            "ReplicaSet" => {
-                let found: Lookup<ReplicaSet> =
-                    self.source.lookup(self.source.namespaced(namespace), name).await?;
-                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
-            }
-            "Job" => {
-                let found: Lookup<Job> = self.source.lookup(self.source.namespaced(namespace), name).await?;
-                map_found(found, |o| controller_ref(o.metadata.owner_references.as_ref()))
-            }
-            _ => Lookup::Found(None),
-        };
-        remember(&self.controllers, key, &refs);
-        Ok(refs)
-    }
-
-    async fn namespace_pull_secrets(&self, namespace: &str) -> Result<Lookup<Vec<Secret>>> {
-        if let Some(hit) = cached(&self.ns_secrets, namespace) {
-            return Ok(hit);
-        }
-        // Two lists narrowed by type on the server: a namespace's Helm release secrets can be
-        // megabytes, and a docker secret is all we want.
-        let mut all = Vec::new();
-        let mut found = Lookup::NotAsked;
-        for ty in ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"] {
-            let api = self.source.namespaced::<Secret>(namespace);
-            match self.source.list_all(api, Some(&format!("type={ty}"))).await? {
-                Ok(items) => all.extend(items),
-                Err(message) => {
-                    found = Lookup::Forbidden(message);
-                    break;
-                }
-            }
-        }
-        if !found.is_forbidden() {
-            all.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-            found = Lookup::Found(all);
-        }
-        remember(&self.ns_secrets, namespace.to_string(), &found);
-        Ok(found)
-    }
-
-    async fn other_namespace_secrets(
-        &self,
-        namespace: &str,
-        names: &[String],
-    ) -> Result<(Vec<Secret>, Vec<String>)> {
-        let mut found = Vec::new();
-        let mut lines = Vec::new();
-        if !self.source.other_namespaces {
-            return Ok((found, lines));
-        }
-        for name in names {
-            let api: Api<Secret> = Api::all(self.source.client.clone());
-            match self.source.list_all(api, Some(&format!("metadata.name={name}"))).await? {
-                Ok(items) => found.extend(
-                    items
-                        .into_iter()
-                        .filter(|s| s.metadata.namespace.as_deref() != Some(namespace)),
-                ),
-                Err(m) => lines.push(format!("secrets named {name} in other namespaces: forbidden ({m})")),
-            }
-        }
-        Ok((found, lines))
-    }
-}
-
-fn map_found<T, U>(l: Lookup<T>, f: impl FnOnce(T) -> U) -> Lookup<U> {
-    match l {
-        Lookup::Found(t) => Lookup::Found(f(t)),
-        Lookup::NotFound => Lookup::NotFound,
-        Lookup::Forbidden(m) => Lookup::Forbidden(m),
-        Lookup::NotAsked => Lookup::NotAsked,
     }
 }
 

@@ -55,7 +55,10 @@ impl SnapshotSource {
             snap.add(line, doc)?;
         }
         if snap.pods.is_empty() && snap.events.is_empty() && snap.secrets.is_empty() {
-            return Err(snap.bad(1, "no Kubernetes objects found (expected kubectl get -o yaml|json output)"));
+            return Err(snap.bad(
+                1,
+                "no Kubernetes objects found (expected kubectl get -o yaml|json output)",
+            ));
         }
         Ok(snap)
     }
@@ -87,18 +90,28 @@ impl SnapshotSource {
 
     /// Adds one top-level document: a list's items, or a single object.
     fn add(&mut self, line: usize, doc: Value) -> Result<()> {
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-        if let Some(items) = doc.get("items").and_then(Value::as_array).filter(|_| kind.ends_with("List")) {
+        let kind = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(items) = doc
+            .get("items")
+            .and_then(Value::as_array)
+            .filter(|_| kind.ends_with("List"))
+        {
             let item_kind = kind.strip_suffix("List").unwrap_or("");
             for (i, item) in items.iter().enumerate() {
                 let mut item = item.clone();
                 // The raw API leaves kind out of a typed list's items; kubectl's `List` keeps it.
-                if item.get("kind").is_none() && !item_kind.is_empty() {
-                    if let Some(map) = item.as_object_mut() {
-                        map.insert("kind".into(), Value::String(item_kind.to_string()));
-                    }
+                if item.get("kind").is_none()
+                    && !item_kind.is_empty()
+                    && let Some(map) = item.as_object_mut()
+                {
+                    map.insert("kind".into(), Value::String(item_kind.to_string()));
                 }
-                self.add_object(item).map_err(|e| self.bad(line, format!("item {i} of the {kind}: {e}")))?;
+                self.add_object(item)
+                    .map_err(|e| self.bad(line, format!("item {i} of the {kind}: {e}")))?;
             }
             return Ok(());
         }
@@ -110,8 +123,16 @@ impl SnapshotSource {
 
     /// Adds one object of a kind the scene uses; other kinds are ignored.
     fn add_object(&mut self, mut obj: Value) -> std::result::Result<(), String> {
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match kind.as_str() {
             "Pod" => self.pods.push(typed(&kind, obj)?),
             "Event" if api_version == "events.k8s.io/v1" => {
@@ -120,7 +141,8 @@ impl SnapshotSource {
             "Event" => self.events.push(typed(&kind, obj)?),
             "Secret" => {
                 let s: Secret = typed(&kind, obj)?;
-                self.secret_namespaces.insert(s.metadata.namespace.clone().unwrap_or_default());
+                self.secret_namespaces
+                    .insert(s.metadata.namespace.clone().unwrap_or_default());
                 self.secrets.push(s);
             }
             "ServiceAccount" => self.accounts.push(typed(&kind, obj)?),
@@ -138,8 +160,16 @@ impl SnapshotSource {
 
 /// Converts one object to its k8s-openapi type, naming it in the error.
 fn typed<T: DeserializeOwned>(kind: &str, obj: Value) -> std::result::Result<T, String> {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_string();
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(|n| format!("{n}/")).unwrap_or_default();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .map(|n| format!("{n}/"))
+        .unwrap_or_default();
     serde_json::from_value(obj).map_err(|e| format!("{kind} {ns}{name}: {e}"))
 }
 
@@ -197,7 +227,10 @@ fn documents(path: &Path, text: &str) -> Result<Vec<(usize, Value)>> {
         if !chunk.trim().is_empty() {
             let value: Value = serde_yaml_ng::from_str(chunk).map_err(|e| {
                 let at = e.location().map_or(line, |l| line + l.line() - 1);
-                bad(at, format!("invalid YAML: {e}"))
+                bad(
+                    at,
+                    format!("invalid YAML: {}", shift_lines(&e.to_string(), line - 1)),
+                )
             })?;
             if !value.is_null() {
                 out.push((line, value));
@@ -225,18 +258,45 @@ fn documents(path: &Path, text: &str) -> Result<Vec<(usize, Value)>> {
     Ok(out)
 }
 
+/// Rewrites "line N" in a parser message by `offset`: the YAML parser counts from the start of
+/// the document, the user from the start of the file.
+fn shift_lines(message: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        let (head, tail) = rest.split_at(at + "line ".len());
+        out.push_str(head);
+        let digits = tail.chars().take_while(char::is_ascii_digit).count();
+        match tail[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&tail[..digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Source for SnapshotSource {
     async fn pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
         let pod = self
             .pods
             .iter()
-            .find(|p| p.metadata.name.as_deref() == Some(name) && p.metadata.namespace.as_deref() == Some(namespace))
+            .find(|p| {
+                p.metadata.name.as_deref() == Some(name)
+                    && p.metadata.namespace.as_deref() == Some(namespace)
+            })
             .cloned()
             .ok_or_else(|| Error::PodNotFound {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
             })?;
-        let events = self.events.iter().filter(|e| event_is_for_pod(e, &pod)).cloned().collect();
+        let events = self
+            .events
+            .iter()
+            .filter(|e| event_is_for_pod(e, &pod))
+            .cloned()
+            .collect();
         assemble(self, pod, events, Vec::new()).await
     }
 
@@ -246,7 +306,12 @@ impl Source for SnapshotSource {
             if namespace.is_some_and(|n| pod.metadata.namespace.as_deref() != Some(n)) {
                 continue;
             }
-            let events: Vec<Event> = self.events.iter().filter(|e| event_is_for_pod(e, pod)).cloned().collect();
+            let events: Vec<Event> = self
+                .events
+                .iter()
+                .filter(|e| event_is_for_pod(e, pod))
+                .cloned()
+                .collect();
             if is_failing(pod, &events) {
                 scenes.push(assemble(self, pod.clone(), events, Vec::new()).await?);
             }
@@ -264,7 +329,8 @@ where
         .iter()
         .find(|o| {
             let m = meta(o);
-            m.name.as_deref() == Some(name) && (namespace.is_none() || m.namespace.as_deref() == namespace)
+            m.name.as_deref() == Some(name)
+                && (namespace.is_none() || m.namespace.as_deref() == namespace)
         })
         .cloned()
         .map_or(Lookup::NotFound, Lookup::Found)
@@ -276,7 +342,12 @@ impl Reader for SnapshotSource {
     }
 
     async fn service_account(&self, namespace: &str, name: &str) -> Result<Lookup<ServiceAccount>> {
-        Ok(named(&self.accounts, |s| &s.metadata, Some(namespace), name))
+        Ok(named(
+            &self.accounts,
+            |s| &s.metadata,
+            Some(namespace),
+            name,
+        ))
     }
 
     async fn node(&self, name: &str) -> Result<Lookup<Node>> {
@@ -323,9 +394,96 @@ impl Reader for SnapshotSource {
             .secrets
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() != Some(namespace))
-            .filter(|s| is_docker_secret(s) || s.metadata.name.as_ref().is_some_and(|n| names.contains(n)))
+            .filter(|s| {
+                is_docker_secret(s) || s.metadata.name.as_ref().is_some_and(|n| names.contains(n))
+            })
             .cloned()
             .collect();
         Ok((others, Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SnapshotSource> {
+        SnapshotSource::parse(Path::new("bundle.yaml"), text)
+    }
+
+    fn reason(e: Error) -> String {
+        match e {
+            Error::BadFile { path, reason } => {
+                assert_eq!(path, Path::new("bundle.yaml"));
+                reason
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_json_names_its_line() {
+        let r = reason(
+            parse("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n")
+                .unwrap_err(),
+        );
+        assert!(r.starts_with("line 5: invalid JSON"), "{r}");
+    }
+
+    #[test]
+    fn bad_yaml_in_a_later_document_names_the_absolute_line() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: shop}\n---\nkind: Pod\nmetadata:\n  name: [unclosed\n";
+        let r = reason(parse(text).unwrap_err());
+        assert!(
+            r.starts_with("line 8: invalid YAML")
+                && r.contains("at line 8 column 1")
+                && r.contains("at line 7 column 9"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn an_object_of_the_wrong_shape_is_named() {
+        let text = "kind: List\napiVersion: v1\nitems:\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: web, namespace: shop}\n  spec: {containers: \"nginx\"}\n";
+        let r = reason(parse(text).unwrap_err());
+        assert!(
+            r.starts_with("line 1: item 0 of the List: Pod shop/web: invalid type"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn empty_or_foreign_files_are_refused() {
+        assert!(reason(parse("").unwrap_err()).contains("no Kubernetes objects"));
+        assert!(
+            reason(parse("just some text\n").unwrap_err()).contains("expected a Kubernetes object")
+        );
+        assert!(reason(parse("- a\n- b\n").unwrap_err()).contains("expected a Kubernetes object"));
+        assert!(reason(parse("metadata: {name: x}\n").unwrap_err()).contains("without kind"));
+    }
+
+    #[tokio::test]
+    async fn typed_lists_and_events_v1_are_understood() {
+        // A raw-API PodList (items without kind) and an events.k8s.io/v1 Event.
+        let text = r#"{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [
+              {"metadata": {"name": "web", "namespace": "shop", "uid": "u1"}, "spec": {"containers": [{"name": "web", "image": "reg.test/web:1"}]}}]}
+            {"kind": "Event", "apiVersion": "events.k8s.io/v1", "metadata": {"name": "web.1", "namespace": "shop"},
+             "eventTime": null, "reason": "Failed", "note": "Failed to pull image \"reg.test/web:1\": not found",
+             "regarding": {"kind": "Pod", "name": "web", "namespace": "shop", "uid": "u1"}, "type": "Warning"}"#;
+        let snap = SnapshotSource::parse(Path::new("bundle.json"), text).unwrap();
+        assert_eq!(snap.pods().len(), 1);
+        let scene = snap.pod_scene("shop", "web").await.unwrap();
+        assert_eq!(scene.events.len(), 1);
+        assert_eq!(
+            scene.events[0].message.as_deref(),
+            Some("Failed to pull image \"reg.test/web:1\": not found")
+        );
+        assert_eq!(
+            scene.namespace_pull_secrets,
+            Lookup::NotFound,
+            "the bundle holds no secrets"
+        );
+        assert_eq!(scene.service_account, Lookup::NotFound);
+        assert_eq!(scene.node, Lookup::NotAsked);
     }
 }

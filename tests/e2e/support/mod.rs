@@ -60,6 +60,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod kube_api;
 pub mod layer;
 pub mod pki;
 pub mod proxy;

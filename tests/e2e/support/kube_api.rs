@@ -1,0 +1,439 @@
+//! A local Kubernetes API server for the tests: HTTPS on 127.0.0.1 with a CA made at test time,
+//! serving fixture objects with the real apiserver's read semantics, so both pulldoctor and
+//! the machine's real `kubectl` can talk to it.
+//!
+//! What it reproduces (kube-apiserver, <https://kubernetes.io/docs/reference/using-api/api-concepts/>):
+//! GET by name; `…List` bodies with `metadata.resourceVersion`; `limit`/`continue` paging with
+//! `remainingItemCount`; `fieldSelector` and equality `labelSelector`; `Status` bodies for
+//! 404 NotFound, 403 Forbidden (switchable per resource and verb, to play an RBAC-limited
+//! user), 401 without the bearer token, and 405 for any method but GET; `/version`, `/api`,
+//! `/apis` discovery for kubectl. Every request is recorded so a test can assert that
+//! pulldoctor only ever reads.
+//!
+//! ```ignore
+//! let api = KubeApi::start();
+//! api.load_fixture("cluster/private-ca.yaml");
+//! api.forbid("secrets", Verb::List);
+//! // … run pulldoctor with api.kubeconfig() …
+//! assert!(api.requests().iter().all(|r| r.method == "GET"));
+//! ```
+
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub use store::{RESOURCES, Store};
+
+/// The user the server says it is talking to, in 403 messages.
+pub const USER: &str = "system:serviceaccount:shop:pulldoctor";
+/// The bearer token the kubeconfig carries; anything else is 401.
+pub const TOKEN: &str = "kube-api-test-token";
+/// The namespace of the kubeconfig's current context.
+pub const NAMESPACE: &str = "shop";
+
+/// A verb RBAC can refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verb {
+    Get,
+    List,
+}
+
+/// One request as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// The raw query string ("" when none).
+    pub query: String,
+}
+
+impl Recorded {
+    /// One decoded query parameter.
+    pub fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    store: Store,
+    forbidden: BTreeSet<(String, Verb)>,
+    requests: Vec<Recorded>,
+}
+
+/// A running server; dropping it stops it.
+pub struct KubeApi {
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The CA that signed the server certificate (PEM).
+    pub ca_pem: String,
+    dir: TempDir,
+    state: Arc<Mutex<State>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl KubeApi {
+    /// Starts an empty server on 127.0.0.1 with a fresh CA and writes its kubeconfig.
+    pub fn start() -> KubeApi {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (ca_pem, tls) = tls_config();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let thread_state = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(serve(listener, addr, tls, thread_state, stopped));
+        });
+        let api = KubeApi {
+            url: format!("https://{addr}"),
+            ca_pem,
+            dir: tempfile::tempdir().expect("tempdir"),
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        std::fs::write(api.kubeconfig(), api.kubeconfig_text()).expect("write kubeconfig");
+        api
+    }
+
+    /// The kubeconfig file: context `test` (namespace `shop`, the current one) and context
+    /// `other` (namespace `payments`), both with the CA data and the bearer token.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// A scratch directory that lives as long as the server (kubectl's cache, etc.).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn kubeconfig_text(&self) -> String {
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: local\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: pulldoctor\n  user:\n    token: {TOKEN}\ncontexts:\n- name: test\n  context:\n    cluster: local\n    user: pulldoctor\n    namespace: {NAMESPACE}\n- name: other\n  context:\n    cluster: local\n    user: pulldoctor\n    namespace: payments\n",
+            url = self.url
+        )
+    }
+
+    /// Adds objects from YAML text: one object, a multi-document stream, or a `List`.
+    pub fn load_yaml(&self, text: &str) {
+        let mut state = self.state.lock().unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(text) {
+            let value: Value = serde::Deserialize::deserialize(doc).expect("fixture YAML");
+            if value.is_null() {
+                continue;
+            }
+            let objects = match value.get("items").and_then(Value::as_array) {
+                Some(items) if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => {
+                    items.clone()
+                }
+                _ => vec![value],
+            };
+            for obj in objects {
+                state
+                    .store
+                    .put(obj)
+                    .unwrap_or_else(|e| panic!("fixture object: {e}"));
+            }
+        }
+    }
+
+    /// Adds the objects of `fixtures/<rel>`, replacing `{{REGISTRY}}` with `registry`.
+    pub fn load_fixture_with(&self, rel: &str, registry: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(rel);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self.load_yaml(&text.replace("{{REGISTRY}}", registry));
+    }
+
+    /// Adds the objects of `fixtures/<rel>` (registry placeholder left as `registry.test:5000`).
+    pub fn load_fixture(&self, rel: &str) {
+        self.load_fixture_with(rel, "registry.test:5000");
+    }
+
+    /// Adds one object.
+    pub fn add(&self, obj: Value) {
+        self.state.lock().unwrap().store.put(obj).expect("object");
+    }
+
+    /// Makes `verb` on `resource` (plural, e.g. `secrets`) answer 403 from now on.
+    pub fn forbid(&self, resource: &str, verb: Verb) {
+        self.state
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert((resource.to_string(), verb));
+    }
+
+    /// Both get and list on `resource` answer 403.
+    pub fn forbid_all(&self, resource: &str) {
+        self.forbid(resource, Verb::Get);
+        self.forbid(resource, Verb::List);
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 / localhost, both made now.
+fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-api-test-ca");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
+    let cert = params.signed_by(&key, &issuer).expect("server cert");
+    let chain = vec![cert.der().clone()];
+    let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).expect("key der");
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(chain, key_der)
+    .expect("server config");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (ca_cert.pem(), Arc::new(config))
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<Mutex<State>>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
+        };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, addr, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn handle(
+    state: &Mutex<State>,
+    addr: SocketAddr,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let mut st = state.lock().unwrap();
+    st.requests.push(Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+    });
+    let authorized = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(format!("Bearer {TOKEN}").as_str());
+    let (code, body) = if !authorized {
+        store::status(401, "Unauthorized", "Unauthorized", Value::Null)
+    } else if method != "GET" {
+        store::status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        )
+    } else {
+        route(&st, addr, &path, &query)
+    };
+    let text = serde_json::to_vec(&body).expect("json");
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .header("audit-id", format!("{:08x}", st.requests.len()))
+        .body(Full::new(Bytes::from(text)))
+        .expect("response")
+}
+
+fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply {
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let q: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let (group, rest): (&str, &[&str]) = match segs.as_slice() {
+        ["version"] => return (200, version()),
+        ["api"] => {
+            return (
+                200,
+                json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}]}),
+            );
+        }
+        ["apis"] => return (200, group_list()),
+        ["api", "v1"] => return (200, resource_list("")),
+        ["apis", g] if *g == "apps" || *g == "batch" => return (200, api_group(g)),
+        ["apis", g, "v1"] if *g == "apps" || *g == "batch" => return (200, resource_list(g)),
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", g, "v1", rest @ ..] => (*g, rest),
+        _ => return page_not_found(),
+    };
+    let (namespace, res, name) = match rest {
+        ["namespaces", ns, res] => (Some(*ns), *res, None),
+        ["namespaces", ns, res, name] => (Some(*ns), *res, Some(*name)),
+        [res] => (None, *res, None),
+        [res, name] => (None, *res, Some(*name)),
+        _ => return page_not_found(),
+    };
+    let Some(rt) = store::resource(group, res) else {
+        return page_not_found();
+    };
+    if namespace.is_some() && !rt.namespaced {
+        return page_not_found();
+    }
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return store::status(
+            405,
+            "MethodNotAllowed",
+            "watch is not served by this test server",
+            json!({}),
+        );
+    }
+    let verb = if name.is_some() {
+        Verb::Get
+    } else {
+        Verb::List
+    };
+    if st.forbidden.contains(&(rt.resource.to_string(), verb)) {
+        let verb_word = if verb == Verb::Get { "get" } else { "list" };
+        return store::forbidden(rt, verb_word, USER, namespace, name);
+    }
+    match name {
+        Some(n) if rt.namespaced && namespace.is_none() => store::not_found(rt, n),
+        Some(n) => st.store.get(rt, namespace, n),
+        None => st.store.list(rt, namespace, &q),
+    }
+}
+
+fn page_not_found() -> store::Reply {
+    store::status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        json!({}),
+    )
+}
+
+fn version() -> Value {
+    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.2",
+        "compiler": "gc", "platform": "linux/amd64"})
+}
+
+fn group_list() -> Value {
+    let groups: Vec<Value> = ["apps", "batch"].iter().map(|g| api_group(g)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn api_group(g: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+    json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+fn resource_list(group: &str) -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group)
+        .map(|r| {
+            let short: Vec<&str> = match r.resource {
+                "pods" => vec!["po"],
+                "events" => vec!["ev"],
+                "serviceaccounts" => vec!["sa"],
+                "nodes" => vec!["no"],
+                "namespaces" => vec!["ns"],
+                "replicasets" => vec!["rs"],
+                "deployments" => vec!["deploy"],
+                "statefulsets" => vec!["sts"],
+                "daemonsets" => vec!["ds"],
+                "cronjobs" => vec!["cj"],
+                _ => vec![],
+            };
+            json!({"name": r.resource, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
+                "kind": r.kind, "verbs": ["get", "list"], "shortNames": short})
+        })
+        .collect();
+    let gv = if group.is_empty() {
+        "v1".to_string()
+    } else {
+        format!("{group}/v1")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
