@@ -18,7 +18,9 @@ pub mod findings;
 mod goparse;
 mod json;
 pub mod keyring;
+mod nearmiss;
 pub mod pod;
+mod secrets;
 
 pub use dockerconfig::{DockerConfig, Format};
 pub use findings::{Finding, FindingId, Severity};
@@ -103,13 +105,13 @@ pub fn for_image_from_config(
             password: entry.password.clone(),
         };
         if let Err(why) = ring.add(&entry.key, cred) {
-            findings.push(pod::key_invalid(source_label, &entry.key, &why));
+            findings.push(nearmiss::key_invalid(source_label, &entry.key, &why));
         }
     }
     let found = ring.lookup(&image.name());
     let broken = config.breaks_keyring();
     if found.docker_hub_fallback && !broken {
-        findings.push(pod::hub_fallback(source_label, image));
+        findings.push(nearmiss::hub_fallback(source_label, image));
     }
     let tries: Vec<Credential> = if broken {
         Vec::new()
@@ -118,7 +120,7 @@ pub fn for_image_from_config(
     };
     if tries.is_empty() && !broken {
         let keys: Vec<&str> = config.entries.iter().map(|e| e.key.as_str()).collect();
-        findings.extend(pod::closest_miss(source_label, &keys, image));
+        findings.extend(nearmiss::closest_miss(source_label, &keys, image));
     }
     ImageCredentials {
         image: image.original.clone(),

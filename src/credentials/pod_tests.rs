@@ -2,6 +2,9 @@
 
 use super::*;
 use crate::credentials::FindingId as F;
+use crate::credentials::Severity;
+use crate::credentials::nearmiss::ENFORCE_MOUNTABLE;
+use crate::credentials::secrets::{DOCKERCFG, DOCKERCONFIGJSON};
 use base64::Engine;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::LocalObjectReference;
