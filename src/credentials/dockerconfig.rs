@@ -129,10 +129,24 @@ impl Decoder<'_> {
             Json::Object(m) => m,
             other => return self.type_error("the document", "an object", other, None),
         };
-        let mut auths = None;
+        // Go decodes a repeated "auths" into the same map: entries merge, and null clears it.
+        let mut auths: Option<Vec<(String, Json)>> = None;
         for (name, value) in members {
             match name.to_ascii_lowercase().as_str() {
-                "auths" => auths = Some(value),
+                "auths" => {
+                    if auths.is_some() {
+                        let msg = "\"auths\" appears more than once; kubelet merges them, later keys winning";
+                        self.push(Finding::new(FindingId::DuplicateJsonKey, msg), None);
+                    }
+                    match value {
+                        Json::Null => auths = Some(Vec::new()),
+                        Json::Object(m) => auths.get_or_insert_default().extend(m.iter().cloned()),
+                        other => {
+                            self.type_error("auths", "an object", other, None);
+                            auths.get_or_insert_default();
+                        }
+                    }
+                }
                 "httpheaders" => self.string_map(value, "HttpHeaders"),
                 "credsstore" => {
                     if let Json::Str(s) = value {
@@ -150,9 +164,7 @@ impl Decoder<'_> {
             }
         }
         match auths {
-            Some(Json::Null) => {}
-            Some(Json::Object(entries)) => self.entries(entries, "auths"),
-            Some(other) => self.type_error("auths", "an object", other, None),
+            Some(entries) => self.entries(&entries, "auths"),
             None => self.missing_auths(members),
         }
         self.helper_only();
@@ -186,9 +198,18 @@ impl Decoder<'_> {
         let registries: Vec<&str> = members
             .iter()
             .filter(|(k, v)| {
+                // A registry key, or an object holding entry fields; not docker's own
+                // `proxies`, `plugins` or `credHelpers` sections.
+                let fields = v.members().is_some_and(|m| {
+                    m.iter().any(|(f, _)| {
+                        ["auth", "username", "password", "identitytoken"]
+                            .iter()
+                            .any(|e| f.eq_ignore_ascii_case(e))
+                    })
+                });
                 v.members().is_some()
+                    && (fields || k.contains(['.', ':']) || k.starts_with("localhost"))
                     && !k.eq_ignore_ascii_case("credhelpers")
-                    && !k.eq_ignore_ascii_case("httpheaders")
             })
             .map(|(k, _)| k.as_str())
             .collect();

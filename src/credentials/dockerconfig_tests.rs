@@ -265,3 +265,22 @@ fn truncated_and_mutated_bodies_never_panic() {
         }
     }
 }
+
+#[test]
+fn repeated_auths_merge_and_null_clears_like_go_maps() {
+    let body = r#"{"auths":{"a.test":{"username":"a","password":"p"}},"Auths":{"b.test":{"username":"b","password":"p"}}}"#;
+    let cfg = decode(body.as_bytes(), Format::ConfigJson, "ns/s");
+    let keys: Vec<&str> = cfg.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, vec!["a.test", "b.test"]);
+    assert_eq!(ids(&cfg), vec![FindingId::DuplicateJsonKey]);
+    let body = r#"{"auths":{"a.test":{"username":"a","password":"p"}},"auths":null}"#;
+    let cfg = decode(body.as_bytes(), Format::ConfigJson, "ns/s");
+    assert!(cfg.entries.is_empty());
+}
+
+#[test]
+fn docker_sections_are_not_mistaken_for_registries() {
+    let body = br#"{"proxies":{"default":{"httpProxy":"http://proxy.test:3128"}},"plugins":{}}"#;
+    let cfg = decode(body, Format::ConfigJson, "ns/s");
+    assert!(cfg.findings.is_empty(), "{:?}", cfg.findings);
+}

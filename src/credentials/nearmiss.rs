@@ -16,6 +16,7 @@ use super::pod::{Fetched, PodSecrets};
 use super::secrets::{classify, secret_covers};
 use crate::registry::reference::ImageRef;
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::jiff::Timestamp;
 
 pub(super) const ENFORCE_MOUNTABLE: &str = "kubernetes.io/enforce-mountable-secrets";
 
@@ -63,6 +64,19 @@ fn sa_pull_secrets(sa: &ServiceAccount) -> Vec<String> {
         .collect()
 }
 
+/// The latest time any manager wrote the account (`metadata.managedFields[].time`).
+///
+/// Kubernetes keeps no per-field history, but a write after the pod's creation is what the
+/// "pod predates the change" story needs.
+fn last_written(sa: &ServiceAccount) -> Option<Timestamp> {
+    let created = sa.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let writes = sa.metadata.managed_fields.iter().flatten();
+    writes
+        .filter_map(|m| m.time.as_ref().map(|t| t.0))
+        .chain(created)
+        .max()
+}
+
 fn enforced(sa: &ServiceAccount) -> bool {
     sa.metadata
         .annotations
@@ -104,11 +118,16 @@ pub(super) fn service_account_findings(
     let mut out = Vec::new();
     let listed = sa_pull_secrets(sa);
     let enforce = enforced(sa);
-    let created = input
-        .pod_created
-        .as_deref()
-        .map(|t| format!(" (created {t})"))
-        .unwrap_or_default();
+    let created = match (&input.pod_created, last_written(sa)) {
+        (Some(pod), Some(sa_time)) if sa_time > pod.0 => {
+            format!(
+                " (created {}; the account was last written {sa_time})",
+                pod.0
+            )
+        }
+        (Some(pod), _) => format!(" (created {})", pod.0),
+        _ => String::new(),
+    };
     for name in listed
         .iter()
         .filter(|n| !input.pod_pull_secrets.contains(n))

@@ -21,6 +21,7 @@ use super::secrets::{classify, covering_key};
 use super::{Credential, ImageCredentials};
 use crate::registry::reference::ImageRef;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The result of reading one object: found, absent, refused by RBAC, or not read.
@@ -53,8 +54,8 @@ pub struct PodSecrets<'a> {
     pub namespace_secrets: Option<Vec<&'a Secret>>,
     /// Secrets from other namespaces the caller happens to have (a snapshot).
     pub other_namespace_secrets: Vec<&'a Secret>,
-    /// `metadata.creationTimestamp` of the pod, RFC 3339.
-    pub pod_created: Option<String>,
+    /// `metadata.creationTimestamp` of the pod.
+    pub pod_created: Option<Time>,
 }
 
 impl<'a> PodSecrets<'a> {
@@ -79,11 +80,7 @@ impl<'a> PodSecrets<'a> {
             secrets: BTreeMap::new(),
             namespace_secrets: None,
             other_namespace_secrets: Vec::new(),
-            pod_created: pod
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.to_string()),
+            pod_created: pod.metadata.creation_timestamp.clone(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::credentials::secrets::{DOCKERCFG, DOCKERCONFIGJSON};
 use base64::Engine;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::LocalObjectReference;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 
 pub(crate) fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -329,16 +329,23 @@ fn first_field_report_secret_created_but_never_referenced() {
 #[test]
 fn service_account_changed_after_the_pod_was_created() {
     let all = [regcred("shop", "regcred", "reg.shop.test", "u", "p")];
-    let sa = account("default", &["regcred"], false);
+    let mut sa = account("default", &["regcred"], false);
+    sa.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+        manager: Some("kubectl-patch".into()),
+        time: Some(Time("2024-06-02T08:30:00Z".parse().unwrap())),
+        ..Default::default()
+    }]);
     let mut input = pod_input(&[], &all);
+    input.pod_created = Some(Time("2024-05-01T10:00:00Z".parse().unwrap()));
     input.service_account = Fetched::Found(&sa);
-    input.pod_created = Some("2024-05-01T10:00:00Z".into());
     let c = for_image(&input, &img("reg.shop.test/app"));
     assert!(c.anonymous);
     assert_eq!(ids(&c), vec![F::ServiceAccountSecretNotInPod]);
     let msg = &c.findings[0].message;
     assert!(
-        msg.contains("created 2024-05-01T10:00:00Z") && msg.contains("matches"),
+        msg.contains("created 2024-05-01T10:00:00Z")
+            && msg.contains("last written 2024-06-02T08:30:00Z")
+            && msg.contains("matches"),
         "{msg}"
     );
     assert_eq!(c.findings[0].severity, Severity::Warning);
@@ -438,5 +445,8 @@ fn from_pod_reads_the_spec() {
     assert_eq!(input.namespace, "shop");
     assert_eq!(input.pod_pull_secrets, vec!["a", "b"]);
     assert_eq!(input.service_account_name, "builder");
-    assert_eq!(input.pod_created.as_deref(), Some("2024-05-01T10:00:00Z"));
+    assert_eq!(
+        input.pod_created.map(|t| t.0.to_string()).as_deref(),
+        Some("2024-05-01T10:00:00Z")
+    );
 }
