@@ -132,4 +132,6 @@ pub fn for_image_from_config(
 }
 
 #[cfg(test)]
+mod random_tests;
+#[cfg(test)]
 mod redaction_tests;
