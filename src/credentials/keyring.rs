@@ -300,8 +300,8 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     })
 }
 
-/// Levenshtein distance on the first 256 bytes, to pick the closest key.
-fn distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance on the first 256 bytes, to pick the closest key or name.
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<u8> = a.bytes().take(256).collect();
     let b: Vec<u8> = b.bytes().take(256).collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

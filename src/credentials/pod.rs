@@ -12,7 +12,7 @@
 
 use super::dockerconfig::{self, DockerConfig};
 use super::findings::{Finding, FindingId, shorten};
-use super::keyring::Keyring;
+use super::keyring::{self, Keyring};
 use super::nearmiss::{
     closest_miss, hub_fallback, key_invalid, other_namespaces, service_account_findings,
     unreferenced,
@@ -103,19 +103,27 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
             continue;
         }
         let label = input.label(name);
-        if !seen.insert(name) {
+        // A repeated reference adds its credentials again but says nothing new.
+        let repeat = !seen.insert(name);
+        if repeat {
             let msg = format!("the pod lists {name:?} more than once; kubelet tries it each time");
             findings.push(Finding::new(FindingId::DuplicateSecretReference, msg).secret(&label));
         }
+        let mut say = |f: Finding| {
+            if !repeat {
+                findings.push(f)
+            }
+        };
         let secret = match input.secrets.get(name).unwrap_or(&Fetched::NotAsked) {
             Fetched::Found(s) => *s,
             Fetched::NotFound => {
                 missing.push(name);
                 let msg = format!(
-                    "the pod names pull secret {name:?}, which does not exist in namespace {:?}; kubelet skips it (event FailedToRetrieveImagePullSecret)",
-                    input.namespace
+                    "the pod names pull secret {name:?}, which does not exist in namespace {:?}; kubelet skips it (event FailedToRetrieveImagePullSecret){}",
+                    input.namespace,
+                    did_you_mean(input, name)
                 );
-                findings.push(Finding::new(FindingId::SecretNotFound, msg).secret(&label));
+                say(Finding::new(FindingId::SecretNotFound, msg).secret(&label));
                 continue;
             }
             Fetched::Forbidden(why) => {
@@ -123,12 +131,12 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                     "not allowed to read secret {name:?} ({}); kubelet may still read it, but pulldoctor cannot check it",
                     shorten(why)
                 );
-                findings.push(Finding::new(FindingId::SecretForbidden, msg).secret(&label));
+                say(Finding::new(FindingId::SecretForbidden, msg).secret(&label));
                 continue;
             }
             Fetched::NotAsked => {
                 let msg = format!("secret {name:?} was not read, so its credentials are unknown");
-                findings.push(Finding::new(FindingId::SecretNotRead, msg).secret(&label));
+                say(Finding::new(FindingId::SecretNotRead, msg).secret(&label));
                 continue;
             }
         };
@@ -141,13 +149,13 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                     image.original
                 ));
             }
-            findings.push(Finding::new(id, msg).secret(&label));
+            say(Finding::new(id, msg).secret(&label));
         }
         let Some((format, body)) = c.usable else {
             continue;
         };
         let cfg = dockerconfig::decode(&body, format, &label);
-        findings.extend(cfg.findings.iter().cloned());
+        cfg.findings.iter().cloned().for_each(&mut say);
         let mut normalised: BTreeMap<String, String> = BTreeMap::new();
         for entry in &cfg.entries {
             let cred = Credential {
@@ -157,7 +165,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                 password: entry.password.clone(),
             };
             match ring.add(&entry.key, cred) {
-                Err(why) => findings.push(key_invalid(&label, &entry.key, &why)),
+                Err(why) => say(key_invalid(&label, &entry.key, &why)),
                 Ok(norm) => {
                     if let Some(first) = normalised.insert(norm.clone(), entry.key.clone()) {
                         let msg = format!(
@@ -167,12 +175,14 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                             shorten(&norm)
                         );
                         let f = Finding::new(FindingId::KeyNormalisesTwice, msg);
-                        findings.push(f.secret(&label).key(&entry.key));
+                        say(f.secret(&label).key(&entry.key));
                     }
                 }
             }
         }
-        decoded.push((label, cfg));
+        if !repeat {
+            decoded.push((label, cfg));
+        }
     }
 
     let broken = decoded.iter().any(|(_, c)| c.breaks_keyring());
@@ -205,6 +215,20 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
         findings,
     }
     .sorted()
+}
+
+/// `; did you mean "reg-cred"?` when a pull secret in the namespace has a name one typo away.
+fn did_you_mean(input: &PodSecrets, name: &str) -> String {
+    let Some(all) = &input.namespace_secrets else {
+        return String::new();
+    };
+    all.iter()
+        .filter_map(|s| s.metadata.name.as_deref())
+        .map(|other| (keyring::distance(name, other), other))
+        .filter(|(d, _)| *d > 0 && *d <= 2)
+        .min()
+        .map(|(_, other)| format!("; did you mean {other:?}?"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -296,6 +296,26 @@ fn missing_forbidden_empty_and_duplicate_references() {
         .find(|f| f.id == F::SecretNotFound)
         .unwrap();
     assert!(nf.message.contains("FailedToRetrieveImagePullSecret"));
+    // The second "ok" repeats nothing but the duplicate note.
+    assert_eq!(ids(&c).len(), 4, "{:?}", c.findings);
+}
+
+#[test]
+fn a_missing_secret_one_typo_from_an_existing_one_is_named() {
+    let all = [regcred("shop", "reg-cred", "reg.shop.test", "u", "p")];
+    let mut input = pod_input(&["regcred"], &[]);
+    input.namespace_secrets = Some(all.iter().collect());
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    let nf = c
+        .findings
+        .iter()
+        .find(|f| f.id == F::SecretNotFound)
+        .unwrap();
+    assert!(
+        nf.message.contains("did you mean \"reg-cred\"?"),
+        "{}",
+        nf.message
+    );
 }
 
 #[test]
