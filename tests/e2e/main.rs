@@ -1,4 +1,5 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
 mod credentials_authfile;
+mod credentials_kubectl;
 mod support;
