@@ -10,6 +10,7 @@
 //! trust and probing do I/O; classification, credentials, diagnosis and fixes are pure.
 
 pub mod app;
+pub mod authfile;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,472 @@
+//! Docker config bodies decoded exactly as kubelet decodes pull secrets.
+//!
+//! Reproduces kubernetes `pkg/credentialprovider/config.go` (`DockerConfigJSON`, `DockerConfig`,
+//! `DockerConfigEntry.UnmarshalJSON`, `decodeDockerConfigFieldAuth`) and
+//! `pkg/credentialprovider/secrets/secrets.go`
+//! (<https://github.com/kubernetes/kubernetes/blob/master/pkg/credentialprovider/config.go>):
+//! `{"auths": {KEY: ENTRY}}` for `.dockerconfigjson` and the flat `{KEY: ENTRY}` for `.dockercfg`;
+//! entry fields `username`, `password`, `email`, `auth` matched case-insensitively as Go does; a
+//! non-empty `auth` is base64 of `user:password` (padded or not, newlines skipped) and overrides
+//! the other two. Any JSON syntax or type error, and any bad `auth`, makes kubelet's keyring fail,
+//! which fails every pull of the pod: those findings are marked [`FindingId::breaks_keyring`].
+//! The same decoder reads a `~/.docker/config.json` for `pulldoctor image --authfile`, keeping
+//! `credsStore` and `credHelpers`, which kubelet ignores.
+
+use super::findings::{Finding, FindingId, shorten};
+use super::json::{self, Json};
+use crate::redacted::Redacted;
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Kubernetes refuses secrets larger than this; a bigger body came from a hand-made snapshot.
+const SECRET_LIMIT: usize = 1024 * 1024;
+/// No real username, password or token is this long.
+const FIELD_LIMIT: usize = 16 * 1024;
+
+/// Which body shape a secret type promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `kubernetes.io/dockerconfigjson` / `config.json`: `{"auths": {…}}`.
+    ConfigJson,
+    /// `kubernetes.io/dockercfg`: the flat legacy `{KEY: ENTRY}` map.
+    Dockercfg,
+}
+
+/// One registry entry after kubelet's decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key as written (`https://index.docker.io/v1/`, `reg.example.com:5000`).
+    pub key: String,
+    /// The username kubelet sends (from `auth` when that is set).
+    pub username: String,
+    /// The password kubelet sends (from `auth` when that is set).
+    pub password: Redacted,
+    /// `identitytoken`, which kubelet ignores but docker uses.
+    pub identity_token: Option<Redacted>,
+    /// `registrytoken`, which kubelet ignores but docker uses.
+    pub registry_token: Option<Redacted>,
+}
+
+/// A decoded docker config: its entries, what kubelet would make of it, and the near misses.
+#[derive(Debug, Clone, Default)]
+pub struct DockerConfig {
+    /// Entries in document order, one per distinct key (the last duplicate wins, as in Go).
+    pub entries: Vec<Entry>,
+    /// `credsStore` (config.json only; kubelet ignores it).
+    pub creds_store: Option<String>,
+    /// `credHelpers` registry → helper name (config.json only; kubelet ignores them).
+    pub cred_helpers: Vec<(String, String)>,
+    /// What is wrong or surprising, each naming the source and key.
+    pub findings: Vec<Finding>,
+}
+
+impl DockerConfig {
+    /// True when kubelet could not build its keyring from this body: every pull fails.
+    pub fn breaks_keyring(&self) -> bool {
+        self.findings.iter().any(|f| f.id.breaks_keyring())
+    }
+}
+
+/// Decodes a docker config body; `source` labels the findings (`shop/regcred`, a file path).
+pub fn decode(bytes: &[u8], format: Format, source: &str) -> DockerConfig {
+    let mut d = Decoder {
+        source,
+        out: DockerConfig::default(),
+    };
+    if bytes.len() > SECRET_LIMIT {
+        d.push(
+            Finding::new(
+                FindingId::HugeValue,
+                format!(
+                    "the docker config is {} bytes, over the 1 MiB Kubernetes allows for a secret",
+                    bytes.len()
+                ),
+            ),
+            None,
+        );
+    }
+    let tree = match json::parse(bytes) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let msg = format!("not valid JSON: {e}; kubelet fails every pull of this pod");
+            d.push(Finding::new(FindingId::UnparsableJson, msg), None);
+            return d.out;
+        }
+    };
+    match format {
+        Format::ConfigJson => d.config_json(&tree),
+        Format::Dockercfg => d.dockercfg(&tree),
+    }
+    d.out
+}
+
+struct Decoder<'a> {
+    source: &'a str,
+    out: DockerConfig,
+}
+
+impl Decoder<'_> {
+    fn push(&mut self, finding: Finding, key: Option<&str>) {
+        let mut f = finding.secret(self.source);
+        if let Some(k) = key {
+            f = f.key(k);
+        }
+        self.out.findings.push(f);
+    }
+
+    /// A Go `UnmarshalTypeError`: the keyring fails.
+    fn type_error(&mut self, path: &str, expected: &str, found: &Json, key: Option<&str>) {
+        let msg = format!(
+            "{path} is a JSON {} where kubelet expects {expected}; kubelet fails every pull of this pod",
+            found.kind()
+        );
+        self.push(Finding::new(FindingId::WrongJsonType, msg), key);
+    }
+
+    fn config_json(&mut self, tree: &Json) {
+        let members = match tree {
+            Json::Null => return,
+            Json::Object(m) => m,
+            other => return self.type_error("the document", "an object", other, None),
+        };
+        // Go decodes a repeated "auths" into the same map: entries merge, and null clears it.
+        let mut auths: Option<Vec<(String, Json)>> = None;
+        for (name, value) in members {
+            match name.to_ascii_lowercase().as_str() {
+                "auths" => {
+                    if auths.is_some() {
+                        let msg = "\"auths\" appears more than once; kubelet merges them, later keys winning";
+                        self.push(Finding::new(FindingId::DuplicateJsonKey, msg), None);
+                    }
+                    match value {
+                        Json::Null => auths = Some(Vec::new()),
+                        Json::Object(m) => auths.get_or_insert_default().extend(m.iter().cloned()),
+                        other => {
+                            self.type_error("auths", "an object", other, None);
+                            auths.get_or_insert_default();
+                        }
+                    }
+                }
+                "httpheaders" => self.string_map(value, "HttpHeaders"),
+                "credsstore" => {
+                    if let Json::Str(s) = value {
+                        self.out.creds_store = Some(s.clone());
+                    }
+                }
+                "credhelpers" => {
+                    for (host, helper) in value.members().unwrap_or_default() {
+                        if let Json::Str(h) = helper {
+                            self.out.cred_helpers.push((host.clone(), h.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        match auths {
+            Some(entries) => self.entries(&entries, "auths"),
+            None => self.missing_auths(members),
+        }
+        self.helper_only();
+    }
+
+    fn dockercfg(&mut self, tree: &Json) {
+        let members = match tree {
+            Json::Null => return,
+            Json::Object(m) => m,
+            other => return self.type_error("the document", "an object", other, None),
+        };
+        if let Some((name, _)) = members
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("auths") && v.members().is_some())
+        {
+            let msg = format!(
+                "a kubernetes.io/dockercfg secret holding an {{\"{}\": …}} body (the .dockerconfigjson shape): kubelet reads \"{}\" as a registry name and finds no credentials; recreate it as type kubernetes.io/dockerconfigjson",
+                shorten(name),
+                shorten(name)
+            );
+            self.push(
+                Finding::new(FindingId::DockerconfigjsonInDockercfg, msg),
+                Some(name),
+            );
+        }
+        self.entries(members, "");
+    }
+
+    /// No `auths` member: a flat dockercfg body inside a dockerconfigjson secret, or nothing.
+    fn missing_auths(&mut self, members: &[(String, Json)]) {
+        let registries: Vec<&str> = members
+            .iter()
+            .filter(|(k, v)| {
+                // A registry key, or an object holding entry fields; not docker's own
+                // `proxies`, `plugins` or `credHelpers` sections.
+                let fields = v.members().is_some_and(|m| {
+                    m.iter().any(|(f, _)| {
+                        ["auth", "username", "password", "identitytoken"]
+                            .iter()
+                            .any(|e| f.eq_ignore_ascii_case(e))
+                    })
+                });
+                v.members().is_some()
+                    && (fields || k.contains(['.', ':']) || k.starts_with("localhost"))
+                    && !k.eq_ignore_ascii_case("credhelpers")
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if let Some(first) = registries.first() {
+            let msg = format!(
+                "the body has registry keys at the top level ({}) but no \"auths\" object: that is the legacy .dockercfg shape, and kubelet finds no credentials in a kubernetes.io/dockerconfigjson secret shaped so",
+                shorten(first)
+            );
+            self.push(
+                Finding::new(FindingId::DockercfgInDockerconfigjson, msg),
+                Some(first),
+            );
+        }
+    }
+
+    /// `HttpHeaders` is a `map[string]string` in kubelet's struct, so its types matter too.
+    fn string_map(&mut self, value: &Json, path: &str) {
+        match value {
+            Json::Null => {}
+            Json::Object(m) => {
+                for (k, v) in m {
+                    if !matches!(v, Json::Str(_) | Json::Null) {
+                        self.type_error(&format!("{path}[{:?}]", shorten(k)), "a string", v, None);
+                    }
+                }
+            }
+            other => self.type_error(path, "an object", other, None),
+        }
+    }
+
+    fn entries(&mut self, members: &[(String, Json)], path: &str) {
+        for (i, (key, value)) in members.iter().enumerate() {
+            let at = if path.is_empty() {
+                format!("[{:?}]", shorten(key))
+            } else {
+                format!("{path}[{:?}]", shorten(key))
+            };
+            let later = members[i + 1..].iter().any(|(k, _)| k == key);
+            if later {
+                let msg = format!(
+                    "key {:?} appears more than once; kubelet keeps the last one",
+                    shorten(key)
+                );
+                self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
+            }
+            let entry = self.entry(key, value, &at);
+            if let Some(entry) = entry.filter(|_| !later) {
+                self.out.entries.push(entry);
+            }
+        }
+    }
+
+    /// Decodes one entry as `DockerConfigEntry.UnmarshalJSON` does.
+    fn entry(&mut self, key: &str, value: &Json, at: &str) -> Option<Entry> {
+        let fields = match value {
+            Json::Null => &[][..],
+            Json::Object(m) => m.as_slice(),
+            other => {
+                self.type_error(at, "an object", other, Some(key));
+                return None;
+            }
+        };
+        let (mut username, mut password, mut auth) = (String::new(), String::new(), String::new());
+        let (mut identity, mut registry) = (None, None);
+        let mut email = String::new();
+        let mut seen: Vec<String> = Vec::new();
+        for (name, v) in fields {
+            let lower = name.to_ascii_lowercase();
+            let slot = match lower.as_str() {
+                "username" => &mut username,
+                "password" => &mut password,
+                "auth" => &mut auth,
+                "email" => &mut email,
+                "identitytoken" | "registrytoken" => {
+                    if let Json::Str(s) = v.clone() {
+                        let token = Some(Redacted::new(s));
+                        if lower == "identitytoken" {
+                            identity = token
+                        } else {
+                            registry = token
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if seen.contains(&lower) {
+                let msg = format!("{at}.{lower} is given twice; kubelet keeps the last one");
+                self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
+            }
+            seen.push(lower.clone());
+            match v {
+                Json::Str(s) => *slot = s.clone(),
+                Json::Null => {}
+                other => {
+                    self.type_error(&format!("{at}.{lower}"), "a string", other, Some(key));
+                    return None;
+                }
+            }
+            if slot.len() > FIELD_LIMIT {
+                let msg = format!(
+                    "{at}.{lower} is {} bytes long, more than any real credential",
+                    slot.len()
+                );
+                self.push(Finding::new(FindingId::HugeValue, msg), Some(key));
+            }
+        }
+        if !auth.is_empty() {
+            let (u, p) = match decode_auth(&auth) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    self.push(e.finding(at), Some(key));
+                    return None;
+                }
+            };
+            if !username.is_empty() && username != u {
+                let msg = format!(
+                    "{at}: username {:?} differs from the one in auth ({:?}); kubelet uses auth",
+                    shorten(&username),
+                    shorten(&u)
+                );
+                self.push(Finding::new(FindingId::AuthDisagrees, msg), Some(key));
+            }
+            if !password.is_empty() && password != p {
+                let msg = format!(
+                    "{at}: password differs from the one in auth; kubelet uses the one in auth"
+                );
+                self.push(Finding::new(FindingId::AuthDisagrees, msg), Some(key));
+            }
+            if p.ends_with(['\n', '\r']) || u.ends_with(['\n', '\r']) {
+                let msg = format!(
+                    "{at}: auth decodes to a value ending in a newline (made with `echo user:pass | base64`; use `echo -n` or `printf`), so the registry sees the wrong password"
+                );
+                self.push(Finding::new(FindingId::TrailingNewline, msg), Some(key));
+            }
+            (username, password) = (u, p);
+        } else if password.ends_with(['\n', '\r']) || username.ends_with(['\n', '\r']) {
+            let msg = format!(
+                "{at}: the password or username ends in a newline, which the registry will not accept"
+            );
+            self.push(Finding::new(FindingId::TrailingNewline, msg), Some(key));
+        }
+        if username.is_empty() && password.is_empty() {
+            let (id, msg) = if identity.is_some() || registry.is_some() {
+                (
+                    FindingId::TokenIgnored,
+                    format!(
+                        "{at} holds only an identity or registry token, which kubelet ignores: it sends empty credentials"
+                    ),
+                )
+            } else {
+                (
+                    FindingId::EmptyCredentials,
+                    format!(
+                        "{at} has no username, password or auth: kubelet sends empty credentials"
+                    ),
+                )
+            };
+            self.push(Finding::new(id, msg), Some(key));
+        }
+        Some(Entry {
+            key: key.to_string(),
+            username,
+            password: Redacted::new(password),
+            identity_token: identity,
+            registry_token: registry,
+        })
+    }
+
+    /// A config made from a `config.json` whose passwords live in a credential helper.
+    fn helper_only(&mut self) {
+        let helper = self
+            .out
+            .creds_store
+            .clone()
+            .or_else(|| self.out.cred_helpers.first().map(|(_, h)| h.clone()));
+        let Some(helper) = helper else { return };
+        if self
+            .out
+            .entries
+            .iter()
+            .all(|e| e.username.is_empty() && e.password.is_empty())
+        {
+            let msg = format!(
+                "the config names credential helper {:?}: its passwords live in that helper on the machine that wrote it, and the file carries none (kubelet never runs helpers)",
+                shorten(&helper)
+            );
+            self.push(Finding::new(FindingId::CredentialHelperOnly, msg), None);
+        }
+    }
+}
+
+/// Why an `auth` field could not be decoded. Carries no part of the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// Not base64 (and whether it looks like plain `user:password`).
+    NotBase64 { looks_plain: bool },
+    /// Decodes, but has no `:` between username and password.
+    NoColon,
+}
+
+impl AuthError {
+    fn finding(self, at: &str) -> Finding {
+        match self {
+            AuthError::NotBase64 { looks_plain } => {
+                let hint = if looks_plain {
+                    " (it looks like plain user:password; it must be base64 of that)"
+                } else {
+                    ""
+                };
+                Finding::new(
+                    FindingId::AuthNotBase64,
+                    format!(
+                        "{at}.auth is not valid base64{hint}; kubelet fails every pull of this pod"
+                    ),
+                )
+            }
+            AuthError::NoColon => Finding::new(
+                FindingId::AuthNoColon,
+                format!(
+                    "{at}.auth decodes to text without a ':' between username and password; kubelet fails every pull of this pod"
+                ),
+            ),
+        }
+    }
+}
+
+/// Decodes `auth` as kubelet's `decodeDockerConfigFieldAuth` does.
+///
+/// Go picks padded decoding when the trimmed field ends in `=`, unpadded otherwise, and its
+/// decoder skips `\r` and `\n` anywhere (so base64 wrapped at 76 columns still works).
+pub fn decode_auth(field: &str) -> Result<(String, String), AuthError> {
+    let padded = field.trim().ends_with('=');
+    let cleaned: String = field
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    let config = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(if padded {
+            DecodePaddingMode::RequireCanonical
+        } else {
+            DecodePaddingMode::RequireNone
+        });
+    let engine = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
+    let decoded = engine
+        .decode(cleaned.as_bytes())
+        .map_err(|_| AuthError::NotBase64 {
+            looks_plain: field.contains(':'),
+        })?;
+    let text = String::from_utf8_lossy(&decoded);
+    match text.split_once(':') {
+        Some((u, p)) => Ok((u.to_string(), p.to_string())),
+        None => Err(AuthError::NoColon),
+    }
+}
+
+#[cfg(test)]
+#[path = "dockerconfig_tests.rs"]
+mod tests;
