@@ -1,1 +1,76 @@
 //! Real servers for the tests: a registry, a token server, a Kubernetes API server.
+//!
+//! # Registry bench (everything on 127.0.0.1, one instance per test, stopped on drop)
+//!
+//! ```ignore
+//! use crate::support::*;
+//!
+//! // Debian's docker-registry 2.8 on 127.0.0.1:0 (port read from its log), storage in a temp
+//! // dir, a fresh CA and certificates per instance. Synchronous; panics if it cannot start.
+//! let reg = Registry::start(RegistryOptions { tls: Tls::Valid, auth: Auth::htpasswd("alice", "s3cret") });
+//! reg.host;              // "127.0.0.1:PORT"
+//! reg.url();             // "https://127.0.0.1:PORT" ("http://…" for Tls::Plain)
+//! reg.port();            // PORT
+//! reg.ca_file;           // Some(PathBuf) in TLS modes: the CA a node would be given (None: plain)
+//! reg.pki;               // Pki { dir, ca_pem, ca_file, server, wrong_name, expired, client }
+//!                        //   each CertPair { cert_pem, key_pem, cert_file, key_file }
+//! reg.client_cert();     // &CertPair accepted by a Tls::Mutual registry
+//! reg.credentials();     // Some(("alice", "s3cret")); None for Auth::None
+//! reg.log();             // Vec<String>: the registry's own log lines so far
+//!
+//! // The fixture images (CONTRACTS.md), pushed through the push API; blocking, fine inside
+//! // #[tokio::test]; works in every mode (refused token scopes and bad certificates included).
+//! let fx: Fixtures = reg.seed_fixtures();
+//! fx.get("app:1.0").digest;     // "sha256:…" (app:1.0 Docker v2, app:1.1 OCI, app:2.0 Docker v2)
+//! fx.get("multi:1.0").platforms; // [PlatformManifest { os, architecture, variant, digest }, …]
+//! // multi:1.0 OCI index amd64 + arm64/v8; dockerlist:1.0 Docker list, same; armonly:1.0 arm64/v8.
+//! // Media types: push::{DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX, …}.
+//!
+//! // Token auth: the bench starts an HTTPS token server (same CA) that the registry names.
+//! let reg = Registry::start(RegistryOptions { tls: Tls::Valid, auth: Auth::token("bob", "pw") });
+//! let token: &TokenServer = reg.token.as_ref().unwrap();
+//! token.realm;            // "https://127.0.0.1:PORT/token"; token.service; token.issuer
+//! token.refuse("app");    // valid users now get an empty access list for `app` → the registry
+//!                         // answers 401 with error="insufficient_scope" (2.8 never says 403)
+//! token.requests();       // [TokenRequest { method, path, query, authorization: bool, status }]
+//! token.connections();    // TCP connections accepted
+//! // Anonymous callers get a token with no access (Docker Hub style); a wrong password gets 401.
+//! // Auth::Token(TokenOptions { user, password, refused, reply: TokenReply::AccessTokenOnly })
+//!
+//! // Faults in front of a real registry (same scheme and certificate as the registry).
+//! let p = FaultProxy::start(&reg, Fault::rate_limited());               // 429 on manifests
+//! let p = FaultProxy::start(&reg, Fault::unavailable(Match::TagsList)); // 503 (HTML body)
+//! let p = FaultProxy::start(&reg, Fault::Stall { on: Match::Manifests }); // never answers
+//! let p = FaultProxy::start(&reg, Fault::SilentAccept);  // TCP accepted, then silence
+//! let p = FaultProxy::start(&reg, Fault::PassThrough);   // count requests and connections
+//! p.host(); p.requests(); p.connections();
+//! let port = refused_port();   // connecting to 127.0.0.1:port is refused
+//!
+//! // Test-side clients and the rustls error inside a reqwest error.
+//! let client = http_client(Trust::Ca(&reg.pki), Duration::from_secs(10)); // also Trust::System,
+//! //   Trust::CaWithClientCert(&reg.pki, reg.client_cert()); rustls_config(trust) for your own
+//! rustls_error(&err);          // Option<&rustls::Error>, walking io::Error::get_ref()
+//! error_chain(&err);           // "a: b: c", for messages
+//! ```
+//!
+//! Modes: `Tls::{Plain, Valid, WrongName, Expired, Mutual}` × `Auth::{None, Htpasswd, Token}`.
+//! The bench panics on setup failure: a broken bench must fail the test loudly.
+
+// Each test module uses a different subset of the bench.
+#![allow(dead_code, unused_imports)]
+
+pub mod client;
+pub mod layer;
+pub mod pki;
+pub mod proxy;
+pub mod push;
+pub mod registry;
+pub mod serve;
+pub mod token;
+
+pub use client::{Trust, error_chain, http_client, rustls_config, rustls_error};
+pub use pki::{CertPair, Pki};
+pub use proxy::{Fault, FaultProxy, Match, ProxyRequest, refused_port};
+pub use push::{Fixtures, PlatformManifest, Pushed, sha256_digest};
+pub use registry::{Auth, BASIC_REALM, Registry, RegistryOptions, Tls};
+pub use token::{TokenOptions, TokenReply, TokenRequest, TokenServer};
