@@ -223,7 +223,7 @@ fn from_rustls(e: &rustls::Error) -> Failure {
                 presented,
             } => Failure::NameMismatch {
                 expected: server_name(expected),
-                presented: presented.clone(),
+                presented: presented.iter().map(|p| bare_name(p)).collect(),
             },
             CertificateError::NotValidForName => Failure::NameMismatch {
                 expected: String::new(),
@@ -258,6 +258,15 @@ fn from_rustls(e: &rustls::Error) -> Failure {
     }
 }
 
+/// rustls prints presented names as `DnsName("reg.test")` or `IpAddress(10.0.0.1)`; keep
+/// the name itself, as Go's x509 message shows it.
+fn bare_name(p: &str) -> String {
+    match (p.find('('), p.strip_suffix(')')) {
+        (Some(open), Some(inner)) => inner[open + 1..].trim_matches('"').to_string(),
+        _ => p.to_string(),
+    }
+}
+
 fn server_name(n: &rustls_pki_types::ServerName<'_>) -> String {
     match n {
         rustls_pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
@@ -283,6 +292,9 @@ mod tests {
             rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType),
         ));
         assert_eq!(classify_dyn(&plain, false, 0), Failure::PlainHttpServer);
+        assert_eq!(bare_name("DnsName(\"reg.test\")"), "reg.test");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(bare_name("reg.test"), "reg.test");
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(classify_dyn(&refused, false, 0), Failure::Refused);
         let other = std::io::Error::other("boom");
