@@ -35,19 +35,32 @@ pub async fn run(
     if !req.credentials.is_empty() && challenged {
         credential_contrast(req, client, root, report, deadline, allow_http).await;
     }
-    let working: Vec<String> = report
-        .contrasts
-        .iter()
-        .filter(|c| c.works)
-        .map(|c| format!("{} + {}", c.trust, c.credential))
-        .collect();
-    if !report.contrasts.is_empty() {
-        report.outcome.detail.push_str(&if working.is_empty() {
-            "; no contrast combination works".to_string()
-        } else {
-            format!("; works with: {}", working.join("; "))
-        });
+    if let Some(summary) = summary(&report.contrasts) {
+        report.outcome.detail.push_str("; ");
+        report.outcome.detail.push_str(&summary);
     }
+}
+
+/// One line: which trust and which credentials work, e.g. `contrast: node CA works, system
+/// roots fail; anonymous fails, secret shop/regcred works`.
+pub fn summary(contrasts: &[Contrast]) -> Option<String> {
+    let group = |trust_group: bool| {
+        let items: Vec<String> = contrasts
+            .iter()
+            .filter(|c| (c.credential == "-") == trust_group)
+            .map(|c| {
+                let name = if trust_group {
+                    c.trust.split(" (").next().unwrap_or(&c.trust)
+                } else {
+                    c.credential.as_str()
+                };
+                format!("{name} {}", if c.works { "works" } else { "fails" })
+            })
+            .collect();
+        (!items.is_empty()).then(|| items.join(", "))
+    };
+    let parts: Vec<String> = [group(true), group(false)].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| format!("contrast: {}", parts.join("; ")))
 }
 
 /// The handshake with the node's CA (the main probe) against the system roots alone.
@@ -200,10 +213,11 @@ async fn access_check(
             ),
             None => Verdict::cause(Cause::AuthRequired, "anonymous: credentials required"),
         },
-        401 | 403 => Verdict::cause(
-            Cause::AuthForbidden,
-            format!("{who}: authenticated but refused ({})", x.status),
-        ),
+        401 | 403 => {
+            let mut v = super::manifest::denied(s, &x, &granted);
+            v.detail = format!("{who}: {}", v.detail);
+            v
+        }
         404 => Verdict::cause(
             Cause::NotFound,
             format!("{who}: access granted, but manifest {reference} is unknown (404)"),

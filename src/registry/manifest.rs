@@ -171,7 +171,7 @@ fn preview(tags: &[String]) -> String {
 }
 
 /// The verdict for a 401/403 on a repository endpoint.
-fn denied(s: &Session<'_>, x: &Exchange, granted: &Granted) -> Verdict {
+pub fn denied(s: &Session<'_>, x: &Exchange, granted: &Granted) -> Verdict {
     let scope_error = challenges_of(x)
         .iter()
         .find_map(|c| c.error().map(str::to_string));

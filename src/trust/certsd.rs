@@ -67,13 +67,14 @@ pub fn lookup_names(registry: &str, runtime: Runtime) -> Vec<String> {
     }
 }
 
-/// Finds the registry's directory under `root` and loads it into `trust`.
+/// Finds the registry's directory under `root` and loads it into `trust`; false when the root
+/// has no directory for the registry.
 pub fn load_certs_root(
     trust: &mut Trust,
     root: &Path,
     registry: &str,
     runtime: Runtime,
-) -> Result<(), TrustError> {
+) -> Result<bool, TrustError> {
     if let Err(source) = std::fs::metadata(root) {
         return Err(TrustError::Read {
             path: root.to_path_buf(),
@@ -87,7 +88,7 @@ pub fn load_certs_root(
             root.display(),
             names.join(", ")
         ));
-        return Ok(());
+        return Ok(false);
     };
     trust.sources.push(format!(
         "certs.d directory {} (the {} lookup order: {})",
@@ -102,7 +103,7 @@ pub fn load_certs_root(
         && !text.trim().is_empty()
     {
         match parse_hosts_toml(&text, &dir, registry) {
-            Ok(cfg) => return apply_hosts(trust, &cfg, &hosts_toml),
+            Ok(cfg) => return apply_hosts(trust, &cfg, &hosts_toml).map(|()| true),
             Err(reason) => trust.problems.push(format!(
                 "{}: cannot be parsed ({reason}); containerd falls back to the directory's \
                  certificate files",
@@ -110,7 +111,7 @@ pub fn load_certs_root(
             )),
         }
     }
-    load_docker_dir(trust, &dir)
+    load_docker_dir(trust, &dir).map(|()| true)
 }
 
 /// Reads a Docker-style directory: `*.crt` CAs, `*.cert` with its `*.key` as the client pair.

@@ -41,6 +41,18 @@ pub enum TrustError {
     NoKey { path: PathBuf },
 }
 
+/// The trust inputs as given on the command line, resolved per registry by [`Trust::resolve`].
+#[derive(Debug, Clone, Default)]
+pub struct TrustSpec {
+    /// `--ca-file` (repeatable).
+    pub ca_files: Vec<PathBuf>,
+    /// `--cert-dir`: one Docker-style directory used for every registry.
+    pub cert_dir: Option<PathBuf>,
+    /// `--certs-dir`: certs.d roots, searched in order; the first with a directory for the
+    /// registry wins (containerd's `config_path` list; CRI-O's containers-then-docker order).
+    pub certs_roots: Vec<PathBuf>,
+}
+
 /// One CA certificate and the file it came from.
 #[derive(Debug, Clone)]
 pub struct CaCert {
@@ -158,6 +170,29 @@ impl Trust {
     ) -> Result<Trust, TrustError> {
         let mut trust = Trust::system();
         certsd::load_certs_root(&mut trust, root, registry, runtime)?;
+        Ok(trust)
+    }
+
+    /// What the node trusts for `registry` given everything on the command line: the system
+    /// roots, then `--ca-file`s, then `--cert-dir`, then the first certs.d root with a directory
+    /// for the registry, looked up as `runtime` does.
+    pub fn resolve(
+        spec: &TrustSpec,
+        registry: &str,
+        runtime: crate::taxonomy::Runtime,
+    ) -> Result<Trust, TrustError> {
+        let mut trust = Trust::system();
+        for f in &spec.ca_files {
+            trust.add_ca_file(f)?;
+        }
+        if let Some(dir) = &spec.cert_dir {
+            certsd::load_docker_dir(&mut trust, dir)?;
+        }
+        for root in &spec.certs_roots {
+            if certsd::load_certs_root(&mut trust, root, registry, runtime)? {
+                break;
+            }
+        }
         Ok(trust)
     }
 

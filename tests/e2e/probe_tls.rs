@@ -130,6 +130,32 @@ async fn probe_trusts_a_containerd_hosts_toml_with_a_relative_ca_path() {
 }
 
 #[tokio::test]
+async fn probe_certs_roots_are_searched_in_order_and_not_merged() {
+    use pulldoctor::trust::TrustSpec;
+    let reg = seeded(Tls::Valid, Auth::None);
+    let containers = tempfile::tempdir().unwrap();
+    let docker = tempfile::tempdir().unwrap();
+    let with_ca = docker.path().join(&reg.host);
+    fs::create_dir_all(&with_ca).unwrap();
+    fs::copy(ca_file(&reg), with_ca.join("ca.crt")).unwrap();
+    let spec = TrustSpec {
+        certs_roots: vec![containers.path().into(), docker.path().into()],
+        ..TrustSpec::default()
+    };
+    // CRI-O: /etc/containers/certs.d has nothing for the registry, /etc/docker/certs.d does.
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::resolve(&spec, &reg.host, Runtime::CriO).unwrap();
+    assert_cause(&run(&req).await, None);
+
+    // An (empty) directory in the first root wins: the second root's CA is not used.
+    fs::create_dir_all(containers.path().join(&reg.host)).unwrap();
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::resolve(&spec, &reg.host, Runtime::CriO).unwrap();
+    assert!(req.trust.cas.is_empty());
+    assert_cause(&run(&req).await, Some(Cause::TlsUnknownAuthority));
+}
+
+#[tokio::test]
 async fn probe_wrong_name_says_expected_and_presented() {
     let reg = seeded(Tls::WrongName, Auth::None);
     let mut req = request(&reg.host, "app:1.0");
