@@ -4,6 +4,23 @@
 //! status, header and TLS error (see the distribution spec:
 //! <https://github.com/opencontainers/distribution-spec/blob/main/spec.md>).
 
+pub mod challenge;
+pub mod client;
+pub mod contrast;
+pub mod dns;
+pub mod documents;
+pub mod manifest;
+pub mod model;
+pub mod platform;
+pub mod probe;
 pub mod reference;
+pub mod session;
+pub mod tls_error;
 
+pub use model::{
+    Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, RateLimit, Step, StepName, StepOutcome,
+};
+pub use platform::Platform;
+pub use probe::probe;
 pub use reference::{ImageRef, ReferenceError};
+pub use tls_error::Failure;

@@ -3,5 +3,11 @@
 mod credentials_authfile;
 mod credentials_kubectl;
 mod kube_api;
+mod probe_auth;
+mod probe_common;
+mod probe_content;
+mod probe_faults;
+mod probe_redirect;
+mod probe_tls;
 mod registry_bench;
 mod support;

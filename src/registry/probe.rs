@@ -1,0 +1,470 @@
+//! The probe: the conversation a node has with a registry before it pulls, step by step.
+//!
+//! `GET /v2/` → the challenge → a token (Bearer) → `tags/list` → manifest `HEAD` with the Accept
+//! list containerd sends → `GET` where the body decides (a 404's error code, an index's
+//! platforms) → optionally `_catalog`. Follows the OCI distribution spec
+//! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>) and what Debian's
+//! docker-registry 2.8 answers (see `shared/reference/registry-protocol.md`): only
+//! `tags/list` says NAME_UNKNOWN, so it tells a missing repository from a missing tag. One
+//! client, so one TLS handshake; the token is reused. A full probe costs at most 4 requests on
+//! a Basic registry and 5 on a token registry (more only for extra credentials or tag pages).
+
+use std::time::Instant;
+
+use reqwest::{Method, Url};
+
+use super::challenge::{self, Scheme};
+use super::client::{CAP_DOCUMENT, CAP_SMALL, RegistryClient};
+use super::contrast;
+use super::documents;
+use super::manifest;
+use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, StepName};
+use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
+use crate::taxonomy::Cause;
+use crate::trust::describe_chain;
+
+/// Probes the registry for `req.image` the way the node would. Never fails: every failure is
+/// a recorded step and the outcome's cause.
+pub async fn probe(req: &ProbeRequest) -> ProbeReport {
+    let started = Instant::now();
+    let deadline = started + req.timeout;
+    let plain = req.plain_http || req.trust.plain_http;
+    let root = api_root(req, plain);
+    let mut report = empty_report(req, &root);
+    let skip = req.insecure_skip_verify || req.trust.skip_verify;
+    let connect = req.step_timeout.min(req.timeout);
+    let client = match RegistryClient::new(&req.trust, skip, connect) {
+        Ok(c) => c,
+        Err(e) => {
+            report.outcome.cause = Some(Cause::Unknown);
+            report.outcome.detail = format!("cannot set up the TLS client: {e}");
+            return report;
+        }
+    };
+    let mut s = Session::new(req, &client, root.clone(), deadline, plain);
+    let (verdict, granted) = converse(&mut s, &mut report).await;
+    report.outcome = ProbeOutcome {
+        cause: verdict.cause,
+        detail: verdict.detail,
+        credential_used: granted.and_then(|g| g.label),
+    };
+    report.steps = std::mem::take(&mut s.steps);
+    report.rate_limit = s.rate.take();
+    report.requests = client.requests();
+    report.tls_handshakes = client.recorder.handshakes();
+    report.certificates = describe_chain(&client.recorder.chain());
+    if skip {
+        report.tls_would_fail = client.recorder.would_fail();
+    }
+    if req.contrasts {
+        contrast::run(req, &client, &root, &mut report, deadline).await;
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// `https://<registry>/v2/`, or the node's configured endpoint (hosts.toml), or HTTP.
+fn api_root(req: &ProbeRequest, plain: bool) -> Url {
+    let fallback = || {
+        let scheme = if plain { "http" } else { "https" };
+        Url::parse(&format!("{scheme}://{}/", req.image.api_host()))
+            .unwrap_or_else(|_| Url::parse("https://invalid.invalid/").expect("static URL"))
+    };
+    let mut base = req.trust.endpoint.clone().unwrap_or_else(fallback);
+    if req.plain_http && base.scheme() == "https" {
+        let _ = base.set_scheme("http");
+    }
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    if req.trust.override_path {
+        base
+    } else {
+        base.join("v2/").unwrap_or(base)
+    }
+}
+
+fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
+    let mut flags = Vec::new();
+    if req.insecure_skip_verify {
+        flags.push("--insecure-skip-tls-verify: certificates were not verified".into());
+    }
+    if req.plain_http {
+        flags.push("--plain-http: spoke plain HTTP".into());
+    }
+    if req.trust.skip_verify {
+        flags.push("node config skip_verify = true: certificates were not verified".into());
+    }
+    if req.trust.plain_http && !req.plain_http {
+        flags.push("node config names the registry with http://".into());
+    }
+    let endpoint = root.as_str().trim_end_matches("v2/").trim_end_matches('/');
+    ProbeReport {
+        image: req.image.canonical(),
+        endpoint: endpoint.to_string(),
+        platform: req.platform.clone(),
+        steps: Vec::new(),
+        outcome: ProbeOutcome {
+            cause: Some(Cause::Unknown),
+            detail: String::new(),
+            credential_used: None,
+        },
+        requests: 0,
+        tls_handshakes: 0,
+        auth_scheme: None,
+        certificates: Vec::new(),
+        tls_would_fail: None,
+        contrasts: Vec::new(),
+        contrast_requests: 0,
+        tags: Vec::new(),
+        tags_truncated: false,
+        platforms: Vec::new(),
+        media_type: None,
+        digest: None,
+        catalog: None,
+        rate_limit: None,
+        flags,
+        trust_sources: req.trust.sources.clone(),
+        trust_problems: req.trust.problems.clone(),
+        elapsed_ms: 0,
+    }
+}
+
+/// The main conversation; returns the verdict and the access it won.
+async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Option<Granted>) {
+    let anon = Granted::anonymous();
+    // 1. GET /v2/: reachability, TLS, the challenge.
+    let ping = s
+        .step(
+            StepName::Ping,
+            Method::GET,
+            s.root.clone(),
+            None,
+            &anon,
+            CAP_SMALL,
+        )
+        .await;
+    let Some(ping) = ping else {
+        if s.last_failure() == Some(super::tls_error::Failure::PlainHttpServer) {
+            return (plain_http_check(s).await, None);
+        }
+        return (s.unreachable("GET /v2/"), None);
+    };
+    let challenges = match ping.status {
+        200..=299 => Vec::new(),
+        401 => challenges_of(&ping),
+        404 => {
+            return (
+                Verdict::cause(
+                    Cause::Unknown,
+                    format!(
+                        "{} is not a registry: GET /v2/ answered 404",
+                        report.endpoint
+                    ),
+                ),
+                None,
+            );
+        }
+        400 if s.root.scheme() == "http"
+            && String::from_utf8_lossy(&ping.body).contains("HTTPS") =>
+        {
+            return (
+                Verdict::cause(
+                    Cause::Unknown,
+                    "the registry speaks HTTPS on this port, not plain HTTP (drop --plain-http)",
+                ),
+                None,
+            );
+        }
+        st => return (status_verdict(st, &ping, "GET /v2/"), None),
+    };
+    let preferred = challenge::preferred(&challenges).cloned();
+    report.auth_scheme = Some(preferred.as_ref().map_or("none".into(), scheme_name));
+    if ping.status == 401 && preferred.is_none() {
+        let offered: Vec<String> = challenges.iter().map(scheme_name).collect();
+        return (
+            Verdict::cause(
+                Cause::Unknown,
+                format!("401 on /v2/ with no Basic or Bearer challenge (offered: {offered:?})"),
+            ),
+            None,
+        );
+    }
+    let creds = &s.req.credentials;
+    let scope = format!("repository:{}:pull", s.req.image.repository);
+    // 2. Authentication, and 3. the first tags page (for Basic, the tags request is the test).
+    let mut granted = anon.clone();
+    let tags_page;
+    match &preferred {
+        None => {
+            tags_page = s
+                .step(
+                    StepName::Tags,
+                    Method::GET,
+                    s.repo_url("tags/list"),
+                    None,
+                    &granted,
+                    CAP_DOCUMENT,
+                )
+                .await;
+        }
+        Some(c) if c.scheme == Scheme::Basic => {
+            if creds.is_empty() {
+                s.note("Basic challenge and no credentials: the node's anonymous pull is refused");
+                return (
+                    Verdict::cause(
+                        Cause::AuthRequired,
+                        format!(
+                            "the registry requires credentials (Basic realm {:?}) and the pull is anonymous",
+                            c.realm().unwrap_or("")
+                        ),
+                    ),
+                    None,
+                );
+            }
+            let mut page = None;
+            for cred in creds {
+                granted = s.basic(cred);
+                let x = s
+                    .step(
+                        StepName::Tags,
+                        Method::GET,
+                        s.repo_url("tags/list"),
+                        None,
+                        &granted,
+                        CAP_DOCUMENT,
+                    )
+                    .await;
+                match &x {
+                    Some(x) if x.status == 401 => {
+                        s.note(&format!("credentials of {} rejected", cred.label))
+                    }
+                    _ => {
+                        page = Some(x);
+                        break;
+                    }
+                }
+            }
+            match page {
+                Some(p) => tags_page = p,
+                None => {
+                    let labels: Vec<&str> = creds.iter().map(|c| c.label.as_str()).collect();
+                    return (
+                        Verdict::cause(
+                            Cause::AuthInvalidCredentials,
+                            format!(
+                                "the registry rejected every credential: {}",
+                                labels.join(", ")
+                            ),
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        Some(bearer) => {
+            let mut first_refusal: Option<(Option<u16>, Verdict)> = None;
+            let candidates: Vec<Option<&super::model::Auth>> = if creds.is_empty() {
+                vec![None]
+            } else {
+                creds.iter().map(Some).collect()
+            };
+            let mut won = None;
+            for cand in candidates {
+                match s.token(bearer, cand, &scope).await {
+                    Ok(g) => {
+                        won = Some(g);
+                        break;
+                    }
+                    Err((status, v)) => {
+                        let stop = !matches!(status, Some(401) | Some(403));
+                        // A 403 (scope refused) says more than a 401; keep the most telling.
+                        let better = match &first_refusal {
+                            None => true,
+                            Some((st, _)) => *st != Some(403) && status == Some(403),
+                        };
+                        if better {
+                            first_refusal = Some((status, v.clone()));
+                        }
+                        if stop {
+                            return (v, None);
+                        }
+                    }
+                }
+            }
+            match won {
+                Some(g) => granted = g,
+                None => {
+                    let (_, v) = first_refusal
+                        .unwrap_or((None, Verdict::cause(Cause::Unknown, "no token obtained")));
+                    return (v, None);
+                }
+            }
+            tags_page = s
+                .step(
+                    StepName::Tags,
+                    Method::GET,
+                    s.repo_url("tags/list"),
+                    None,
+                    &granted,
+                    CAP_DOCUMENT,
+                )
+                .await;
+        }
+    }
+    // 3. Tags: NAME_UNKNOWN proves the repository missing; other refusals let the manifest decide.
+    let mut tags: Option<Vec<String>> = None;
+    match tags_page {
+        None => return (s.unreachable("tags/list"), Some(granted)),
+        Some(x) => match x.status {
+            200 => {
+                let mut all = documents::tags(&x.body).unwrap_or_default();
+                let mut link = x
+                    .headers
+                    .get("link")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(documents::next_link);
+                let mut pages = 1;
+                while let Some(next) = link.take() {
+                    if pages >= s.req.max_tag_pages {
+                        report.tags_truncated = true;
+                        break;
+                    }
+                    let Ok(url) = s.root.join(&next) else { break };
+                    let Some(p) = s
+                        .step(
+                            StepName::Tags,
+                            Method::GET,
+                            url,
+                            None,
+                            &granted,
+                            CAP_DOCUMENT,
+                        )
+                        .await
+                    else {
+                        break;
+                    };
+                    pages += 1;
+                    if p.status != 200 {
+                        break;
+                    }
+                    all.extend(documents::tags(&p.body).unwrap_or_default());
+                    link = p
+                        .headers
+                        .get("link")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(documents::next_link);
+                }
+                report.tags = all.clone();
+                tags = Some(all);
+            }
+            404 if s.steps.last().and_then(|st| st.error_code.as_deref())
+                == Some("NAME_UNKNOWN") =>
+            {
+                return (
+                    Verdict::cause(
+                        Cause::NotFoundRepo,
+                        format!(
+                            "repository {} does not exist on {}",
+                            s.req.image.repository, s.req.image.registry
+                        ),
+                    ),
+                    Some(granted),
+                );
+            }
+            401 | 403 | 404 => s.note("tags not readable; the manifest decides"),
+            st => return (status_verdict(st, &x, "tags/list"), Some(granted)),
+        },
+    }
+    // 4–5. The manifest, then 6. the catalog.
+    let verdict = manifest::resolve(s, report, &granted, tags.as_deref()).await;
+    if s.req.catalog {
+        catalog(s, report, &granted, preferred.as_ref()).await;
+    }
+    (verdict, Some(granted))
+}
+
+/// After HTTPS met a plain-HTTP port: one plain `GET http://…/v2/`, without credentials.
+async fn plain_http_check(s: &mut Session<'_>) -> Verdict {
+    let mut url = s.root.clone();
+    if url.set_scheme("http").is_err() {
+        return Verdict::cause(Cause::HttpToHttps, "the port does not speak TLS");
+    }
+    let anon = Granted::anonymous();
+    match s
+        .step(
+            StepName::PlainHttpCheck,
+            Method::GET,
+            url.clone(),
+            None,
+            &anon,
+            CAP_SMALL,
+        )
+        .await
+    {
+        Some(x) => Verdict::cause(
+            Cause::HttpToHttps,
+            format!(
+                "{} is a plain-HTTP registry: GET {url} answered {}; the node must be told to use HTTP for it",
+                s.req.image.registry, x.status
+            ),
+        ),
+        None => Verdict::cause(
+            Cause::HttpToHttps,
+            format!(
+                "the port does not speak TLS, and plain HTTP failed too: {}",
+                s.unreachable("GET").detail
+            ),
+        ),
+    }
+}
+
+/// `_catalog`: informational; 401/403/404 mean "not offered", never the diagnosis.
+async fn catalog(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    challenge: Option<&challenge::Challenge>,
+) {
+    let mut access = granted.clone();
+    if let Some(c) = challenge
+        && c.scheme == Scheme::Bearer
+    {
+        let cred = granted
+            .label
+            .as_ref()
+            .and_then(|l| s.req.credentials.iter().find(|c| &c.label == l));
+        match s.token(c, cred, "registry:catalog:*").await {
+            Ok(g) => access = g,
+            Err(_) => {
+                s.note("catalog not offered");
+                return;
+            }
+        }
+    }
+    let url = s.url("_catalog?n=100");
+    let Some(x) = s
+        .step(
+            StepName::Catalog,
+            Method::GET,
+            url,
+            None,
+            &access,
+            CAP_DOCUMENT,
+        )
+        .await
+    else {
+        return;
+    };
+    match x.status {
+        200 => report.catalog = documents::repositories(&x.body),
+        401 | 403 | 404 => {
+            if let Some(st) = s.steps.last_mut() {
+                st.outcome = super::model::StepOutcome::NotOffered;
+            }
+            s.note("catalog not offered");
+        }
+        _ => {}
+    }
+}
