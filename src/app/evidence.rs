@@ -25,7 +25,9 @@ pub struct PodContainer {
 impl PodContainer {
     /// True when the container waits on a pull reason.
     pub fn pull_failing(&self) -> bool {
-        self.waiting.as_ref().is_some_and(|(r, _)| is_pull_waiting_reason(r))
+        self.waiting
+            .as_ref()
+            .is_some_and(|(r, _)| is_pull_waiting_reason(r))
     }
 }
 
@@ -39,7 +41,9 @@ fn kind_id(kind: ContainerKind) -> &'static str {
 
 /// Every container of the pod, init first, then regular, then ephemeral.
 pub fn containers(pod: &Pod) -> Vec<PodContainer> {
-    let Some(spec) = &pod.spec else { return Vec::new() };
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
     let status = pod.status.as_ref();
     let mut out = Vec::new();
     let mut add = |kind: ContainerKind, name: &str, image: Option<&str>, policy: Option<&str>| {
@@ -63,13 +67,28 @@ pub fn containers(pod: &Pod) -> Vec<PodContainer> {
         });
     };
     for c in spec.init_containers.iter().flatten() {
-        add(ContainerKind::Init, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+        add(
+            ContainerKind::Init,
+            &c.name,
+            c.image.as_deref(),
+            c.image_pull_policy.as_deref(),
+        );
     }
     for c in &spec.containers {
-        add(ContainerKind::Regular, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+        add(
+            ContainerKind::Regular,
+            &c.name,
+            c.image.as_deref(),
+            c.image_pull_policy.as_deref(),
+        );
     }
     for c in spec.ephemeral_containers.iter().flatten() {
-        add(ContainerKind::Ephemeral, &c.name, c.image.as_deref(), c.image_pull_policy.as_deref());
+        add(
+            ContainerKind::Ephemeral,
+            &c.name,
+            c.image.as_deref(),
+            c.image_pull_policy.as_deref(),
+        );
     }
     out
 }
@@ -99,10 +118,15 @@ fn weight(s: &Symptom) -> (u8, u8) {
         c if c.is_ambiguous() => 1,
         _ => 2,
     };
-    let facts = [s.url.is_some(), s.status.is_some(), s.error_code.is_some(), s.cert_host.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count() as u8;
+    let facts = [
+        s.url.is_some(),
+        s.status.is_some(),
+        s.error_code.is_some(),
+        s.cert_host.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count() as u8;
     (definite, facts)
 }
 
@@ -117,7 +141,10 @@ pub fn symptom_for(scene: &Scene, c: &PodContainer) -> Option<Symptom> {
     if let Some((reason, message)) = &c.waiting
         && is_pull_waiting_reason(reason)
     {
-        candidates.push(classify::classify(Some(reason), message.as_deref().unwrap_or(reason)));
+        candidates.push(classify::classify(
+            Some(reason),
+            message.as_deref().unwrap_or(reason),
+        ));
     }
     let best = candidates.into_iter().max_by_key(weight)?;
     Some(best)
@@ -126,7 +153,9 @@ pub fn symptom_for(scene: &Scene, c: &PodContainer) -> Option<Symptom> {
 /// The node's runtime and platform.
 pub fn node_facts(node: &Node) -> NodeFacts {
     let info = node.status.as_ref().and_then(|s| s.node_info.as_ref());
-    let runtime_version = info.map(|i| i.container_runtime_version.clone()).unwrap_or_default();
+    let runtime_version = info
+        .map(|i| i.container_runtime_version.clone())
+        .unwrap_or_default();
     let os = info.map(|i| i.operating_system.as_str()).unwrap_or("linux");
     let arch = info.map(|i| i.architecture.as_str()).unwrap_or("amd64");
     NodeFacts {

@@ -3,8 +3,12 @@
 //! Each command has its own file here that runs the stages in order and fills one `Report`;
 //! the stages themselves live in their modules, and nothing here formats output by hand.
 
+mod creds;
+mod evidence;
 mod explain;
 mod input;
+mod pod;
+mod probing;
 
 use std::io::Write;
 
@@ -60,7 +64,8 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
             return Ok(Outcome::Healthy);
         }
         Command::Explain(args) => explain::run(&args)?,
-        Command::Pod(_) | Command::Scan(_) | Command::Image(_) => {
+        Command::Pod(args) => pod::run(&args, &common).await?,
+        Command::Scan(_) | Command::Image(_) => {
             return Err(crate::Error::Usage(
                 "this command is not implemented yet".to_string(),
             ));

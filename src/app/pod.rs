@@ -1,11 +1,11 @@
 //! `pulldoctor pod`: one pod's scene, every container's image, one verdict each.
 
 use super::evidence::{containers, fix_target, node_facts, symptom_for};
-use super::probing::Prober;
+use super::probing::{self, Prober};
 use crate::cli::PodArgs;
 use crate::config::Common;
-use crate::diagnose::{self, Evidence};
-use crate::registry::ImageRef;
+use crate::diagnose::{self, Evidence, NodeFacts, ProbeFacts};
+use crate::registry::{ImageRef, Platform};
 use crate::report::{PodSubject, Report, Summary};
 use crate::scene::live::{LiveOptions, LiveSource};
 use crate::scene::snapshot::SnapshotSource;
@@ -21,26 +21,42 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
         namespace: scene.namespace.clone(),
         name: scene.pod_name().to_string(),
         node: node.as_ref().map(|n| n.name.clone()),
-        runtime: node.as_ref().map(|n| n.runtime_version.clone()).filter(|r| !r.is_empty()),
+        runtime: node
+            .as_ref()
+            .map(|n| n.runtime_version.clone())
+            .filter(|r| !r.is_empty()),
         owner: scene.top_owner().map(|o| format!("{}/{}", o.kind, o.name)),
     });
     let target = fix_target(&scene);
+    let runtime = node.as_ref().map(|n| n.runtime).unwrap_or_default();
+    let platform = node_platform(node.as_ref());
     let mut verdicts = Vec::new();
     for c in containers(&scene.pod) {
         let symptom = symptom_for(&scene, &c);
         let image_ref = ImageRef::parse(&c.image).ok();
         let healthy = symptom.is_none() && !c.pull_failing();
-        let credentials = image_ref.as_ref().map(|r| super::creds::for_scene(&scene, r));
-        let platform = node.as_ref().map(|n| n.platform.clone());
-        let probe = prober
-            .probe_for_pod(&c.image, image_ref.as_ref(), &scene, platform.as_deref())
-            .await;
+        let creds = image_ref
+            .as_ref()
+            .map(|r| super::creds::for_scene(&scene, r));
+        let probe = match (prober.skip_reason(image_ref.as_ref()), &image_ref, &creds) {
+            (Some(skip), _, _) => skip,
+            (None, Some(r), Some(cr)) => {
+                let report = prober
+                    .probe(r, super::creds::auths(cr), &platform, runtime)
+                    .await?;
+                probing::facts(&report)
+            }
+            _ => ProbeFacts::Off,
+        };
         let ev = Evidence {
             image: c.image.clone(),
+            credentials: creds
+                .as_ref()
+                .zip(image_ref.as_ref())
+                .map(|(cr, r)| super::creds::facts(cr, r)),
             image_ref,
             container: Some(c.info.clone()),
             symptom,
-            credentials,
             probe,
             node: node.clone(),
             target: target.clone(),
@@ -51,10 +67,16 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
         verdicts.push(diagnose::diagnose(&ev));
     }
     let problems = verdicts.iter().filter(|v| v.is_problem()).count();
-    report.summary = Summary { problems, healthy: verdicts.len() - problems };
+    report.summary = Summary {
+        problems,
+        healthy: verdicts.len() - problems,
+    };
     report.notes.extend(prober.notes());
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
-        report.notes.push(format!("could not list secrets in {}: {m}", scene.namespace));
+        report.notes.push(format!(
+            "could not list secrets in {}: {m}",
+            scene.namespace
+        ));
     }
     report.verdicts = Some(verdicts);
     Ok(report)
@@ -82,4 +104,11 @@ async fn gather(args: &PodArgs, common: &Common) -> crate::Result<Scene> {
     let live = LiveSource::connect(&opts).await?;
     let namespace = live.namespace().to_string();
     live.pod_scene(&namespace, &args.name).await
+}
+
+/// The node's platform, `linux/amd64` when the node is unknown (the common case, and what
+/// `pulldoctor image` defaults to as well).
+fn node_platform(node: Option<&NodeFacts>) -> Platform {
+    node.and_then(|n| Platform::parse(&n.platform).ok())
+        .unwrap_or_else(|| Platform::new("linux", "amd64", None))
 }

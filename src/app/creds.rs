@@ -1,0 +1,100 @@
+//! Credentials for one image of a pod: the scene handed to the keyring, and the result boiled
+//! down for the probe (with passwords) and for the verdict (without).
+
+use crate::credentials::{self, Fetched, FindingId, ImageCredentials, PodSecrets};
+use crate::diagnose::{CredentialFacts, CredentialFinding, CredentialLabel};
+use crate::registry::{self, ImageRef};
+use crate::scene::{Lookup, Scene};
+
+fn fetched<T>(lookup: &Lookup<T>) -> Fetched<&T> {
+    match lookup {
+        Lookup::Found(t) => Fetched::Found(t),
+        Lookup::NotFound => Fetched::NotFound,
+        Lookup::Forbidden(m) => Fetched::Forbidden(m.clone()),
+        Lookup::NotAsked => Fetched::NotAsked,
+    }
+}
+
+/// What kubelet would do for `image` with this pod's secrets.
+pub fn for_scene(scene: &Scene, image: &ImageRef) -> ImageCredentials {
+    let mut input = PodSecrets::from_pod(&scene.pod);
+    input.namespace = scene.namespace.clone();
+    input.service_account = fetched(&scene.service_account);
+    input.secrets = scene
+        .secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), fetched(v)))
+        .collect();
+    input.namespace_secrets = scene
+        .namespace_pull_secrets
+        .found()
+        .map(|v| v.iter().collect());
+    input.other_namespace_secrets = scene.other_namespace_secrets.iter().collect();
+    credentials::for_image(&input, image)
+}
+
+/// The credentials to hand the probe, in kubelet's order.
+pub fn auths(creds: &ImageCredentials) -> Vec<registry::Auth> {
+    creds
+        .tries
+        .iter()
+        .map(|c| registry::Auth {
+            label: format!("{} (key {})", c.source, c.key),
+            username: c.username.clone(),
+            password: c.password.clone(),
+        })
+        .collect()
+}
+
+/// The key kubelet matches for this image: the registry as the image names it.
+pub fn server_key(image: &ImageRef) -> String {
+    image.registry.clone()
+}
+
+/// Findings whose fix is "use this key instead".
+fn wants_other_key(id: FindingId) -> bool {
+    matches!(
+        id,
+        FindingId::KeyPortMismatch
+            | FindingId::KeyHostMismatch
+            | FindingId::KeyPathMismatch
+            | FindingId::KeySchemeUnsupported
+            | FindingId::KeyDockerHubApiHost
+    )
+}
+
+/// The facts the verdict reads: labels, findings, and the unreferenced secret that would match.
+pub fn facts(creds: &ImageCredentials, image: &ImageRef) -> CredentialFacts {
+    let key = server_key(image);
+    let unreferenced_match = creds
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::UnreferencedMatchingSecret)
+        .and_then(|f| f.secret.clone());
+    CredentialFacts {
+        tried: creds
+            .tries
+            .iter()
+            .map(|c| CredentialLabel {
+                source: c.source.clone(),
+                key: c.key.clone(),
+                username: c.username.clone(),
+            })
+            .collect(),
+        anonymous: creds.anonymous,
+        findings: creds
+            .findings
+            .iter()
+            .map(|f| CredentialFinding {
+                id: f.id.as_str().to_string(),
+                secret: f.secret.clone(),
+                key: f.key.clone(),
+                message: f.message.clone(),
+                suggested_key: (wants_other_key(f.id) && creds.tries.is_empty())
+                    .then(|| key.clone()),
+            })
+            .collect(),
+        unreferenced_match,
+        server_key: key,
+    }
+}
