@@ -6,9 +6,11 @@
 mod creds;
 mod evidence;
 mod explain;
+mod image;
 mod input;
 mod pod;
 mod probing;
+mod scan;
 
 use std::io::Write;
 
@@ -65,11 +67,8 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
         }
         Command::Explain(args) => explain::run(&args)?,
         Command::Pod(args) => pod::run(&args, &common).await?,
-        Command::Scan(_) | Command::Image(_) => {
-            return Err(crate::Error::Usage(
-                "this command is not implemented yet".to_string(),
-            ));
-        }
+        Command::Image(args) => image::run(&args, &common).await?,
+        Command::Scan(args) => scan::run(&args, &common).await?,
     };
     emit(&report, &common)?;
     Ok(if report.has_problems() {

@@ -131,9 +131,18 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         .find(|c| c.credential != "-" && c.credential != "anonymous" && c.works)
         .map(|c| c.credential.clone())
         .or_else(|| report.outcome.credential_used.clone());
-    let mut steps: Vec<String> = report.steps.iter().map(|s| s.detail.clone()).collect();
+    let mut steps: Vec<String> = report
+        .steps
+        .iter()
+        .map(|s| {
+            let path = url::Url::parse(&s.url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default();
+            format!("{} {path}: {}", s.method, s.detail)
+        })
+        .collect();
     if !report.outcome.detail.is_empty() {
-        steps.push(report.outcome.detail.clone());
+        steps.push(format!("conclusion: {}", report.outcome.detail));
     }
     ProbeFacts::Ran(ProbeResult {
         cause: report.outcome.cause,

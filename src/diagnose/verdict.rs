@@ -210,7 +210,12 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
         push("event", event_line(s));
     }
     if let Some(c) = &ev.credentials {
-        if c.tried.is_empty() {
+        if c.tried.is_empty() && ev.target.kind.is_empty() {
+            push(
+                "secret",
+                format!("no credentials for {}: the pull is anonymous", c.server_key),
+            );
+        } else if c.tried.is_empty() {
             push(
                 "secret",
                 format!(
@@ -267,7 +272,7 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
                 );
             }
             for f in &p.flags {
-                push("note", format!("{f} was in force for this probe"));
+                push("note", f.clone());
             }
         }
     }

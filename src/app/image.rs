@@ -1,0 +1,168 @@
+//! `pulldoctor image`: the CI smoke check — can a node pull these references, per platform?
+
+use std::io::Read;
+
+use super::input::read_text;
+use super::probing::{self, Prober};
+use crate::authfile::{self, Authfile, Helpers};
+use crate::cli::ImageArgs;
+use crate::config::Common;
+use crate::credentials::ImageCredentials;
+use crate::diagnose::{self, Evidence, ProbeFacts};
+use crate::redacted::Redacted;
+use crate::registry::{ImageRef, Platform};
+use crate::report::{Report, Summary};
+use crate::taxonomy::Runtime;
+
+/// Where the command line's credentials come from.
+enum Creds {
+    /// `--creds` or `--username` + `--password-stdin`.
+    Flags {
+        source: &'static str,
+        username: String,
+        password: Redacted,
+    },
+    /// An authfile (explicit or docker's default), or nothing at all.
+    File(Option<Authfile>),
+}
+
+/// Probes every reference for every platform.
+pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
+    let refs = references(args)?;
+    let platforms = platforms(args)?;
+    let creds = credentials(args)?;
+    let prober = Prober::new(&args.probe, common)?;
+    let helpers = Helpers {
+        timeout: common.timeout,
+        ..Helpers::default()
+    };
+    let mut report = Report::new("image");
+    let mut verdicts = Vec::new();
+    for raw in &refs {
+        let image_ref = ImageRef::parse(raw);
+        for platform in &platforms {
+            let ev = match &image_ref {
+                Err(e) => {
+                    let mut s = crate::classify::classify(Some("InvalidImageName"), &e.to_string());
+                    s.cause = crate::taxonomy::Cause::InvalidReference;
+                    s.family = s.cause.family();
+                    Evidence {
+                        image: raw.clone(),
+                        symptom: Some(s),
+                        probe: ProbeFacts::NotRun(format!("not a valid reference: {e}")),
+                        ..Evidence::default()
+                    }
+                }
+                Ok(r) => {
+                    let ic = match &creds {
+                        Creds::Flags {
+                            source,
+                            username,
+                            password,
+                        } => authfile::from_flags(source, username, password.clone(), r),
+                        Creds::File(Some(f)) => authfile::credentials_for(f, r, &helpers).await,
+                        Creds::File(None) => ImageCredentials {
+                            image: r.original.clone(),
+                            tries: Vec::new(),
+                            anonymous: true,
+                            findings: Vec::new(),
+                        },
+                    };
+                    let probe = match prober.skip_reason(Some(r)) {
+                        Some(skip) => skip,
+                        None => {
+                            let rep = prober
+                                .probe(r, super::creds::auths(&ic), platform, Runtime::Unknown)
+                                .await?;
+                            probing::facts(&rep)
+                        }
+                    };
+                    Evidence {
+                        image: label(raw, platform, platforms.len()),
+                        image_ref: Some(r.clone()),
+                        credentials: Some(super::creds::facts(&ic, r)),
+                        probe,
+                        ..Evidence::default()
+                    }
+                }
+            };
+            verdicts.push(diagnose::diagnose(&ev));
+        }
+    }
+    let problems = verdicts.iter().filter(|v| v.is_problem()).count();
+    report.summary = Summary {
+        problems,
+        healthy: verdicts.len() - problems,
+    };
+    report.notes.extend(prober.notes());
+    report.verdicts = Some(verdicts);
+    Ok(report)
+}
+
+/// `ref` alone, or `ref (os/arch)` when several platforms are checked.
+fn label(raw: &str, platform: &Platform, count: usize) -> String {
+    if count > 1 {
+        format!("{raw} ({platform})")
+    } else {
+        raw.to_string()
+    }
+}
+
+/// References from the arguments and `--file` (one per line, `#` comments and blanks skipped).
+fn references(args: &ImageArgs) -> crate::Result<Vec<String>> {
+    let mut refs = args.refs.clone();
+    if let Some(path) = &args.file {
+        let text = read_text(&path.to_string_lossy())?;
+        refs.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    if refs.is_empty() {
+        return Err(crate::Error::Usage(
+            "name at least one image reference (or --file)".into(),
+        ));
+    }
+    Ok(refs)
+}
+
+fn platforms(args: &ImageArgs) -> crate::Result<Vec<Platform>> {
+    if args.platforms.is_empty() {
+        return Ok(vec![Platform::new("linux", "amd64", None)]);
+    }
+    args.platforms
+        .iter()
+        .map(|p| {
+            Platform::parse(p).map_err(|e| crate::Error::Usage(format!("--platform {p}: {}", e.0)))
+        })
+        .collect()
+}
+
+fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
+    if let Some(c) = &args.creds {
+        let (username, password) = authfile::parse_creds(c)?;
+        return Ok(Creds::Flags {
+            source: "--creds",
+            username,
+            password,
+        });
+    }
+    if let Some(username) = &args.username {
+        let mut buf = String::new();
+        std::io::stdin()
+            .lock()
+            .take(64 * 1024)
+            .read_to_string(&mut buf)
+            .map_err(crate::Error::Stdin)?;
+        let password = buf.strip_suffix('\n').unwrap_or(&buf);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        return Ok(Creds::Flags {
+            source: "--username/--password-stdin",
+            username: username.clone(),
+            password: Redacted::new(password),
+        });
+    }
+    Ok(Creds::File(authfile::load(args.authfile.as_deref())?))
+}
