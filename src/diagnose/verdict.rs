@@ -72,6 +72,9 @@ pub struct Verdict {
     pub evidence: Vec<EvidenceLine>,
     /// What to change.
     pub fixes: Vec<Fix>,
+    /// Findings about the pull secrets, most important first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credential_findings: Vec<super::CredentialFinding>,
     /// HTTP requests the probe made, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe_requests: Option<u32>,
@@ -108,6 +111,11 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         summary,
         evidence,
         fixes,
+        credential_findings: ev
+            .credentials
+            .as_ref()
+            .map(|c| c.findings.clone())
+            .unwrap_or_default(),
         probe_requests,
     }
 }

@@ -3,6 +3,7 @@
 mod credentials_authfile;
 mod credentials_kubectl;
 mod kube_api;
+mod pod_scenarios;
 mod probe_auth;
 mod probe_common;
 mod probe_content;
@@ -10,4 +11,5 @@ mod probe_faults;
 mod probe_redirect;
 mod probe_tls;
 mod registry_bench;
+mod scenario;
 mod support;
