@@ -1,5 +1,6 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
+mod classify_corpus;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod kube_api;

@@ -1,0 +1,186 @@
+//! Pure: an event reason and message become a [`Symptom`]; pasted `kubectl` text becomes one
+//! symptom per failing image.
+//!
+//! Reproduces nothing itself, but reads the wording of everything that reports a pull failure:
+//! kubelet's events and waiting messages (`pkg/kubelet/images/image_manager.go`,
+//! <https://github.com/kubernetes/kubernetes/tree/master/pkg/kubelet/images>), Docker/dockershim,
+//! containerd's resolver (<https://github.com/containerd/containerd/tree/main/core/remotes/docker>)
+//! and CRI-O's containers/image. The text is normalised ([`text`]), every known phrase is found
+//! in one scan, facts are extracted ([`extract`]), the cause is decided from the inside of the
+//! error chain out ([`rules`]), and a sentence of meaning and advice is written ([`advice`]).
+//! No I/O; never panics on any input (garbage becomes `unknown`).
+
+mod advice;
+mod describe;
+mod extract;
+mod rules;
+mod text;
+
+pub use describe::symptoms_from_text;
+
+use crate::registry::ImageRef;
+use crate::taxonomy::{Cause, Family, Runtime};
+use serde::Serialize;
+use text::Scan;
+
+/// What one failure message says: a cause from the taxonomy and the facts the text reveals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Symptom {
+    /// The most specific cause the text supports.
+    pub cause: Cause,
+    /// The family of `cause`.
+    pub family: Family,
+    /// The runtime whose wording this is.
+    pub runtime: Runtime,
+    /// The image reference as the message names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Registry host with port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Repository path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Tag or digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The URL that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// HTTP status the message reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Registry error code (`MANIFEST_UNKNOWN`, `DENIED`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The host whose certificate failed (may be the token server, not the registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_host: Option<String>,
+    /// Names the certificate is valid for, when the message lists them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cert_names: Vec<String>,
+    /// The platform asked for, when the message names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The event or waiting reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The innermost error the cause was read from (a clause of the message), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// One sentence: what the message means.
+    pub meaning: String,
+    /// One sentence: what to check next.
+    pub next_step: String,
+    /// The raw message (capped at 64 KiB).
+    pub message: String,
+}
+
+/// Longest `detail` clause kept.
+const DETAIL_MAX: usize = 300;
+
+/// Classifies one reason + message.
+///
+/// The reason is the event's or the waiting state's (`Failed`, `ErrImagePull`, `InspectFailed`,
+/// …); it decides only where the message cannot (`ErrImageNeverPull`, `InvalidImageName`, …).
+pub fn classify(reason: Option<&str>, message: &str) -> Symptom {
+    classify_with_image(reason, message, None)
+}
+
+/// Classifies with an image known from elsewhere (the container's `Image:` line in `kubectl
+/// describe`), used when the message itself names none.
+pub(crate) fn classify_with_image(
+    reason: Option<&str>,
+    message: &str,
+    known_image: Option<&str>,
+) -> Symptom {
+    let norm = text::normalise(message);
+    let t: &str = &norm;
+    let scan = Scan::of(t);
+
+    let image = extract::image(t, &scan).or_else(|| known_image.map(str::to_string));
+    let parsed = image.as_deref().and_then(|i| ImageRef::parse(i).ok());
+    let spans = extract::urls(t);
+    let status = extract::http_status(t);
+    let url_registry = spans
+        .iter()
+        .map(|&(s, e)| &t[s..e])
+        .find_map(extract::url_host);
+    let registry_for_rules = parsed.as_ref().map(|r| r.registry.clone()).or(url_registry);
+    let ctx = rules::Context {
+        reason,
+        status,
+        registry: registry_for_rules.as_deref(),
+    };
+    let (cause, evidence) = rules::decide(&scan, &ctx);
+    let url = extract::failed_url(t, &spans, evidence);
+    let (cert_host, cert_names) = match cause.family() {
+        Family::Tls => extract::certificate(t, &scan, &spans),
+        _ => (None, Vec::new()),
+    };
+
+    let mut symptom = Symptom {
+        cause,
+        family: cause.family(),
+        runtime: extract::runtime(&scan),
+        registry: parsed.as_ref().map(|r| r.registry.clone()),
+        repository: parsed.as_ref().map(|r| r.repository.clone()),
+        reference: parsed.as_ref().map(|r| r.manifest_reference().to_string()),
+        image,
+        url,
+        status,
+        error_code: extract::error_code(&scan).map(str::to_string),
+        cert_host,
+        cert_names,
+        platform: extract::platform(t, &scan),
+        reason: reason.map(str::to_string),
+        detail: evidence.map(|at| clause(t, at)),
+        meaning: String::new(),
+        next_step: String::new(),
+        message: text::cap(message, text::MAX_ANALYSED).to_string(),
+    };
+    let lookup = (cause == Cause::DnsFailure)
+        .then(|| extract::lookup_host(t))
+        .flatten();
+    let dial = (cause == Cause::NetworkUnreachable)
+        .then(|| extract::dial_target(t))
+        .flatten();
+    let secrets = if cause == Cause::PullSecretMissing {
+        extract::secret_names(t)
+    } else {
+        Vec::new()
+    };
+    advice::explain(&mut symptom, lookup.as_deref(), dial.as_deref(), &secrets);
+    symptom
+}
+
+/// True when the text is about a failed pull at all (a cause was found, or it uses the words
+/// kubelet and the runtimes use for a failed pull). Used to drop unrelated events.
+pub fn is_pull_failure(symptom: &Symptom) -> bool {
+    if symptom.cause != Cause::Unknown {
+        return true;
+    }
+    let norm = text::normalise(&symptom.message);
+    let scan = Scan::of(&norm);
+    let pull_reason = symptom.reason.as_deref().is_some_and(|r| {
+        ["ErrImagePull", "ImagePullBackOff", "InspectFailed"]
+            .iter()
+            .any(|k| r.eq_ignore_ascii_case(k))
+    });
+    scan.has(text::F::PullWords) || pull_reason
+}
+
+/// The clause of `t` starting at `at`, cut to a readable length.
+fn clause(t: &str, at: usize) -> String {
+    let rest = t.get(at..).unwrap_or("");
+    let cut = text::cap(rest, DETAIL_MAX);
+    let cut = cut.trim_end_matches(['"', ']', ' ', ')']);
+    if cut.len() < rest.trim_end_matches(['"', ']', ' ', ')']).len() {
+        format!("{cut}…")
+    } else {
+        cut.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

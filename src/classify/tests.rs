@@ -1,0 +1,125 @@
+//! Unit tests of `classify` on shapes the corpus test does not pin one by one.
+
+use super::*;
+
+#[test]
+fn kubelet_event_with_rpc_wrapper() {
+    let s = classify(
+        Some("Failed"),
+        r#"Failed to pull image "127.0.0.1:5000/app:1.0": rpc error: code = Unknown desc = failed to pull and unpack image "127.0.0.1:5000/app:1.0": failed to resolve reference "127.0.0.1:5000/app:1.0": failed to do request: Head "https://127.0.0.1:5000/v2/app/manifests/1.0": http: server gave HTTP response to HTTPS client"#,
+    );
+    assert_eq!(s.cause, Cause::HttpToHttps);
+    assert_eq!(s.family, Family::Protocol);
+    assert_eq!(s.runtime, Runtime::Containerd);
+    assert_eq!(s.image.as_deref(), Some("127.0.0.1:5000/app:1.0"));
+    assert_eq!(s.registry.as_deref(), Some("127.0.0.1:5000"));
+    assert_eq!(s.repository.as_deref(), Some("app"));
+    assert_eq!(s.reference.as_deref(), Some("1.0"));
+    assert_eq!(
+        s.url.as_deref(),
+        Some("https://127.0.0.1:5000/v2/app/manifests/1.0")
+    );
+    assert!(s.meaning.contains("127.0.0.1:5000"), "{}", s.meaning);
+}
+
+#[test]
+fn old_code_2_and_escaped_klog_line() {
+    let s = classify(
+        None,
+        r#"E0101 00:00:00.000000 1 remote_image.go:1] "PullImage from image service failed" err="rpc error: code = 2 desc = failed to pull and unpack image \"r.test/a:1\": failed to resolve reference \"r.test/a:1\": r.test/a:1: not found" image="r.test/a:1""#,
+    );
+    assert_eq!(s.cause, Cause::NotFound);
+    assert_eq!(s.image.as_deref(), Some("r.test/a:1"));
+}
+
+#[test]
+fn token_server_certificate_is_reported_not_the_registry() {
+    let s = classify(
+        Some("Failed"),
+        r#"Failed to pull image "r.test/a:1": failed to pull and unpack image "r.test/a:1": failed to resolve reference "r.test/a:1": failed to authorize: failed to fetch anonymous token: Get "https://auth.r.test/token?scope=repository%3Aa%3Apull&service=r.test": tls: failed to verify certificate: x509: certificate signed by unknown authority"#,
+    );
+    assert_eq!(s.cause, Cause::TlsUnknownAuthority);
+    assert_eq!(s.cert_host.as_deref(), Some("auth.r.test"));
+    assert_eq!(s.registry.as_deref(), Some("r.test"));
+    assert!(
+        s.meaning.contains("token server auth.r.test"),
+        "{}",
+        s.meaning
+    );
+}
+
+#[test]
+fn backoff_with_inner_error_and_backoff_alone() {
+    let s = classify(
+        Some("ImagePullBackOff"),
+        r#"Back-off pulling image "nginx:nope": ErrImagePull: failed to pull and unpack image "docker.io/library/nginx:nope": failed to resolve reference "docker.io/library/nginx:nope": docker.io/library/nginx:nope: not found"#,
+    );
+    assert_eq!(s.cause, Cause::NotFoundTag);
+    assert_eq!(s.image.as_deref(), Some("nginx:nope"));
+    let s = classify(Some("BackOff"), r#"Back-off pulling image "nginx:nope""#);
+    assert_eq!(s.cause, Cause::Unknown);
+    assert_eq!(s.reference.as_deref(), Some("nope"));
+    assert!(is_pull_failure(&s));
+}
+
+#[test]
+fn reasons_decide_where_text_cannot() {
+    assert_eq!(
+        classify(Some("ErrImageNeverPull"), "").cause,
+        Cause::NeverPull
+    );
+    assert_eq!(
+        classify(Some("InvalidImageName"), "x").cause,
+        Cause::InvalidReference
+    );
+    assert_eq!(
+        classify(Some("FailedToRetrieveImagePullSecret"), "").cause,
+        Cause::PullSecretMissing
+    );
+    assert_eq!(
+        classify(Some("Failed"), "Error: ErrImagePull").cause,
+        Cause::Unknown
+    );
+}
+
+#[test]
+fn garbage_is_unknown_and_never_panics() {
+    let big = "a".repeat(10 * 1024 * 1024);
+    let s = classify(None, &big);
+    assert_eq!(s.cause, Cause::Unknown);
+    assert!(s.message.len() <= text::MAX_ANALYSED);
+    let binary =
+        String::from_utf8_lossy(&[0xff, 0x00, 0xfe, b'\\', b'"', 0x80, b'\n']).into_owned();
+    assert_eq!(classify(None, &binary).cause, Cause::Unknown);
+    assert_eq!(classify(None, "").cause, Cause::Unknown);
+    for s in [
+        "\\",
+        "\"",
+        "Failed to pull image \"",
+        "image=\"",
+        "https://",
+        "manifest for ",
+        "reading manifest x in",
+        "x509: certificate is valid for ",
+        "é:403 Forbidden",
+        "lookup ",
+        "dial tcp ",
+    ] {
+        let _ = classify(Some(s), s);
+    }
+    assert!(!is_pull_failure(&classify(None, "hello world")));
+}
+
+#[test]
+fn serialises_stable_ids() {
+    let s = classify(
+        None,
+        "Error response from daemon: toomanyrequests: You have reached your pull rate limit.",
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["cause"], "rate_limited");
+    assert_eq!(json["family"], "limits");
+    assert_eq!(json["runtime"], "docker");
+    assert_eq!(json["error_code"], "TOOMANYREQUESTS");
+    assert!(json.get("cert_names").is_none());
+}
