@@ -145,3 +145,58 @@ async fn registry_proxy_stall_and_silent_accept_end_in_client_timeouts() {
     );
     assert_eq!(silent.connections(), 1);
 }
+
+#[tokio::test]
+async fn registry_proxy_adds_quota_headers_to_successful_manifest_answers() {
+    let reg = start(Tls::Valid, Auth::None);
+    let fixtures = reg.seed_fixtures();
+    let proxy = FaultProxy::start(&reg, Fault::rate_limit_headers(76));
+    let client = http_client(Trust::Ca(&reg.pki), TIMEOUT);
+
+    let head = client
+        .head(format!("https://{}/v2/app/manifests/1.0", proxy.host()))
+        .header(ACCEPT, DOCKER_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        header(&head, "docker-content-digest"),
+        fixtures.get("app:1.0").digest
+    );
+    assert_eq!(header(&head, "ratelimit-limit"), "100;w=21600");
+    assert_eq!(header(&head, "ratelimit-remaining"), "76;w=21600");
+    // A HEAD keeps the real Content-Length of the manifest it describes.
+    assert_eq!(
+        header(&head, "content-length"),
+        fixtures.get("app:1.0").size.to_string()
+    );
+
+    let tags = client
+        .get(format!("https://{}/v2/app/tags/list", proxy.host()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status(), 200);
+    assert_eq!(header(&tags, "ratelimit-remaining"), "");
+}
+
+#[tokio::test]
+async fn registry_proxy_can_play_a_web_server_that_is_not_a_registry() {
+    let reg = start(Tls::Plain, Auth::None);
+    let proxy = FaultProxy::start(&reg, Fault::not_a_registry());
+    let client = http_client(Trust::System, TIMEOUT);
+    let base = client
+        .get(format!("http://{}/v2/", proxy.host()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(base.status(), 404);
+    assert_eq!(header(&base, "docker-distribution-api-version"), "");
+    assert!(
+        base.text()
+            .await
+            .unwrap()
+            .contains("<h1>404 Not Found</h1>")
+    );
+}
