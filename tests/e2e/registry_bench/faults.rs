@@ -110,7 +110,9 @@ async fn registry_proxy_answers_503_on_the_chosen_path_and_forwards_the_rest() {
 #[tokio::test]
 async fn registry_proxy_stall_and_silent_accept_end_in_client_timeouts() {
     let reg = start(Tls::Valid, Auth::None);
-    let short = http_client(Trust::Ca(&reg.pki), Duration::from_millis(700));
+    let client = http_client(Trust::Ca(&reg.pki), TIMEOUT);
+    // Per-request timeout: the generous client timeout covers setup, this one the fault.
+    let short = Duration::from_secs(1);
 
     let stall = FaultProxy::start(
         &reg,
@@ -118,23 +120,31 @@ async fn registry_proxy_stall_and_silent_accept_end_in_client_timeouts() {
             on: Match::Manifests,
         },
     );
-    let base = short
+    let base = client
         .get(format!("https://{}/v2/", stall.host()))
         .send()
         .await
         .unwrap();
     assert_eq!(base.status(), 200, "/v2/ still answers");
-    let err = short
+    base.bytes().await.unwrap(); // hands the connection back for reuse
+    let err = client
         .get(format!("https://{}/v2/app/manifests/1.0", stall.host()))
+        .timeout(short)
         .send()
         .await
         .expect_err("stalled");
     assert!(err.is_timeout(), "{}", error_chain(&err));
     assert_eq!(stall.requests().last().map(|r| r.status), Some(0));
+    assert_eq!(
+        stall.connections(),
+        1,
+        "the stalled request rode the same connection"
+    );
 
     let silent = FaultProxy::start(&reg, Fault::SilentAccept);
-    let err = short
+    let err = client
         .get(format!("https://{}/v2/", silent.host()))
+        .timeout(short)
         .send()
         .await
         .expect_err("mute peer");
