@@ -1,8 +1,12 @@
 //! Real servers for the tests: a registry, a token server, a Kubernetes API server.
 //!
+//! The registry side runs the real CNCF distribution server
+//! (<https://distribution.github.io/distribution/>) as Debian packages it; only what a
+//! registry operator would provide (certificates, htpasswd, a token server) is made here.
+//!
 //! # Registry bench (everything on 127.0.0.1, one instance per test, stopped on drop)
 //!
-//! ```ignore
+//! ```text
 //! use crate::support::*;
 //!
 //! // Debian's docker-registry 2.8 on 127.0.0.1:0 (port read from its log), storage in a temp
