@@ -1,6 +1,7 @@
 //! Decoding tests: both body shapes, every field rule, every way a body can be broken.
 
 use super::*;
+use base64::Engine;
 
 fn ids(cfg: &DockerConfig) -> Vec<FindingId> {
     cfg.findings.iter().map(|f| f.id).collect()

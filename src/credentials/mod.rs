@@ -13,6 +13,7 @@
 //! credentials (kubelet's own `config.json`, credential-provider plugins) are not visible here;
 //! kubelet tries them after the pod's.
 
+mod auth;
 pub mod dockerconfig;
 pub mod findings;
 mod goparse;
