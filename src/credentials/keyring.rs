@@ -171,6 +171,9 @@ pub struct Miss {
     pub rank: usize,
 }
 
+/// Host misses ranked at or below this are a typo or two away from the image's host.
+pub const TYPO_RANK: usize = 12;
+
 const HUB_API_HOSTS: [&str; 3] = [
     "registry-1.docker.io",
     "registry.hub.docker.com",

@@ -45,14 +45,13 @@ pub(super) fn closest_miss(source: &str, keys: &[&str], image: &ImageRef) -> Opt
         .filter_map(|k| keyring::explain_miss(k, image).map(|m| (k, m)))
         .min_by_key(|(_, m)| m.rank)?;
     let (key, miss) = best;
-    Some(
-        Finding::new(
-            miss.id,
-            format!("no key matches {:?}: {}", image.original, miss.detail),
-        )
-        .secret(source)
-        .key(*key),
-    )
+    let msg = format!("no key matches {:?}: {}", image.original, miss.detail);
+    let mut finding = Finding::new(miss.id, msg).secret(source).key(*key);
+    // A key for an unrelated host is no near miss: the secret is simply for another registry.
+    if miss.id == FindingId::KeyHostMismatch && miss.rank > keyring::TYPO_RANK {
+        finding = finding.severity(Severity::Info);
+    }
+    Some(finding)
 }
 
 fn sa_pull_secrets(sa: &ServiceAccount) -> Vec<String> {

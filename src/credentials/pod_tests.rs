@@ -235,8 +235,13 @@ fn closest_key_names_the_difference() {
         .unwrap();
     assert_eq!(port.secret.as_deref(), Some("shop/one"));
     assert_eq!(port.key.as_deref(), Some("reg.shop.test"));
-    assert!(ids(&c).contains(&F::KeyHostMismatch));
-    // Port mismatch is an error, host mismatch of another secret a warning: sorted first.
+    let host = c
+        .findings
+        .iter()
+        .find(|f| f.id == F::KeyHostMismatch)
+        .unwrap();
+    assert_eq!(host.severity, Severity::Info, "quay.io is no near miss");
+    // Port mismatch is an error, sorted first.
     assert_eq!(c.findings[0].id, F::KeyPortMismatch);
 }
 
@@ -469,4 +474,13 @@ fn from_pod_reads_the_spec() {
         input.pod_created.map(|t| t.0.to_string()).as_deref(),
         Some("2024-05-01T10:00:00Z")
     );
+}
+
+#[test]
+fn a_host_one_typo_away_is_a_warning() {
+    let have = [regcred("shop", "regcred", "reg.shop.tset", "u", "p")];
+    let c = for_image(&pod_input(&["regcred"], &have), &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::KeyHostMismatch]);
+    assert_eq!(c.findings[0].severity, Severity::Warning);
+    assert!(c.findings[0].message.contains("\"reg.shop.tset\""));
 }
