@@ -273,8 +273,13 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
         });
     }
     if hosts_match {
+        let hint = if key.path == "/v1" || key.path == "/v2" {
+            " (kubelet strips /v1/ and /v2/ only with the trailing slash)"
+        } else {
+            ""
+        };
         let detail = format!(
-            "key {shown:?} covers only paths starting {:?}, and the image's repository path is {:?}",
+            "key {shown:?} covers only paths starting {:?}, and the image's repository path is {:?}{hint}",
             shorten(&key.path),
             shorten(&target.path)
         );

@@ -129,6 +129,10 @@ fn misses_name_what_differs() {
     assert_eq!(m.id, FindingId::KeyPathMismatch);
     assert!(m.detail.contains("/team-a") && m.detail.contains("/team-b/app"));
 
+    let m = explain_miss("https://reg.test/v2", &img("reg.test/app")).unwrap();
+    assert_eq!(m.id, FindingId::KeyPathMismatch);
+    assert!(m.detail.contains("trailing slash"), "{}", m.detail);
+
     let m = explain_miss("https://registry-1.docker.io/v2/", &img("acme/app")).unwrap();
     assert_eq!(m.id, FindingId::KeyDockerHubApiHost);
 
