@@ -240,13 +240,19 @@ impl Decoder<'_> {
     }
 
     fn entries(&mut self, members: &[(String, Json)], path: &str) {
+        // Where each key last appears, so duplicates are found in one pass even in a huge body.
+        let last: std::collections::HashMap<&str, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.as_str(), i))
+            .collect();
         for (i, (key, value)) in members.iter().enumerate() {
             let at = if path.is_empty() {
                 format!("[{:?}]", shorten(key))
             } else {
                 format!("{path}[{:?}]", shorten(key))
             };
-            let later = members[i + 1..].iter().any(|(k, _)| k == key);
+            let later = last[key.as_str()] != i;
             if later {
                 let msg = format!(
                     "key {:?} appears more than once; kubelet keeps the last one",
@@ -254,8 +260,20 @@ impl Decoder<'_> {
                 );
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
+            let before = self.out.findings.len();
             let entry = self.entry(key, value, &at);
-            if let Some(entry) = entry.filter(|_| !later) {
+            if later {
+                // Go still decodes the overridden value, so its errors break the keyring; its
+                // other oddities no longer matter.
+                let mut i = before;
+                while i < self.out.findings.len() {
+                    if self.out.findings[i].id.breaks_keyring() {
+                        i += 1;
+                    } else {
+                        self.out.findings.remove(i);
+                    }
+                }
+            } else if let Some(entry) = entry {
                 self.out.entries.push(entry);
             }
         }
@@ -274,7 +292,7 @@ impl Decoder<'_> {
         let (mut username, mut password, mut auth) = (String::new(), String::new(), String::new());
         let (mut identity, mut registry) = (None, None);
         let mut email = String::new();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (name, v) in fields {
             let lower = name.to_ascii_lowercase();
             let slot = match lower.as_str() {
@@ -295,11 +313,10 @@ impl Decoder<'_> {
                 }
                 _ => continue,
             };
-            if seen.contains(&lower) {
+            if !seen.insert(lower.clone()) {
                 let msg = format!("{at}.{lower} is given twice; kubelet keeps the last one");
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
-            seen.push(lower.clone());
             match v {
                 Json::Str(s) => *slot = s.clone(),
                 Json::Null => {}
