@@ -13,7 +13,7 @@
 //! `credsStore` and `credHelpers`, which kubelet ignores.
 
 pub use super::auth::{AuthError, decode_auth};
-use super::findings::{Finding, FindingId, shorten};
+use super::findings::{Finding, FindingId, shorten, shown_key};
 use super::json::{self, Json};
 use crate::redacted::Redacted;
 
@@ -32,7 +32,7 @@ pub enum Format {
 }
 
 /// One registry entry after kubelet's decoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The key as written (`https://index.docker.io/v1/`, `reg.example.com:5000`).
     pub key: String,
@@ -44,6 +44,19 @@ pub struct Entry {
     pub identity_token: Option<Redacted>,
     /// `registrytoken`, which kubelet ignores but docker uses.
     pub registry_token: Option<Redacted>,
+}
+
+// By hand: the key may carry `user:password@`, which Debug must not show.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &shown_key(&self.key))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("identity_token", &self.identity_token)
+            .field("registry_token", &self.registry_token)
+            .finish()
+    }
 }
 
 /// A decoded docker config: its entries, what kubelet would make of it, and the near misses.
@@ -181,8 +194,8 @@ impl Decoder<'_> {
         {
             let msg = format!(
                 "a kubernetes.io/dockercfg secret holding an {{\"{}\": …}} body (the .dockerconfigjson shape): kubelet reads \"{}\" as a registry name and finds no credentials; recreate it as type kubernetes.io/dockerconfigjson",
-                shorten(name),
-                shorten(name)
+                shown_key(name),
+                shown_key(name)
             );
             self.push(
                 Finding::new(FindingId::DockerconfigjsonInDockercfg, msg),
@@ -215,7 +228,7 @@ impl Decoder<'_> {
         if let Some(first) = registries.first() {
             let msg = format!(
                 "the body has registry keys at the top level ({}) but no \"auths\" object: that is the legacy .dockercfg shape, and kubelet finds no credentials in a kubernetes.io/dockerconfigjson secret shaped so",
-                shorten(first)
+                shown_key(first)
             );
             self.push(
                 Finding::new(FindingId::DockercfgInDockerconfigjson, msg),
@@ -248,15 +261,15 @@ impl Decoder<'_> {
             .collect();
         for (i, (key, value)) in members.iter().enumerate() {
             let at = if path.is_empty() {
-                format!("[{:?}]", shorten(key))
+                format!("[{:?}]", shown_key(key))
             } else {
-                format!("{path}[{:?}]", shorten(key))
+                format!("{path}[{:?}]", shown_key(key))
             };
             let later = last[key.as_str()] != i;
             if later {
                 let msg = format!(
                     "key {:?} appears more than once; kubelet keeps the last one",
-                    shorten(key)
+                    shown_key(key)
                 );
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }

@@ -11,7 +11,7 @@
 //! string prefix of the image's. Only when no key matched a Docker Hub image are the
 //! credentials under exactly `index.docker.io` used.
 
-use super::findings::{FindingId, shorten};
+use super::findings::{FindingId, shorten, shown_key};
 use super::goparse::{self, BadPattern};
 use crate::registry::reference::ImageRef;
 use std::collections::BTreeMap;
@@ -186,7 +186,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
         return None;
     }
     let norm = normalise_key(raw_key).ok()?;
-    let shown = shorten(raw_key);
+    let shown = shown_key(raw_key);
     let name = image.name();
     let hub = is_default_registry_match(&name);
     // A scheme kubelet does not strip becomes part of the host.
@@ -196,11 +196,12 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     {
         let close = key_covers(rest, image);
         let detail = format!(
-            "key {shown:?} starts with {:?}, which kubelet does not strip (only lower-case https:// and http://), so it reads the host as {:?}{}",
+            "key {shown:?} starts with {:?}, which kubelet does not strip (only lower-case https:// and http://), so the host it matches is {:?}{}",
             format!("{}://", shorten(scheme)),
-            shorten(&norm),
+            shorten(&parts(&norm).map(|p| p.labels.join(".")).unwrap_or_default()),
             if close {
-                format!("; written as {:?} it would match", shorten(rest))
+                let plain = normalise_key(rest).unwrap_or_else(|_| rest.to_string());
+                format!("; written as {:?} it would match", shown_key(&plain))
             } else {
                 String::new()
             }
@@ -228,7 +229,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     if hub && key_host == DEFAULT_REGISTRY_HOST {
         let detail = format!(
             "key {shown:?} normalises to {:?}, but the Docker Hub fallback looks only for exactly {DEFAULT_REGISTRY_HOST:?}; use https://index.docker.io/v1/",
-            shorten(&norm)
+            shown_key(&norm)
         );
         return Some(Miss {
             id: FindingId::KeyPathMismatch,

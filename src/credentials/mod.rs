@@ -101,7 +101,7 @@ pub fn for_image_from_config(
     for entry in &config.entries {
         let cred = Credential {
             source: source_label.to_string(),
-            key: entry.key.clone(),
+            key: findings::strip_userinfo(&entry.key),
             username: entry.username.clone(),
             password: entry.password.clone(),
         };
