@@ -8,8 +8,11 @@
 //! the ServiceAccount admission plugin,
 //! <https://github.com/kubernetes/kubernetes/tree/master/pkg/credentialprovider>) are summarised
 //! in `shared/reference/kubelet-credentials.md`; each submodule reproduces one part:
-//! [`dockerconfig`] the decoding, [`keyring`] the matching and order, [`pod`] which secrets a pod
-//! carries. Passwords, `auth` values and tokens only ever live in [`Redacted`]. Node-level
+//! [`dockerconfig`] (with `auth` and `json`) the decoding, [`keyring`] (on `goparse`, Go's URL
+//! and glob rules) the matching and order, `secrets` which Secret objects kubelet reads, [`pod`]
+//! which secrets a pod carries, `nearmiss` the credential that would have worked.
+//! Passwords, `auth` values and tokens only ever live in [`Redacted`]; a key's userinfo is
+//! stripped before it is shown. Node-level
 //! credentials (kubelet's own `config.json`, credential-provider plugins) are not visible here;
 //! kubelet tries them after the pod's.
 
