@@ -160,6 +160,19 @@ pub fn key_covers(raw_key: &str, image: &ImageRef) -> bool {
     ring.add(raw_key, ()).is_ok() && !ring.lookup(&image.name()).items.is_empty()
 }
 
+/// The key to write in a new secret so kubelet matches it to this image.
+///
+/// Docker Hub gets `https://index.docker.io/v1/`, the key `kubectl create secret
+/// docker-registry` writes by default and the one docker's own config uses; any other registry
+/// gets its host with the port exactly as the image names it.
+pub fn key_for(image: &ImageRef) -> String {
+    if image.is_docker_hub() {
+        "https://index.docker.io/v1/".to_string()
+    } else {
+        image.registry.clone()
+    }
+}
+
 /// Why a key does not cover an image, with a rank (lower = closer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Miss {

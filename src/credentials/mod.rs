@@ -48,6 +48,16 @@ pub struct Credential {
     pub password: Redacted,
 }
 
+// By hand, as `Redacted` has no `Hash`: lets callers de-duplicate probes per credential set.
+impl std::hash::Hash for Credential {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source.hash(state);
+        self.key.hash(state);
+        self.username.hash(state);
+        self.password.expose().hash(state);
+    }
+}
+
 // By hand, so the password cannot be serialised even by mistake.
 impl Serialize for Credential {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
