@@ -45,7 +45,12 @@ pub(super) fn closest_miss(source: &str, keys: &[&str], image: &ImageRef) -> Opt
         .filter_map(|k| keyring::explain_miss(k, image).map(|m| (k, m)))
         .min_by_key(|(_, m)| m.rank)?;
     let (key, miss) = best;
-    let msg = format!("no key matches {:?}: {}", image.original, miss.detail);
+    let msg = format!(
+        "no key matches {:?}: {}; the key to use is {:?}",
+        image.original,
+        miss.detail,
+        keyring::key_for(image)
+    );
     let mut finding = Finding::new(miss.id, msg).secret(source).key(*key);
     // A key for an unrelated host is no near miss: the secret is simply for another registry.
     if miss.id == FindingId::KeyHostMismatch && miss.rank > keyring::TYPO_RANK {

@@ -235,6 +235,12 @@ fn closest_key_names_the_difference() {
         .unwrap();
     assert_eq!(port.secret.as_deref(), Some("shop/one"));
     assert_eq!(port.key.as_deref(), Some("reg.shop.test"));
+    assert!(
+        port.message
+            .ends_with("the key to use is \"reg.shop.test:5000\""),
+        "{}",
+        port.message
+    );
     let host = c
         .findings
         .iter()
