@@ -178,6 +178,20 @@ fn wrong_data_key_is_ignored() {
     assert!(c.anonymous);
     assert_eq!(ids(&c), vec![F::WrongDataKey]);
     assert!(c.findings[0].message.contains("[.dockercfg]"));
+    let have = [secret(
+        "shop",
+        "regcred",
+        DOCKERCONFIGJSON,
+        ".dockerconfigjson",
+        "",
+    )];
+    let c = for_image(&pod_input(&["regcred"], &have), &img("reg.shop.test/app"));
+    assert!(c.anonymous);
+    assert!(
+        c.findings[0].message.contains("is empty"),
+        "{}",
+        c.findings[0].message
+    );
 }
 
 #[test]
