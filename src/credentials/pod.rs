@@ -84,6 +84,22 @@ impl<'a> PodSecrets<'a> {
         }
     }
 
+    /// A named secret: from the per-name reads, else from the namespace listing.
+    fn lookup(&self, name: &str) -> Fetched<&'a Secret> {
+        match self.secrets.get(name) {
+            Some(Fetched::NotAsked) | None => {}
+            Some(other) => return other.clone(),
+        }
+        let listed = self.namespace_secrets.iter().flatten();
+        match listed
+            .copied()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+        {
+            Some(s) => Fetched::Found(s),
+            None => Fetched::NotAsked,
+        }
+    }
+
     pub(super) fn label(&self, name: &str) -> String {
         format!("{}/{}", self.namespace, name)
     }
@@ -114,8 +130,8 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                 findings.push(f)
             }
         };
-        let secret = match input.secrets.get(name).unwrap_or(&Fetched::NotAsked) {
-            Fetched::Found(s) => *s,
+        let secret = match input.lookup(name) {
+            Fetched::Found(s) => s,
             Fetched::NotFound => {
                 missing.push(name);
                 let msg = format!(
@@ -129,7 +145,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
             Fetched::Forbidden(why) => {
                 let msg = format!(
                     "not allowed to read secret {name:?} ({}); kubelet may still read it, but pulldoctor cannot check it",
-                    shorten(why)
+                    shorten(&why)
                 );
                 say(Finding::new(FindingId::SecretForbidden, msg).secret(&label));
                 continue;

@@ -504,3 +504,16 @@ fn a_host_one_typo_away_is_a_warning() {
     assert_eq!(c.findings[0].severity, Severity::Warning);
     assert!(c.findings[0].message.contains("\"reg.shop.tset\""));
 }
+
+#[test]
+fn a_secret_known_only_from_the_namespace_listing_is_used() {
+    let all = [regcred("shop", "regcred", "reg.shop.test", "listed", "p")];
+    let mut input = pod_input(&["regcred"], &[]);
+    input.secrets.clear();
+    input.namespace_secrets = Some(all.iter().collect());
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(users(&c), vec!["listed"]);
+    input.namespace_secrets = None;
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::SecretNotRead]);
+}
