@@ -12,11 +12,10 @@
 //! The same decoder reads a `~/.docker/config.json` for `pulldoctor image --authfile`, keeping
 //! `credsStore` and `credHelpers`, which kubelet ignores.
 
-use super::findings::{Finding, FindingId, shorten};
+pub use super::auth::{AuthError, decode_auth};
+use super::findings::{Finding, FindingId, shorten, shown_key};
 use super::json::{self, Json};
 use crate::redacted::Redacted;
-use base64::Engine;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 /// Kubernetes refuses secrets larger than this; a bigger body came from a hand-made snapshot.
 const SECRET_LIMIT: usize = 1024 * 1024;
@@ -33,7 +32,7 @@ pub enum Format {
 }
 
 /// One registry entry after kubelet's decoding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The key as written (`https://index.docker.io/v1/`, `reg.example.com:5000`).
     pub key: String,
@@ -45,6 +44,19 @@ pub struct Entry {
     pub identity_token: Option<Redacted>,
     /// `registrytoken`, which kubelet ignores but docker uses.
     pub registry_token: Option<Redacted>,
+}
+
+// By hand: the key may carry `user:password@`, which Debug must not show.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &shown_key(&self.key))
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("identity_token", &self.identity_token)
+            .field("registry_token", &self.registry_token)
+            .finish()
+    }
 }
 
 /// A decoded docker config: its entries, what kubelet would make of it, and the near misses.
@@ -182,8 +194,8 @@ impl Decoder<'_> {
         {
             let msg = format!(
                 "a kubernetes.io/dockercfg secret holding an {{\"{}\": …}} body (the .dockerconfigjson shape): kubelet reads \"{}\" as a registry name and finds no credentials; recreate it as type kubernetes.io/dockerconfigjson",
-                shorten(name),
-                shorten(name)
+                shown_key(name),
+                shown_key(name)
             );
             self.push(
                 Finding::new(FindingId::DockerconfigjsonInDockercfg, msg),
@@ -216,7 +228,7 @@ impl Decoder<'_> {
         if let Some(first) = registries.first() {
             let msg = format!(
                 "the body has registry keys at the top level ({}) but no \"auths\" object: that is the legacy .dockercfg shape, and kubelet finds no credentials in a kubernetes.io/dockerconfigjson secret shaped so",
-                shorten(first)
+                shown_key(first)
             );
             self.push(
                 Finding::new(FindingId::DockercfgInDockerconfigjson, msg),
@@ -241,22 +253,40 @@ impl Decoder<'_> {
     }
 
     fn entries(&mut self, members: &[(String, Json)], path: &str) {
+        // Where each key last appears, so duplicates are found in one pass even in a huge body.
+        let last: std::collections::HashMap<&str, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.as_str(), i))
+            .collect();
         for (i, (key, value)) in members.iter().enumerate() {
             let at = if path.is_empty() {
-                format!("[{:?}]", shorten(key))
+                format!("[{:?}]", shown_key(key))
             } else {
-                format!("{path}[{:?}]", shorten(key))
+                format!("{path}[{:?}]", shown_key(key))
             };
-            let later = members[i + 1..].iter().any(|(k, _)| k == key);
+            let later = last[key.as_str()] != i;
             if later {
                 let msg = format!(
                     "key {:?} appears more than once; kubelet keeps the last one",
-                    shorten(key)
+                    shown_key(key)
                 );
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
+            let before = self.out.findings.len();
             let entry = self.entry(key, value, &at);
-            if let Some(entry) = entry.filter(|_| !later) {
+            if later {
+                // Go still decodes the overridden value, so its errors break the keyring; its
+                // other oddities no longer matter.
+                let mut i = before;
+                while i < self.out.findings.len() {
+                    if self.out.findings[i].id.breaks_keyring() {
+                        i += 1;
+                    } else {
+                        self.out.findings.remove(i);
+                    }
+                }
+            } else if let Some(entry) = entry {
                 self.out.entries.push(entry);
             }
         }
@@ -275,7 +305,7 @@ impl Decoder<'_> {
         let (mut username, mut password, mut auth) = (String::new(), String::new(), String::new());
         let (mut identity, mut registry) = (None, None);
         let mut email = String::new();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (name, v) in fields {
             let lower = name.to_ascii_lowercase();
             let slot = match lower.as_str() {
@@ -296,11 +326,10 @@ impl Decoder<'_> {
                 }
                 _ => continue,
             };
-            if seen.contains(&lower) {
+            if !seen.insert(lower.clone()) {
                 let msg = format!("{at}.{lower} is given twice; kubelet keeps the last one");
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
-            seen.push(lower.clone());
             match v {
                 Json::Str(s) => *slot = s.clone(),
                 Json::Null => {}
@@ -399,71 +428,6 @@ impl Decoder<'_> {
             );
             self.push(Finding::new(FindingId::CredentialHelperOnly, msg), None);
         }
-    }
-}
-
-/// Why an `auth` field could not be decoded. Carries no part of the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthError {
-    /// Not base64 (and whether it looks like plain `user:password`).
-    NotBase64 { looks_plain: bool },
-    /// Decodes, but has no `:` between username and password.
-    NoColon,
-}
-
-impl AuthError {
-    fn finding(self, at: &str) -> Finding {
-        match self {
-            AuthError::NotBase64 { looks_plain } => {
-                let hint = if looks_plain {
-                    " (it looks like plain user:password; it must be base64 of that)"
-                } else {
-                    ""
-                };
-                Finding::new(
-                    FindingId::AuthNotBase64,
-                    format!(
-                        "{at}.auth is not valid base64{hint}; kubelet fails every pull of this pod"
-                    ),
-                )
-            }
-            AuthError::NoColon => Finding::new(
-                FindingId::AuthNoColon,
-                format!(
-                    "{at}.auth decodes to text without a ':' between username and password; kubelet fails every pull of this pod"
-                ),
-            ),
-        }
-    }
-}
-
-/// Decodes `auth` as kubelet's `decodeDockerConfigFieldAuth` does.
-///
-/// Go picks padded decoding when the trimmed field ends in `=`, unpadded otherwise, and its
-/// decoder skips `\r` and `\n` anywhere (so base64 wrapped at 76 columns still works).
-pub fn decode_auth(field: &str) -> Result<(String, String), AuthError> {
-    let padded = field.trim().ends_with('=');
-    let cleaned: String = field
-        .chars()
-        .filter(|c| !matches!(c, '\r' | '\n'))
-        .collect();
-    let config = GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(if padded {
-            DecodePaddingMode::RequireCanonical
-        } else {
-            DecodePaddingMode::RequireNone
-        });
-    let engine = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
-    let decoded = engine
-        .decode(cleaned.as_bytes())
-        .map_err(|_| AuthError::NotBase64 {
-            looks_plain: field.contains(':'),
-        })?;
-    let text = String::from_utf8_lossy(&decoded);
-    match text.split_once(':') {
-        Some((u, p)) => Ok((u.to_string(), p.to_string())),
-        None => Err(AuthError::NoColon),
     }
 }
 

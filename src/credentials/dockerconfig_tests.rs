@@ -1,6 +1,7 @@
 //! Decoding tests: both body shapes, every field rule, every way a body can be broken.
 
 use super::*;
+use base64::Engine;
 
 fn ids(cfg: &DockerConfig) -> Vec<FindingId> {
     cfg.findings.iter().map(|f| f.id).collect()
@@ -202,6 +203,13 @@ fn duplicate_keys_last_one_wins() {
     assert_eq!(cfg.entries.len(), 1);
     assert_eq!(cfg.entries[0].username, "second");
     assert_eq!(ids(&cfg), vec![FindingId::DuplicateJsonKey]);
+    // The overridden value's errors still break the keyring, as Go decodes it first.
+    let body = r#"{"auths":{"r.test":{"username":1},"r.test":{"username":"u","password":"p"}}}"#;
+    let cfg = decode(body.as_bytes(), Format::ConfigJson, "ns/s");
+    assert!(cfg.breaks_keyring());
+    let body = r#"{"auths":{"r.test":{},"r.test":{"username":"u","password":"p"}}}"#;
+    let cfg = decode(body.as_bytes(), Format::ConfigJson, "ns/s");
+    assert_eq!(ids(&cfg), vec![FindingId::DuplicateJsonKey]);
     let dup_field = r#"{"auths":{"r.test":{"username":"a","Username":"b","password":"p"}}}"#;
     let cfg = decode(dup_field.as_bytes(), Format::ConfigJson, "ns/s");
     assert_eq!(cfg.entries[0].username, "b");
@@ -283,4 +291,24 @@ fn docker_sections_are_not_mistaken_for_registries() {
     let body = br#"{"proxies":{"default":{"httpProxy":"http://proxy.test:3128"}},"plugins":{}}"#;
     let cfg = decode(body, Format::ConfigJson, "ns/s");
     assert!(cfg.findings.is_empty(), "{:?}", cfg.findings);
+}
+
+#[test]
+fn a_secret_with_tens_of_thousands_of_keys_decodes() {
+    // Near the 1 MiB limit; every key is also repeated once, so duplicate detection is busy.
+    let mut body = String::from("{\"auths\":{");
+    for i in 0..30_000 {
+        body.push_str(&format!(
+            "\"r{i}.test\":{{}},\"r{i}.test\":{{\"username\":\"u\"}},"
+        ));
+    }
+    body.push_str("\"last.test\":{}}}");
+    let cfg = decode(body.as_bytes(), Format::ConfigJson, "ns/s");
+    assert_eq!(cfg.entries.len(), 30_001);
+    assert!(!cfg.breaks_keyring());
+    // Matching and the near-miss search over all of them finish too.
+    let image = crate::registry::reference::ImageRef::parse("r7.test:5000/app").unwrap();
+    let c = crate::credentials::for_image_from_config(&cfg, "ns/s", &image);
+    assert!(c.anonymous);
+    assert_eq!(c.findings[0].id, FindingId::KeyPortMismatch);
 }

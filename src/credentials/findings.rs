@@ -243,7 +243,7 @@ impl Finding {
 
     /// Names the docker config key the finding is about.
     pub fn key(mut self, key: impl Into<String>) -> Finding {
-        self.key = Some(shorten(&key.into()));
+        self.key = Some(shown_key(&key.into()));
         self
     }
 
@@ -252,6 +252,26 @@ impl Finding {
         self.severity = severity;
         self
     }
+}
+
+/// A docker config key with any `user:password@` removed, as it may be shown.
+///
+/// Kubelet parses keys as URLs and drops their userinfo, so a key written
+/// `https://user:pw@reg.test` still works; its password must not reach a report.
+pub fn strip_userinfo(key: &str) -> String {
+    let start = key.find("://").map_or(0, |i| i + 3);
+    let end = key[start..]
+        .find(['/', '?', '#'])
+        .map_or(key.len(), |i| start + i);
+    match key[start..end].rfind('@') {
+        Some(at) => format!("{}(redacted)@{}", &key[..start], &key[start + at + 1..]),
+        None => key.to_string(),
+    }
+}
+
+/// A key ready for a message: userinfo removed, cut to one short line.
+pub fn shown_key(key: &str) -> String {
+    shorten(&strip_userinfo(key))
 }
 
 /// Cuts a user-supplied name (a key, a secret name) to a printable length.
@@ -295,5 +315,16 @@ mod tests {
         assert!(short.len() < 200, "{short}");
         assert!(short.ends_with("(5000 bytes)"));
         assert_eq!(shorten("reg\nistry"), "reg?istry");
+    }
+
+    #[test]
+    fn userinfo_in_keys_is_never_shown() {
+        assert_eq!(
+            strip_userinfo("https://u:pw@reg.test/v2/"),
+            "https://(redacted)@reg.test/v2/"
+        );
+        assert_eq!(strip_userinfo("u:p@w@reg.test"), "(redacted)@reg.test");
+        assert_eq!(strip_userinfo("reg.test/team@x"), "reg.test/team@x");
+        assert_eq!(shown_key("reg.test:5000"), "reg.test:5000");
     }
 }

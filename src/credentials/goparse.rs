@@ -83,7 +83,7 @@ fn parse_host(host: &str) -> Result<String, String> {
             return Err("missing ']' in host".into());
         };
         if !valid_optional_port(&host[i + 1..]) {
-            return Err(format!("invalid port {:?} after host", &host[i + 1..]));
+            return Err("invalid port after host".into());
         }
     } else if let Some(i) = host.rfind(':')
         && !valid_optional_port(&host[i..])

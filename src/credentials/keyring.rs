@@ -11,7 +11,7 @@
 //! string prefix of the image's. Only when no key matched a Docker Hub image are the
 //! credentials under exactly `index.docker.io` used.
 
-use super::findings::{FindingId, shorten};
+use super::findings::{FindingId, shorten, shown_key};
 use super::goparse::{self, BadPattern};
 use crate::registry::reference::ImageRef;
 use std::collections::BTreeMap;
@@ -160,6 +160,19 @@ pub fn key_covers(raw_key: &str, image: &ImageRef) -> bool {
     ring.add(raw_key, ()).is_ok() && !ring.lookup(&image.name()).items.is_empty()
 }
 
+/// The key to write in a new secret so kubelet matches it to this image.
+///
+/// Docker Hub gets `https://index.docker.io/v1/`, the key `kubectl create secret
+/// docker-registry` writes by default and the one docker's own config uses; any other registry
+/// gets its host with the port exactly as the image names it.
+pub fn key_for(image: &ImageRef) -> String {
+    if image.is_docker_hub() {
+        "https://index.docker.io/v1/".to_string()
+    } else {
+        image.registry.clone()
+    }
+}
+
 /// Why a key does not cover an image, with a rank (lower = closer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Miss {
@@ -170,6 +183,9 @@ pub struct Miss {
     /// 0 for "only this one thing is wrong", larger for more distant keys.
     pub rank: usize,
 }
+
+/// Host misses ranked at or below this are a typo or two away from the image's host.
+pub const TYPO_RANK: usize = 12;
 
 const HUB_API_HOSTS: [&str; 3] = [
     "registry-1.docker.io",
@@ -183,7 +199,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
         return None;
     }
     let norm = normalise_key(raw_key).ok()?;
-    let shown = shorten(raw_key);
+    let shown = shown_key(raw_key);
     let name = image.name();
     let hub = is_default_registry_match(&name);
     // A scheme kubelet does not strip becomes part of the host.
@@ -193,11 +209,12 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     {
         let close = key_covers(rest, image);
         let detail = format!(
-            "key {shown:?} starts with {:?}, which kubelet does not strip (only lower-case https:// and http://), so it reads the host as {:?}{}",
+            "key {shown:?} starts with {:?}, which kubelet does not strip (only lower-case https:// and http://), so the host it matches is {:?}{}",
             format!("{}://", shorten(scheme)),
-            shorten(&norm),
+            shorten(&parts(&norm).map(|p| p.labels.join(".")).unwrap_or_default()),
             if close {
-                format!("; written as {:?} it would match", shorten(rest))
+                let plain = normalise_key(rest).unwrap_or_else(|_| rest.to_string());
+                format!("; written as {:?} it would match", shown_key(&plain))
             } else {
                 String::new()
             }
@@ -225,7 +242,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     if hub && key_host == DEFAULT_REGISTRY_HOST {
         let detail = format!(
             "key {shown:?} normalises to {:?}, but the Docker Hub fallback looks only for exactly {DEFAULT_REGISTRY_HOST:?}; use https://index.docker.io/v1/",
-            shorten(&norm)
+            shown_key(&norm)
         );
         return Some(Miss {
             id: FindingId::KeyPathMismatch,
@@ -270,8 +287,13 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
         });
     }
     if hosts_match {
+        let hint = if key.path == "/v1" || key.path == "/v2" {
+            " (kubelet strips /v1/ and /v2/ only with the trailing slash)"
+        } else {
+            ""
+        };
         let detail = format!(
-            "key {shown:?} covers only paths starting {:?}, and the image's repository path is {:?}",
+            "key {shown:?} covers only paths starting {:?}, and the image's repository path is {:?}{hint}",
             shorten(&key.path),
             shorten(&target.path)
         );

@@ -129,6 +129,10 @@ fn misses_name_what_differs() {
     assert_eq!(m.id, FindingId::KeyPathMismatch);
     assert!(m.detail.contains("/team-a") && m.detail.contains("/team-b/app"));
 
+    let m = explain_miss("https://reg.test/v2", &img("reg.test/app")).unwrap();
+    assert_eq!(m.id, FindingId::KeyPathMismatch);
+    assert!(m.detail.contains("trailing slash"), "{}", m.detail);
+
     let m = explain_miss("https://registry-1.docker.io/v2/", &img("acme/app")).unwrap();
     assert_eq!(m.id, FindingId::KeyDockerHubApiHost);
 
@@ -168,4 +172,27 @@ fn closer_hosts_rank_lower() {
 fn malformed_glob_never_matches() {
     assert!(!matches("reg[.test", "reg.test/app"));
     assert_eq!(urls_match("a[.test", "ab.test/app"), Err(BadPattern));
+}
+
+#[test]
+fn the_suggested_key_always_matches_its_image() {
+    for image in [
+        "nginx",
+        "acme/app:1",
+        "index.docker.io/acme/app",
+        "reg.test/app",
+        "reg.test:5000/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "localhost/app",
+        "localhost:5000/app",
+        "[::1]:5000/app",
+        "Reg.Test/app",
+    ] {
+        let Ok(image) = ImageRef::parse(image) else {
+            continue;
+        };
+        let key = key_for(&image);
+        assert!(key_covers(&key, &image), "{key} for {}", image.original);
+    }
+    assert_eq!(key_for(&img("reg.test:5000/app")), "reg.test:5000");
+    assert_eq!(key_for(&img("localhost/app")), "localhost");
 }

@@ -8,11 +8,15 @@
 //! the ServiceAccount admission plugin,
 //! <https://github.com/kubernetes/kubernetes/tree/master/pkg/credentialprovider>) are summarised
 //! in `shared/reference/kubelet-credentials.md`; each submodule reproduces one part:
-//! [`dockerconfig`] the decoding, [`keyring`] the matching and order, [`pod`] which secrets a pod
-//! carries. Passwords, `auth` values and tokens only ever live in [`Redacted`]. Node-level
+//! [`dockerconfig`] (with `auth` and `json`) the decoding, [`keyring`] (on `goparse`, Go's URL
+//! and glob rules) the matching and order, `secrets` which Secret objects kubelet reads, [`pod`]
+//! which secrets a pod carries, `nearmiss` the credential that would have worked.
+//! Passwords, `auth` values and tokens only ever live in [`Redacted`]; a key's userinfo is
+//! stripped before it is shown. Node-level
 //! credentials (kubelet's own `config.json`, credential-provider plugins) are not visible here;
 //! kubelet tries them after the pod's.
 
+mod auth;
 pub mod dockerconfig;
 pub mod findings;
 mod goparse;
@@ -42,6 +46,16 @@ pub struct Credential {
     pub username: String,
     /// The password; never shown.
     pub password: Redacted,
+}
+
+// By hand, as `Redacted` has no `Hash`: lets callers de-duplicate probes per credential set.
+impl std::hash::Hash for Credential {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source.hash(state);
+        self.key.hash(state);
+        self.username.hash(state);
+        self.password.expose().hash(state);
+    }
 }
 
 // By hand, so the password cannot be serialised even by mistake.
@@ -100,7 +114,7 @@ pub fn for_image_from_config(
     for entry in &config.entries {
         let cred = Credential {
             source: source_label.to_string(),
-            key: entry.key.clone(),
+            key: findings::strip_userinfo(&entry.key),
             username: entry.username.clone(),
             password: entry.password.clone(),
         };

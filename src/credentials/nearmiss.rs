@@ -10,7 +10,7 @@
 //! the account, never referenced, in another namespace, or keyed for a neighbouring host, port or
 //! path. Each of those is a finding here.
 
-use super::findings::{Finding, FindingId, Severity, shorten};
+use super::findings::{Finding, FindingId, Severity, shorten, shown_key};
 use super::keyring;
 use super::pod::{Fetched, PodSecrets};
 use super::secrets::{classify, secret_covers};
@@ -23,7 +23,7 @@ pub(super) const ENFORCE_MOUNTABLE: &str = "kubernetes.io/enforce-mountable-secr
 pub(super) fn key_invalid(source: &str, key: &str, why: &str) -> Finding {
     let msg = format!(
         "key {:?} is not a URL kubelet can parse ({why}); kubelet skips this entry",
-        shorten(key)
+        shown_key(key)
     );
     Finding::new(FindingId::KeyInvalid, msg)
         .secret(source)
@@ -45,14 +45,18 @@ pub(super) fn closest_miss(source: &str, keys: &[&str], image: &ImageRef) -> Opt
         .filter_map(|k| keyring::explain_miss(k, image).map(|m| (k, m)))
         .min_by_key(|(_, m)| m.rank)?;
     let (key, miss) = best;
-    Some(
-        Finding::new(
-            miss.id,
-            format!("no key matches {:?}: {}", image.original, miss.detail),
-        )
-        .secret(source)
-        .key(*key),
-    )
+    let msg = format!(
+        "no key matches {:?}: {}; the key to use is {:?}",
+        image.original,
+        miss.detail,
+        keyring::key_for(image)
+    );
+    let mut finding = Finding::new(miss.id, msg).secret(source).key(*key);
+    // A key for an unrelated host is no near miss: the secret is simply for another registry.
+    if miss.id == FindingId::KeyHostMismatch && miss.rank > keyring::TYPO_RANK {
+        finding = finding.severity(Severity::Info);
+    }
+    Some(finding)
 }
 
 fn sa_pull_secrets(sa: &ServiceAccount) -> Vec<String> {
@@ -141,7 +145,7 @@ pub(super) fn service_account_findings(
             "the pod lists its own pull secrets, and the admission plugin copies the account's only into pods that list none; add it to the pod template".to_string()
         };
         let matters = match &covers {
-            Some(k) => format!(" Its key {:?} matches {:?}.", shorten(k), image.original),
+            Some(k) => format!(" Its key {:?} matches {:?}.", shown_key(k), image.original),
             None => String::new(),
         };
         let msg = format!(
@@ -195,7 +199,7 @@ pub(super) fn unreferenced(input: &PodSecrets, image: &ImageRef, nothing: bool) 
         let mut msg = format!(
             "secret {name:?} in {:?} has key {:?} matching {:?}, but the pod does not list it in imagePullSecrets",
             input.namespace,
-            shorten(&key),
+            shown_key(&key),
             image.original
         );
         if let Some((_, problem)) = c.problem {
@@ -246,7 +250,7 @@ pub(super) fn other_namespaces(
         } else if let (Some(key), true) = (&covers, nothing) {
             format!(
                 "secret {ns}/{name} has key {:?} matching {:?}, but kubelet reads pull secrets only from the pod's namespace {:?}",
-                shorten(key),
+                shown_key(key),
                 image.original,
                 input.namespace
             )

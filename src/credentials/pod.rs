@@ -11,7 +11,7 @@
 //! list). <https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/kubelet_pods.go>
 
 use super::dockerconfig::{self, DockerConfig};
-use super::findings::{Finding, FindingId, shorten};
+use super::findings::{Finding, FindingId, shorten, shown_key, strip_userinfo};
 use super::keyring::{self, Keyring};
 use super::nearmiss::{
     closest_miss, hub_fallback, key_invalid, other_namespaces, service_account_findings,
@@ -84,6 +84,22 @@ impl<'a> PodSecrets<'a> {
         }
     }
 
+    /// A named secret: from the per-name reads, else from the namespace listing.
+    fn lookup(&self, name: &str) -> Fetched<&'a Secret> {
+        match self.secrets.get(name) {
+            Some(Fetched::NotAsked) | None => {}
+            Some(other) => return other.clone(),
+        }
+        let listed = self.namespace_secrets.iter().flatten();
+        match listed
+            .copied()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+        {
+            Some(s) => Fetched::Found(s),
+            None => Fetched::NotAsked,
+        }
+    }
+
     pub(super) fn label(&self, name: &str) -> String {
         format!("{}/{}", self.namespace, name)
     }
@@ -114,8 +130,8 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                 findings.push(f)
             }
         };
-        let secret = match input.secrets.get(name).unwrap_or(&Fetched::NotAsked) {
-            Fetched::Found(s) => *s,
+        let secret = match input.lookup(name) {
+            Fetched::Found(s) => s,
             Fetched::NotFound => {
                 missing.push(name);
                 let msg = format!(
@@ -129,7 +145,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
             Fetched::Forbidden(why) => {
                 let msg = format!(
                     "not allowed to read secret {name:?} ({}); kubelet may still read it, but pulldoctor cannot check it",
-                    shorten(why)
+                    shorten(&why)
                 );
                 say(Finding::new(FindingId::SecretForbidden, msg).secret(&label));
                 continue;
@@ -145,7 +161,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
             if let Some(k) = c.ignored_body.as_ref().and_then(|b| covering_key(b, image)) {
                 msg.push_str(&format!(
                     "; its key {:?} would match {:?}",
-                    shorten(&k),
+                    shown_key(&k),
                     image.original
                 ));
             }
@@ -160,7 +176,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
         for entry in &cfg.entries {
             let cred = Credential {
                 source: format!("secret {label}"),
-                key: entry.key.clone(),
+                key: strip_userinfo(&entry.key),
                 username: entry.username.clone(),
                 password: entry.password.clone(),
             };
@@ -170,9 +186,9 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                     if let Some(first) = normalised.insert(norm.clone(), entry.key.clone()) {
                         let msg = format!(
                             "keys {:?} and {:?} both normalise to {:?}; kubelet tries them in random order",
-                            shorten(&first),
-                            shorten(&entry.key),
-                            shorten(&norm)
+                            shown_key(&first),
+                            shown_key(&entry.key),
+                            shown_key(&norm)
                         );
                         let f = Finding::new(FindingId::KeyNormalisesTwice, msg);
                         say(f.secret(&label).key(&entry.key));

@@ -178,6 +178,20 @@ fn wrong_data_key_is_ignored() {
     assert!(c.anonymous);
     assert_eq!(ids(&c), vec![F::WrongDataKey]);
     assert!(c.findings[0].message.contains("[.dockercfg]"));
+    let have = [secret(
+        "shop",
+        "regcred",
+        DOCKERCONFIGJSON,
+        ".dockerconfigjson",
+        "",
+    )];
+    let c = for_image(&pod_input(&["regcred"], &have), &img("reg.shop.test/app"));
+    assert!(c.anonymous);
+    assert!(
+        c.findings[0].message.contains("is empty"),
+        "{}",
+        c.findings[0].message
+    );
 }
 
 #[test]
@@ -235,8 +249,19 @@ fn closest_key_names_the_difference() {
         .unwrap();
     assert_eq!(port.secret.as_deref(), Some("shop/one"));
     assert_eq!(port.key.as_deref(), Some("reg.shop.test"));
-    assert!(ids(&c).contains(&F::KeyHostMismatch));
-    // Port mismatch is an error, host mismatch of another secret a warning: sorted first.
+    assert!(
+        port.message
+            .ends_with("the key to use is \"reg.shop.test:5000\""),
+        "{}",
+        port.message
+    );
+    let host = c
+        .findings
+        .iter()
+        .find(|f| f.id == F::KeyHostMismatch)
+        .unwrap();
+    assert_eq!(host.severity, Severity::Info, "quay.io is no near miss");
+    // Port mismatch is an error, sorted first.
     assert_eq!(c.findings[0].id, F::KeyPortMismatch);
 }
 
@@ -469,4 +494,26 @@ fn from_pod_reads_the_spec() {
         input.pod_created.map(|t| t.0.to_string()).as_deref(),
         Some("2024-05-01T10:00:00Z")
     );
+}
+
+#[test]
+fn a_host_one_typo_away_is_a_warning() {
+    let have = [regcred("shop", "regcred", "reg.shop.tset", "u", "p")];
+    let c = for_image(&pod_input(&["regcred"], &have), &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::KeyHostMismatch]);
+    assert_eq!(c.findings[0].severity, Severity::Warning);
+    assert!(c.findings[0].message.contains("\"reg.shop.tset\""));
+}
+
+#[test]
+fn a_secret_known_only_from_the_namespace_listing_is_used() {
+    let all = [regcred("shop", "regcred", "reg.shop.test", "listed", "p")];
+    let mut input = pod_input(&["regcred"], &[]);
+    input.secrets.clear();
+    input.namespace_secrets = Some(all.iter().collect());
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(users(&c), vec!["listed"]);
+    input.namespace_secrets = None;
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::SecretNotRead]);
 }

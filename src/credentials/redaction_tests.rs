@@ -145,6 +145,21 @@ fn bodies() -> Vec<(&'static str, &'static str, String)> {
                 r#"{{"auths":{{"reg.test":{{}}}},"credsStore":"desktop","HttpHeaders":{{"X":"{MARKER}"}}}}"#
             ),
         ),
+        // A password in the key's userinfo: kubelet drops it, and so must every message.
+        (
+            dcj,
+            k,
+            format!(
+                r#"{{"auths":{{"https://u:{MARKER}@reg.test":{{"username":"u","password":"p"}},"u:{MARKER}@reg.test:5000":{{}}}}}}"#
+            ),
+        ),
+        (
+            dcj,
+            k,
+            format!(
+                r#"{{"auths":{{"oci://u:{MARKER}@reg.test":{{"username":"u","password":"p"}}}}}}"#
+            ),
+        ),
     ]
 }
 

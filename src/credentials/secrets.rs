@@ -82,6 +82,8 @@ pub(super) fn classify(secret: &Secret) -> Classified {
     let keys = data_keys(secret);
     let msg = if keys.is_empty() {
         format!("type {ty} but no data at all; kubelet needs a non-empty {want_key}")
+    } else if data(secret, want_key).is_some() {
+        format!("type {ty} but its {want_key} is empty; kubelet skips it")
     } else {
         format!(
             "type {ty} but its data keys are [{}]; kubelet reads only a non-empty {want_key}",
