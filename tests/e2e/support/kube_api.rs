@@ -12,10 +12,10 @@
 //!
 //! ```ignore
 //! let api = KubeApi::start();
-//! api.load_fixture("cluster/private-ca.yaml");
+//! api.load_fixture("cluster/shop.yaml");
 //! api.forbid("secrets", Verb::List);
 //! // … run pulldoctor with api.kubeconfig() …
-//! assert!(api.requests().iter().all(|r| r.method == "GET"));
+//! assert!(api.writes().is_empty());
 //! ```
 
 mod store;
@@ -198,6 +198,14 @@ impl KubeApi {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Every request that was not a GET (pulldoctor must send none).
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
     }
 
     /// Forgets the requests recorded so far.
