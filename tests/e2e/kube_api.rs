@@ -287,3 +287,34 @@ fn kubectl_without_the_token_is_unauthorized() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("You must be logged in to the server"), "{err}");
 }
+
+#[test]
+fn kubectl_discovers_the_server() {
+    let api = cluster();
+    let (code, out, err) = kubectl(&api, &["version", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["serverVersion"]["gitVersion"], "v1.33.1");
+    let (code, out, err) = kubectl(&api, &["api-resources", "--no-headers", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    let served: Vec<&str> = out.lines().collect();
+    for r in [
+        "pods",
+        "events",
+        "secrets",
+        "serviceaccounts",
+        "nodes",
+        "namespaces",
+        "replicasets.apps",
+        "deployments.apps",
+        "jobs.batch",
+        "cronjobs.batch",
+    ] {
+        assert!(served.contains(&r), "{r} missing from:\n{out}");
+    }
+    let (code, out, err) = kubectl(&api, &["get", "namespaces", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["namespace/payments", "namespace/shop"]
+    );
+}
