@@ -7,7 +7,7 @@
 //! `remainingItemCount`; `fieldSelector` and equality `labelSelector`; `Status` bodies for
 //! 404 NotFound, 403 Forbidden (switchable per resource and verb, to play an RBAC-limited
 //! user), 401 without the bearer token, and 405 for any method but GET; `/version`, `/api`,
-//! `/apis` discovery for kubectl. Every request is recorded so a test can assert that
+//! `/apis` discovery and a server-side `Table` for pods, for kubectl. Every request is recorded so a test can assert that
 //! pulldoctor only ever reads.
 //!
 //! ```ignore
@@ -19,6 +19,7 @@
 //! ```
 
 mod store;
+mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -317,7 +318,12 @@ fn handle(
             json!({}),
         )
     } else {
-        route(&st, addr, &path, &query)
+        let accept = req
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        route(&st, addr, &path, &query, accept.contains("as=Table"))
     };
     let text = serde_json::to_vec(&body).expect("json");
     Response::builder()
@@ -328,7 +334,7 @@ fn handle(
         .expect("response")
 }
 
-fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply {
+fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> store::Reply {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -384,11 +390,18 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply 
         let verb_word = if verb == Verb::Get { "get" } else { "list" };
         return store::forbidden(rt, verb_word, USER, namespace, name);
     }
-    match name {
+    let (code, body) = match name {
         Some(n) if rt.namespaced && namespace.is_none() => store::not_found(rt, n),
         Some(n) => st.store.get(rt, namespace, n),
         None => st.store.list(rt, namespace, &q),
+    };
+    if table && code == 200 && rt.resource == "pods" {
+        return (
+            code,
+            table::pods(&body, q.get("includeObject").map(String::as_str)),
+        );
     }
+    (code, body)
 }
 
 fn page_not_found() -> store::Reply {
