@@ -38,9 +38,15 @@ pub struct SnapshotSource {
 impl SnapshotSource {
     /// Reads and parses a snapshot file.
     pub fn load(path: &Path) -> Result<SnapshotSource> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-            path: path.to_path_buf(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidData => Error::BadFile {
+                path: path.to_path_buf(),
+                reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
+            },
+            _ => Error::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
         SnapshotSource::parse(path, &text)
     }

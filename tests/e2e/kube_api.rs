@@ -143,16 +143,47 @@ fn kubectl_follows_continue_tokens() {
     assert!(pages[0].param("continue").is_none());
     assert!(pages[1..].iter().all(|r| r.param("continue").is_some()));
 
-    // kubectl's own table across namespaces (the server sends no server-side Table, so kubectl
-    // prints NAME and AGE itself, as it does for any server without Table support).
+    // The table kubectl prints by default, across namespaces, from the server's Table pages.
     let (code, out, err) = kubectl(&api, &["get", "pods", "-A", "--chunk-size=3"]);
     assert_eq!(code, 0, "stderr: {err}");
-    assert!(
-        out.lines().next().unwrap().starts_with("NAMESPACE"),
+    let lines: Vec<&str> = out.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"],
         "{out}"
     );
-    assert_eq!(out.lines().count(), 1 + 14, "a header and 14 pods:\n{out}");
-    assert!(out.contains("payments    checkout-6b8d9-2xq7w"), "{out}");
+    assert_eq!(lines.len(), 1 + 14, "a header and 14 pods:\n{out}");
+    let row = |name: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .find(|l| l.contains(name))
+            .unwrap()
+            .split_whitespace()
+            .take(5)
+            .collect()
+    };
+    assert_eq!(
+        row("checkout-6b8d9-2xq7w"),
+        [
+            "payments",
+            "checkout-6b8d9-2xq7w",
+            "0/1",
+            "ImagePullBackOff",
+            "0"
+        ]
+    );
+    assert_eq!(
+        row("log-agent-h7x2p"),
+        [
+            "shop",
+            "log-agent-h7x2p",
+            "0/1",
+            "Init:InvalidImageName",
+            "0"
+        ]
+    );
+    assert_eq!(row("static-1"), ["shop", "static-1", "1/1", "Running", "0"]);
     let all: Vec<_> = api
         .requests()
         .into_iter()
@@ -286,4 +317,35 @@ fn kubectl_without_the_token_is_unauthorized() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("You must be logged in to the server"), "{err}");
+}
+
+#[test]
+fn kubectl_discovers_the_server() {
+    let api = cluster();
+    let (code, out, err) = kubectl(&api, &["version", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["serverVersion"]["gitVersion"], "v1.33.1");
+    let (code, out, err) = kubectl(&api, &["api-resources", "--no-headers", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    let served: Vec<&str> = out.lines().collect();
+    for r in [
+        "pods",
+        "events",
+        "secrets",
+        "serviceaccounts",
+        "nodes",
+        "namespaces",
+        "replicasets.apps",
+        "deployments.apps",
+        "jobs.batch",
+        "cronjobs.batch",
+    ] {
+        assert!(served.contains(&r), "{r} missing from:\n{out}");
+    }
+    let (code, out, err) = kubectl(&api, &["get", "namespaces", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["namespace/payments", "namespace/shop"]
+    );
 }

@@ -38,11 +38,8 @@ fn names<T: kube::Resource>(items: &[T]) -> Vec<String> {
 }
 
 fn assert_read_only(api: &KubeApi) {
-    let writes: Vec<_> = api
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect();
+    assert!(!api.requests().is_empty(), "nothing was asked at all");
+    let writes = api.writes();
     assert!(writes.is_empty(), "pulldoctor sent {writes:?}");
 }
 
@@ -538,4 +535,34 @@ async fn a_rejected_token_stops_the_run_with_the_api_message() {
         Err(Error::Api(msg)) => assert!(msg.contains("401"), "{msg}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_scan_without_events_still_finds_waiting_containers_but_not_without_pods() {
+    let api = cluster();
+    api.forbid("events", Verb::List);
+    let src = source(&api).await;
+    let scenes = src.failing_pods(Some("shop")).await.unwrap();
+    let found: BTreeSet<&str> = scenes.iter().map(|s| s.pod_name()).collect();
+    assert!(found.contains("db-0") && found.contains("log-agent-h7x2p"));
+    assert!(
+        !found.contains("slow-pull"),
+        "only its events told; they could not be read"
+    );
+    assert!(scenes.iter().all(|s| s.events.is_empty()));
+    assert!(scenes.iter().all(|s| {
+        s.unreadable
+            .iter()
+            .any(|l| l.starts_with("events in shop: forbidden ("))
+    }));
+
+    api.forbid("pods", Verb::List);
+    match src.failing_pods(None).await {
+        Err(Error::Api(msg)) => assert_eq!(
+            msg,
+            "cannot list pods in all namespaces: pods is forbidden: User \"system:serviceaccount:shop:pulldoctor\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_read_only(&api);
 }

@@ -197,4 +197,11 @@ fn a_missing_or_garbled_snapshot_is_a_clear_error() {
     let err = SnapshotSource::load(&garbled).unwrap_err().to_string();
     assert!(err.starts_with(&garbled.display().to_string()), "{err}");
     assert!(err.contains("line 5"), "{err}");
+    let binary = dir.path().join("bundle.tar.gz");
+    std::fs::write(&binary, [0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x00]).unwrap();
+    let err = SnapshotSource::load(&binary).unwrap_err().to_string();
+    assert!(
+        err.ends_with("not UTF-8 text (expected kubectl get -o yaml|json output)"),
+        "{err}"
+    );
 }

@@ -7,18 +7,19 @@
 //! `remainingItemCount`; `fieldSelector` and equality `labelSelector`; `Status` bodies for
 //! 404 NotFound, 403 Forbidden (switchable per resource and verb, to play an RBAC-limited
 //! user), 401 without the bearer token, and 405 for any method but GET; `/version`, `/api`,
-//! `/apis` discovery for kubectl. Every request is recorded so a test can assert that
+//! `/apis` discovery and a server-side `Table` for pods, for kubectl. Every request is recorded so a test can assert that
 //! pulldoctor only ever reads.
 //!
 //! ```ignore
 //! let api = KubeApi::start();
-//! api.load_fixture("cluster/private-ca.yaml");
+//! api.load_fixture("cluster/shop.yaml");
 //! api.forbid("secrets", Verb::List);
 //! // … run pulldoctor with api.kubeconfig() …
-//! assert!(api.requests().iter().all(|r| r.method == "GET"));
+//! assert!(api.writes().is_empty());
 //! ```
 
 mod store;
+mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -200,6 +201,14 @@ impl KubeApi {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Every request that was not a GET (pulldoctor must send none).
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -309,7 +318,12 @@ fn handle(
             json!({}),
         )
     } else {
-        route(&st, addr, &path, &query)
+        let accept = req
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        route(&st, addr, &path, &query, accept.contains("as=Table"))
     };
     let text = serde_json::to_vec(&body).expect("json");
     Response::builder()
@@ -320,7 +334,7 @@ fn handle(
         .expect("response")
 }
 
-fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply {
+fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> store::Reply {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -376,11 +390,18 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str) -> store::Reply 
         let verb_word = if verb == Verb::Get { "get" } else { "list" };
         return store::forbidden(rt, verb_word, USER, namespace, name);
     }
-    match name {
+    let (code, body) = match name {
         Some(n) if rt.namespaced && namespace.is_none() => store::not_found(rt, n),
         Some(n) => st.store.get(rt, namespace, n),
         None => st.store.list(rt, namespace, &q),
+    };
+    if table && code == 200 && rt.resource == "pods" {
+        return (
+            code,
+            table::pods(&body, q.get("includeObject").map(String::as_str)),
+        );
     }
+    (code, body)
 }
 
 fn page_not_found() -> store::Reply {

@@ -314,7 +314,7 @@ impl Store {
             (None, None) => Bound::Unbounded,
         };
         let empty = BTreeMap::new();
-        let matching: Vec<(&String, &Value)> = self
+        let mut matching = self
             .objects
             .get(rt.resource)
             .unwrap_or(&empty)
@@ -329,21 +329,22 @@ impl Store {
                 labels
                     .iter()
                     .all(|(l, op, want)| label_holds(v, l, *op, want))
-            })
-            .collect();
-        let take = if limit == 0 {
-            matching.len()
+            });
+        // Read one page, then only as far as needed to know whether more follow.
+        let page: Vec<(&String, &Value)> = if limit == 0 {
+            matching.by_ref().collect()
         } else {
-            limit.min(matching.len())
+            matching.by_ref().take(limit).collect()
         };
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
-        if take < matching.len() {
-            metadata["continue"] = json!(encode_continue(list_rv, matching[take - 1].0));
+        if limit > 0 && matching.next().is_some() {
+            let last = page.last().map_or("", |(k, _)| k.as_str());
+            metadata["continue"] = json!(encode_continue(list_rv, last));
             if fields.is_empty() && labels.is_empty() {
-                metadata["remainingItemCount"] = json!(matching.len() - take);
+                metadata["remainingItemCount"] = json!(1 + matching.count());
             }
         }
-        let items: Vec<Value> = matching[..take]
+        let items: Vec<Value> = page
             .iter()
             .map(|(_, v)| {
                 let mut item = (*v).clone();
