@@ -251,7 +251,11 @@ fn reference_secret(ev: &Evidence, secret: &str) -> Vec<Fix> {
 
 /// The first credential finding with one of `ids`.
 fn finding<'a>(ev: &'a Evidence, ids: &[&str]) -> Option<&'a super::CredentialFinding> {
-    ev.credentials.as_ref()?.findings.iter().find(|f| ids.contains(&f.id.as_str()))
+    ev.credentials
+        .as_ref()?
+        .findings
+        .iter()
+        .find(|f| ids.contains(&f.id.as_str()))
 }
 
 fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
@@ -260,7 +264,9 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
     if finding(ev, &["secret_not_found", "secret_in_other_namespace"]).is_some() {
         return missing_secret_fixes(ev);
     }
-    if finding(ev, &["service_account_secret_not_in_pod"]).is_some() && creds.is_some_and(|c| c.tried.is_empty()) {
+    if finding(ev, &["service_account_secret_not_in_pod"]).is_some()
+        && creds.is_some_and(|c| c.tried.is_empty())
+    {
         return restart_fixes(ev);
     }
     if let Some(f) = creds.and_then(|c| c.findings.iter().find(|f| f.suggested_key.is_some()))
@@ -313,16 +319,28 @@ fn restart_fixes(ev: &Evidence) -> Vec<Fix> {
     let t = &ev.target;
     if t.kind.is_empty() || t.kind == "Pod" {
         return vec![command(
-            format!("Recreate pod {} so admission copies the service account's pull secrets", t.name),
-            format!("kubectl get pod {} -n {} -o json | jq 'del(.spec.imagePullSecrets)' | kubectl replace --force -f -", t.name, ev.namespace),
+            format!(
+                "Recreate pod {} so admission copies the service account's pull secrets",
+                t.name
+            ),
+            format!(
+                "kubectl get pod {} -n {} -o json | jq 'del(.spec.imagePullSecrets)' | kubectl replace --force -f -",
+                t.name, ev.namespace
+            ),
         )];
     }
     let kind = t.kind.to_ascii_lowercase();
     let restartable = matches!(kind.as_str(), "deployment" | "statefulset" | "daemonset");
     if restartable {
         vec![command(
-            format!("Restart {} {}: new pods get the service account's pull secrets", t.kind, t.name),
-            format!("kubectl rollout restart {kind}/{} -n {}", t.name, ev.namespace),
+            format!(
+                "Restart {} {}: new pods get the service account's pull secrets",
+                t.kind, t.name
+            ),
+            format!(
+                "kubectl rollout restart {kind}/{} -n {}",
+                t.name, ev.namespace
+            ),
         )]
     } else {
         vec![note(format!(

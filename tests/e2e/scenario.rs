@@ -57,9 +57,12 @@ impl Scenario {
     /// Adds kubelet's `Failed` event with the runtime's message, then the usual followers.
     pub fn failed(mut self, message: &str) -> Scenario {
         self.events.push(("Failed".into(), message.to_string()));
-        self.events.push(("Failed".into(), "Error: ErrImagePull".into()));
         self.events
-            .push(("BackOff".into(), format!("Back-off pulling image \"{}\"", self.image)));
+            .push(("Failed".into(), "Error: ErrImagePull".into()));
+        self.events.push((
+            "BackOff".into(),
+            format!("Back-off pulling image \"{}\"", self.image),
+        ));
         self
     }
 
@@ -135,7 +138,11 @@ impl Scenario {
                 .unwrap_or_else(|| format!("Back-off pulling image \"{}\"", self.image));
             json!({"waiting": {"reason": "ImagePullBackOff", "message": message}})
         };
-        let secrets: Vec<Value> = self.pull_secrets.iter().map(|n| json!({"name": n})).collect();
+        let secrets: Vec<Value> = self
+            .pull_secrets
+            .iter()
+            .map(|n| json!({"name": n}))
+            .collect();
         api.add(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
             "spec": {"containers": [{"name": "app", "image": self.image, "imagePullPolicy": "IfNotPresent"}],
                      "imagePullSecrets": secrets, "nodeName": "node-1", "serviceAccountName": "default"},
@@ -166,12 +173,14 @@ impl Scenario {
             NodeRuntime::Containerd => "containerd://1.7.24",
             NodeRuntime::CriO => "cri-o://1.30.4",
         };
-        api.add(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1",
+        api.add(
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1",
             "labels": {"kubernetes.io/arch": self.arch}},
             "status": {"nodeInfo": {"architecture": self.arch, "operatingSystem": "linux",
                 "containerRuntimeVersion": runtime_version, "kubeletVersion": "v1.30.4",
                 "bootID": "", "kernelVersion": "", "kubeProxyVersion": "", "machineID": "",
-                "osImage": "", "systemUUID": ""}}}));
+                "osImage": "", "systemUUID": ""}}}),
+        );
     }
 }
 
@@ -204,8 +213,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The first verdict of a JSON report.
@@ -222,8 +235,14 @@ impl Run {
             b64(&format!("{user}:{marker}\n")),
         ];
         for f in &forms {
-            assert!(!self.stdout.contains(f.as_str()), "stdout leaks a secret form {f:?}");
-            assert!(!self.stderr.contains(f.as_str()), "stderr leaks a secret form {f:?}");
+            assert!(
+                !self.stdout.contains(f.as_str()),
+                "stdout leaks a secret form {f:?}"
+            );
+            assert!(
+                !self.stderr.contains(f.as_str()),
+                "stderr leaks a secret form {f:?}"
+            );
         }
     }
 }
@@ -248,7 +267,16 @@ pub fn pulldoctor(args: &[&str]) -> Run {
 /// `pulldoctor pod web-0 -o json --kubeconfig … EXTRA…`.
 pub fn pod(api: &KubeApi, extra: &[&str]) -> Run {
     let kc = api.kubeconfig();
-    let mut args = vec!["pod", "web-0", "-n", "shop", "-o", "json", "--kubeconfig", path(&kc)];
+    let mut args = vec![
+        "pod",
+        "web-0",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+        "--kubeconfig",
+        path(&kc),
+    ];
     args.extend_from_slice(extra);
     let run = pulldoctor(&args);
     assert_read_only(api);
@@ -264,7 +292,11 @@ pub fn assert_read_only(api: &KubeApi) {
     for r in api.requests() {
         assert_eq!(r.method, "GET", "pulldoctor sent {} {}", r.method, r.path);
         if r.path.contains("/secrets") {
-            assert!(r.path.starts_with("/api/v1/namespaces/shop/"), "secret read outside shop: {}", r.path);
+            assert!(
+                r.path.starts_with("/api/v1/namespaces/shop/"),
+                "secret read outside shop: {}",
+                r.path
+            );
         }
     }
 }
@@ -273,7 +305,18 @@ pub fn assert_read_only(api: &KubeApi) {
 pub fn fix_text(verdict: &Value) -> String {
     verdict["fixes"]
         .as_array()
-        .map(|fs| fs.iter().map(|f| format!("{}\n{}", f["title"].as_str().unwrap_or(""), f["text"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n"))
+        .map(|fs| {
+            fs.iter()
+                .map(|f| {
+                    format!(
+                        "{}\n{}",
+                        f["title"].as_str().unwrap_or(""),
+                        f["text"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
 
@@ -281,6 +324,11 @@ pub fn fix_text(verdict: &Value) -> String {
 pub fn evidence_text(verdict: &Value) -> String {
     verdict["evidence"]
         .as_array()
-        .map(|es| es.iter().map(|e| e["text"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>().join("\n"))
+        .map(|es| {
+            es.iter()
+                .map(|e| e["text"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
