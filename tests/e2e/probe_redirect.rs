@@ -161,3 +161,76 @@ async fn probe_never_sends_credentials_over_plain_http_unless_told() {
     );
     assert_eq!(at_registry.len(), 1, "{at_registry:?}");
 }
+
+/// A registry whose tag list pages forever through relative `Link` headers, and whose
+/// `/v2/` is open.
+fn paging(req: &Seen, _: u16) -> String {
+    let path = req.path.as_str();
+    if path == "/v2/" {
+        return reply("200 OK", &[], "{}", false);
+    }
+    if let Some(rest) = path.strip_prefix("/v2/app/tags/list") {
+        let page: u32 = rest
+            .strip_prefix("?last=t")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let link = format!("</v2/app/tags/list?last=t{}>; rel=\"next\"", page + 1);
+        return reply(
+            "200 OK",
+            &[("Content-Type", "application/json".into()), ("Link", link)],
+            &format!(r#"{{"name":"app","tags":["t{page}"]}}"#),
+            false,
+        );
+    }
+    reply(
+        "404 Not Found",
+        &[("Content-Type", "application/json".into())],
+        r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+        req.method == "HEAD",
+    )
+}
+
+#[tokio::test]
+async fn probe_follows_tag_pages_but_only_so_far() {
+    let (port, seen) = scripted(paging, 0).await;
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:missing");
+    req.plain_http = true;
+    req.max_tag_pages = 3;
+    let report = run(&req).await;
+    assert_eq!(report.tags, ["t0", "t1", "t2"]);
+    assert!(report.tags_truncated);
+    let pages = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path.starts_with("/v2/app/tags/list"))
+        .count();
+    assert_eq!(pages, 3);
+    // The tag is in none of the pages read: a missing tag in an existing repository.
+    assert_cause(&report, Some(Cause::NotFoundTag));
+}
+
+/// A web server that is not a registry.
+fn not_a_registry(_req: &Seen, _: u16) -> String {
+    reply(
+        "404 Not Found",
+        &[("Content-Type", "text/html".into())],
+        "<h1>Not Found</h1>",
+        false,
+    )
+}
+
+#[tokio::test]
+async fn probe_tells_a_web_server_that_is_not_a_registry() {
+    let (port, _) = scripted(not_a_registry, 0).await;
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:1.0");
+    req.plain_http = true;
+    let report = run(&req).await;
+    assert_cause(&report, Some(Cause::Unknown));
+    assert!(
+        report.outcome.detail.contains("is not a registry"),
+        "{}",
+        report.outcome.detail
+    );
+    assert_eq!(report.requests, 1);
+}
