@@ -20,6 +20,7 @@ pub async fn resolve(
     report: &mut ProbeReport,
     granted: &Granted,
     tags: Option<&[String]>,
+    repo_exists: bool,
 ) -> Verdict {
     let reference = s.req.image.manifest_reference().to_string();
     let url = s.repo_url(&format!("manifests/{reference}"));
@@ -144,6 +145,13 @@ pub async fn resolve(
                         t.len(),
                         if t.len() == 1 { "" } else { "s" },
                         preview(t)
+                    ),
+                ),
+                None if repo_exists => Verdict::cause(
+                    Cause::NotFoundTag,
+                    format!(
+                        "repository {} exists (tags/list answered 200) but has no {reference} ({code})",
+                        s.req.image.repository
                     ),
                 ),
                 None => Verdict::cause(

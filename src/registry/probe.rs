@@ -14,7 +14,7 @@ use std::time::Instant;
 use reqwest::{Method, Url};
 
 use super::challenge::{self, Scheme};
-use super::client::{CAP_DOCUMENT, CAP_SMALL, RegistryClient};
+use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
 use super::documents;
 use super::manifest;
@@ -315,49 +315,14 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
     }
     // 3. Tags: NAME_UNKNOWN proves the repository missing; other refusals let the manifest decide.
     let mut tags: Option<Vec<String>> = None;
+    let mut repo_exists = false;
     match tags_page {
         None => return (s.unreachable("tags/list"), Some(granted)),
         Some(x) => match x.status {
             200 => {
-                let mut all = documents::tags(&x.body).unwrap_or_default();
-                let mut link = x
-                    .headers
-                    .get("link")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(documents::next_link);
-                let mut pages = 1;
-                while let Some(next) = link.take() {
-                    if pages >= s.req.max_tag_pages {
-                        report.tags_truncated = true;
-                        break;
-                    }
-                    let Ok(url) = s.root.join(&next) else { break };
-                    let Some(p) = s
-                        .step(
-                            StepName::Tags,
-                            Method::GET,
-                            url,
-                            None,
-                            &granted,
-                            CAP_DOCUMENT,
-                        )
-                        .await
-                    else {
-                        break;
-                    };
-                    pages += 1;
-                    if p.status != 200 {
-                        break;
-                    }
-                    all.extend(documents::tags(&p.body).unwrap_or_default());
-                    link = p
-                        .headers
-                        .get("link")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(documents::next_link);
-                }
-                report.tags = all.clone();
-                tags = Some(all);
+                repo_exists = true;
+                tags = read_tags(s, report, &granted, &x).await;
+                report.tags = tags.clone().unwrap_or_default();
             }
             404 if s.steps.last().and_then(|st| st.error_code.as_deref())
                 == Some("NAME_UNKNOWN") =>
@@ -378,11 +343,67 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
         },
     }
     // 4–5. The manifest, then 6. the catalog.
-    let verdict = manifest::resolve(s, report, &granted, tags.as_deref()).await;
+    let verdict = manifest::resolve(s, report, &granted, tags.as_deref(), repo_exists).await;
     if s.req.catalog {
         catalog(s, report, &granted, preferred.as_ref()).await;
     }
     (verdict, Some(granted))
+}
+
+/// The first tags page plus the pages its `Link` headers lead to, up to `max_tag_pages`; None
+/// when the first page is unreadable (too large or not JSON), so no tag is called missing on it.
+async fn read_tags(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    first: &Exchange,
+) -> Option<Vec<String>> {
+    let parse = |x: &Exchange| {
+        if x.truncated {
+            None
+        } else {
+            documents::tags(&x.body)
+        }
+    };
+    let link_of = |x: &Exchange| {
+        x.headers
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(documents::next_link)
+    };
+    let Some(mut all) = parse(first) else {
+        s.note("tag list unreadable (larger than 4 MiB or not JSON)");
+        return None;
+    };
+    let mut link = link_of(first);
+    let mut pages = 1;
+    while let Some(next) = link.take() {
+        if pages >= s.req.max_tag_pages {
+            report.tags_truncated = true;
+            break;
+        }
+        let Ok(url) = s.root.join(&next) else { break };
+        let page = s
+            .step(
+                StepName::Tags,
+                Method::GET,
+                url,
+                None,
+                granted,
+                CAP_DOCUMENT,
+            )
+            .await;
+        pages += 1;
+        match page.as_ref().filter(|p| p.status == 200).and_then(parse) {
+            Some(t) => all.extend(t),
+            None => {
+                report.tags_truncated = true;
+                break;
+            }
+        }
+        link = page.as_ref().and_then(link_of);
+    }
+    Some(all)
 }
 
 /// After HTTPS met a plain-HTTP port: one plain `GET http://…/v2/`, without credentials.

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use pulldoctor::registry::StepName;
 use pulldoctor::taxonomy::Cause;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -233,4 +234,52 @@ async fn probe_tells_a_web_server_that_is_not_a_registry() {
         report.outcome.detail
     );
     assert_eq!(report.requests, 1);
+}
+
+/// A registry that sends 5 MiB tag lists and manifests.
+fn oversized(req: &Seen, _: u16) -> String {
+    let big = format!(r#"{{"name":"app","tags":["{}"]}}"#, "x".repeat(5 << 20));
+    match req.path.as_str() {
+        "/v2/" => reply("200 OK", &[], "{}", false),
+        "/v2/app/tags/list" => reply(
+            "200 OK",
+            &[("Content-Type", "application/json".into())],
+            &big,
+            false,
+        ),
+        _ => reply(
+            "200 OK",
+            &[(
+                "Content-Type",
+                "application/vnd.oci.image.index.v1+json".into(),
+            )],
+            &big,
+            req.method == "HEAD",
+        ),
+    }
+}
+
+#[tokio::test]
+async fn probe_caps_bodies_and_says_what_it_could_not_read() {
+    let (port, _) = scripted(oversized, 0).await;
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:1.0");
+    req.plain_http = true;
+    let report = run(&req).await;
+    assert_cause(&report, Some(Cause::RegistryServerError));
+    assert!(
+        report.outcome.detail.contains("larger than"),
+        "{}",
+        report.outcome.detail
+    );
+    assert!(report.tags.is_empty());
+    let tags = report
+        .steps
+        .iter()
+        .find(|s| s.name == StepName::Tags)
+        .unwrap();
+    assert!(
+        tags.detail.contains("tag list unreadable"),
+        "{}",
+        tags.detail
+    );
 }
