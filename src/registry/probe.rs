@@ -30,7 +30,26 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     let deadline = started + req.timeout;
     let plain = req.plain_http || req.trust.plain_http;
     let root = api_root(req, plain);
+    // Credentials belong to the registry's host; a mirror named by the node's config gets none.
+    let mirror_only;
+    let withheld = !req.credentials.is_empty() && !same_host(&root, req.image.api_host());
+    let req = if withheld {
+        mirror_only = ProbeRequest {
+            credentials: Vec::new(),
+            ..req.clone()
+        };
+        &mirror_only
+    } else {
+        req
+    };
     let mut report = empty_report(req, &root);
+    if withheld {
+        report.flags.push(format!(
+            "endpoint {} is not {}: probed anonymously, credentials withheld",
+            report.endpoint,
+            req.image.api_host()
+        ));
+    }
     let skip = req.insecure_skip_verify || req.trust.skip_verify;
     let connect = req.step_timeout.min(req.timeout);
     let client = match RegistryClient::new(&req.trust, skip, connect) {
@@ -61,6 +80,19 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
+}
+
+/// True when `url` points at `hostport` (`host[:port]`, default ports filled in by scheme).
+fn same_host(url: &Url, hostport: &str) -> bool {
+    let (host, port) = super::reference::split_port(hostport);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port
+        .and_then(|p| p.parse::<u16>().ok())
+        .or_else(|| url.port_or_known_default());
+    url.host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        && url.port_or_known_default() == port
 }
 
 /// `https://<registry>/v2/`, or the node's configured endpoint (hosts.toml), or HTTP.

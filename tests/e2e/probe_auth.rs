@@ -165,3 +165,45 @@ async fn probe_report_never_holds_the_password_or_the_token() {
         assert!(!text.contains("eyJ"), "a JWT leaked into the report");
     }
 }
+
+#[tokio::test]
+async fn probe_mirror_named_in_hosts_toml_gets_no_credentials() {
+    use crate::support::{Fault, FaultProxy};
+    use pulldoctor::taxonomy::Runtime;
+    use pulldoctor::trust::Trust as NodeTrust;
+
+    let reg = seeded(Tls::Valid, Auth::htpasswd("alice", "s3cret"));
+    // The mirror: another port in front of the same registry.
+    let mirror = FaultProxy::start(&reg, Fault::PassThrough);
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(format!("127.0.0.1_{}_", reg.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(ca_file(&reg), dir.join("ca.crt")).unwrap();
+    std::fs::write(
+        dir.join("hosts.toml"),
+        format!(
+            "server = \"https://{}\"\n[host.\"https://{}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"ca.crt\"\n",
+            reg.host,
+            mirror.host()
+        ),
+    )
+    .unwrap();
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
+    assert_eq!(req.trust.fallbacks, [format!("https://{}", reg.host)]);
+    req.credentials = vec![bench_cred(&reg)];
+    let report = run(&req).await;
+    assert!(
+        report.endpoint.contains(&mirror.host()),
+        "{}",
+        report.endpoint
+    );
+    assert_cause(&report, Some(Cause::AuthRequired));
+    assert!(
+        report
+            .flags
+            .iter()
+            .any(|f| f.contains("credentials withheld"))
+    );
+    assert!(mirror.requests().iter().all(|r| !r.authorization));
+}
