@@ -58,6 +58,20 @@ impl Recorder {
     }
 }
 
+/// Why the probe's client could not be built: a node CA or client certificate rustls refuses.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// A CA certificate that is not a usable trust anchor.
+    #[error("CA from {path} is unusable: {reason}")]
+    Ca { path: String, reason: String },
+    /// The client certificate and key do not form a usable pair.
+    #[error("client certificate {path}: {reason}")]
+    ClientCert { path: String, reason: String },
+    /// rustls or reqwest refused the configuration.
+    #[error("TLS client setup: {0}")]
+    Setup(String),
+}
+
 /// Delegates to webpki (or accepts, when told to skip) and records what it was shown.
 #[derive(Debug)]
 struct RecordingVerifier {
@@ -149,16 +163,17 @@ fn tls_config(
     trust: &Trust,
     skip_verify: bool,
     recorder: Arc<Recorder>,
-) -> Result<rustls::ClientConfig, String> {
+) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     if trust.system_roots {
         roots.add_parsable_certificates(system_roots().iter().cloned());
     }
     for ca in &trust.cas {
-        roots
-            .add(ca.der.clone())
-            .map_err(|e| format!("CA from {} is unusable: {e}", ca.source.display()))?;
+        roots.add(ca.der.clone()).map_err(|e| ClientError::Ca {
+            path: ca.source.display().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     let inner = if roots.is_empty() {
         None
@@ -166,7 +181,7 @@ fn tls_config(
         Some(
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| ClientError::Setup(e.to_string()))?,
         )
     };
     let verifier = RecordingVerifier {
@@ -177,13 +192,16 @@ fn tls_config(
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ClientError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
     match &trust.client {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| format!("client certificate {}: {e}", id.cert_path.display())),
+            .map_err(|e| ClientError::ClientCert {
+                path: id.cert_path.display().to_string(),
+                reason: e.to_string(),
+            }),
         None => Ok(builder.with_no_client_auth()),
     }
 }
@@ -297,7 +315,7 @@ impl RegistryClient {
         trust: &Trust,
         skip_verify: bool,
         connect_timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientError> {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         let http = reqwest::Client::builder()
@@ -309,7 +327,7 @@ impl RegistryClient {
             .pool_max_idle_per_host(2)
             .user_agent(concat!("pulldoctor/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(RegistryClient {
             http,
             recorder,

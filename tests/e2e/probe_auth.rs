@@ -33,12 +33,16 @@ async fn probe_basic_registry_with_valid_credentials_costs_four_requests_on_one_
     let mut req = request(&reg.host, "multi:1.0");
     req.trust = ca_trust(&reg);
     req.credentials = vec![bench_cred(&reg)];
+    req.contrasts = true;
     let report = run(&req).await;
     assert_cause(&report, None);
     assert_eq!(
         report.outcome.credential_used.as_deref(),
         Some("secret shop/regcred")
     );
+    // One credential that works: only the trust contrast runs (one handshake, one request).
+    assert_eq!(report.contrast_requests, 1);
+    assert!(report.contrasts.iter().all(|c| c.credential == "-"));
     assert_eq!(
         step_names(&report),
         [
@@ -139,8 +143,23 @@ async fn probe_token_server_refusing_the_scope_is_forbidden_not_bad_credentials(
     let mut req = request(&reg.host, "app:1.0");
     req.trust = ca_trust(&reg);
     req.credentials = vec![bench_cred(&reg)];
+    req.contrasts = true;
     let report = run(&req).await;
     assert_cause(&report, Some(Cause::AuthForbidden));
+    // The contrast: neither anonymous nor the credential may pull; the other repositories may.
+    let by = |label: &str| {
+        report
+            .contrasts
+            .iter()
+            .find(|c| c.credential == label)
+            .unwrap()
+    };
+    assert_eq!(by("anonymous").cause, Some(Cause::AuthOrNotFound));
+    assert_eq!(by("secret shop/regcred").cause, Some(Cause::AuthForbidden));
+    let mut other = request(&reg.host, "multi:1.0");
+    other.trust = ca_trust(&reg);
+    other.credentials = vec![bench_cred(&reg)];
+    assert_cause(&run(&other).await, None);
     assert!(
         report.outcome.detail.contains("insufficient_scope"),
         "{}",
