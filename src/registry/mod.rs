@@ -4,6 +4,7 @@
 //! status, header and TLS error (see the distribution spec:
 //! <https://github.com/opencontainers/distribution-spec/blob/main/spec.md>).
 
+pub mod auth;
 pub mod challenge;
 pub mod client;
 pub mod contrast;

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use reqwest::{Method, Url};
 
+use super::auth;
 use super::challenge::{self, Scheme};
 use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
@@ -223,127 +224,22 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
             None,
         );
     }
-    let creds = &s.req.credentials;
-    let scope = format!("repository:{}:pull", s.req.image.repository);
-    // 2. Authentication, and 3. the first tags page (for Basic, the tags request is the test).
-    let mut granted = anon.clone();
-    let tags_page;
-    match &preferred {
-        None => {
-            tags_page = s
-                .step(
-                    StepName::Tags,
-                    Method::GET,
-                    s.repo_url("tags/list"),
-                    None,
-                    &granted,
-                    CAP_DOCUMENT,
-                )
-                .await;
-        }
-        Some(c) if c.scheme == Scheme::Basic => {
-            if creds.is_empty() {
-                s.note("Basic challenge and no credentials: the node's anonymous pull is refused");
-                return (
-                    Verdict::cause(
-                        Cause::AuthRequired,
-                        format!(
-                            "the registry requires credentials (Basic realm {:?}) and the pull is anonymous",
-                            c.realm().unwrap_or("")
-                        ),
-                    ),
-                    None,
-                );
-            }
-            let mut page = None;
-            for cred in creds {
-                granted = s.basic(cred);
-                let x = s
-                    .step(
-                        StepName::Tags,
-                        Method::GET,
-                        s.repo_url("tags/list"),
-                        None,
-                        &granted,
-                        CAP_DOCUMENT,
-                    )
-                    .await;
-                match &x {
-                    Some(x) if x.status == 401 => {
-                        s.note(&format!("credentials of {} rejected", cred.label))
-                    }
-                    _ => {
-                        page = Some(x);
-                        break;
-                    }
-                }
-            }
-            match page {
-                Some(p) => tags_page = p,
-                None => {
-                    let labels: Vec<&str> = creds.iter().map(|c| c.label.as_str()).collect();
-                    return (
-                        Verdict::cause(
-                            Cause::AuthInvalidCredentials,
-                            format!(
-                                "the registry rejected every credential: {}",
-                                labels.join(", ")
-                            ),
-                        ),
-                        None,
-                    );
-                }
-            }
-        }
-        Some(bearer) => {
-            let mut first_refusal: Option<(Option<u16>, Verdict)> = None;
-            let candidates: Vec<Option<&super::model::Auth>> = if creds.is_empty() {
-                vec![None]
-            } else {
-                creds.iter().map(Some).collect()
-            };
-            let mut won = None;
-            for cand in candidates {
-                match s.token(bearer, cand, &scope).await {
-                    Ok(g) => {
-                        won = Some(g);
-                        break;
-                    }
-                    Err((status, v)) => {
-                        let stop = !matches!(status, Some(401) | Some(403));
-                        // A 403 (scope refused) says more than a 401; keep the most telling.
-                        let better = match &first_refusal {
-                            None => true,
-                            Some((st, _)) => *st != Some(403) && status == Some(403),
-                        };
-                        if better {
-                            first_refusal = Some((status, v.clone()));
-                        }
-                        if stop {
-                            return (v, None);
-                        }
-                    }
-                }
-            }
-            match won {
-                Some(g) => granted = g,
-                None => {
-                    let (_, v) = first_refusal
-                        .unwrap_or((None, Verdict::cause(Cause::Unknown, "no token obtained")));
-                    return (v, None);
-                }
-            }
-            tags_page = s
-                .step(
-                    StepName::Tags,
-                    Method::GET,
-                    s.repo_url("tags/list"),
-                    None,
-                    &granted,
-                    CAP_DOCUMENT,
-                )
-                .await;
-        }
+    // 2. Authentication and the first tags page. A registry that opens /v2/ may still
+    // challenge on the repository: then answer that challenge, once.
+    let (mut granted, mut tags_page) = match auth::authenticate(s, preferred.as_ref()).await {
+        Ok(access) => access,
+        Err(v) => return (v, None),
+    };
+    if preferred.is_none()
+        && let Some(x) = tags_page.as_ref().filter(|x| x.status == 401)
+        && let Some(late) = challenge::preferred(&challenges_of(x)).cloned()
+    {
+        report.auth_scheme = Some(scheme_name(&late));
+        s.note("the repository challenges although /v2/ did not");
+        (granted, tags_page) = match auth::authenticate(s, Some(&late)).await {
+            Ok(access) => access,
+            Err(v) => return (v, None),
+        };
     }
     // 3. Tags: NAME_UNKNOWN proves the repository missing; other refusals let the manifest decide.
     let mut tags: Option<Vec<String>> = None;

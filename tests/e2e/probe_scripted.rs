@@ -1,9 +1,8 @@
-//! Where credentials may go: only to the registry's own origin, never along a redirect to
-//! another host or port, and never over plain HTTP unless `--plain-http` says so.
-//!
-//! docker-registry never redirects the endpoints the probe uses, so this file serves a tiny
-//! scripted registry on 127.0.0.1 that does (as registries fronting object stores do) and
-//! records which requests carried `Authorization`.
+//! Registry behaviours docker-registry 2.8 never shows, from a tiny scripted registry on
+//! 127.0.0.1 that records which requests carried `Authorization`: redirects to another port
+//! (credentials must not follow), plain HTTP without `--plain-http` (credentials must not be
+//! sent), endless tag pages (bounded), oversized bodies (capped), a web server that is not a
+//! registry, and a challenge that only the repository endpoints make.
 
 use std::sync::{Arc, Mutex};
 
@@ -282,4 +281,47 @@ async fn probe_caps_bodies_and_says_what_it_could_not_read() {
         "{}",
         tags.detail
     );
+}
+
+/// A registry whose `/v2/` is open but whose repositories challenge.
+fn late_challenge(req: &Seen, _: u16) -> String {
+    let challenge = [("WWW-Authenticate", "Basic realm=\"repos\"".to_string())];
+    match (req.path.as_str(), req.authorization) {
+        ("/v2/", _) => reply("200 OK", &[], "{}", false),
+        (_, false) => reply("401 Unauthorized", &challenge, "", false),
+        ("/v2/app/tags/list", true) => {
+            reply("200 OK", &[], r#"{"name":"app","tags":["1.0"]}"#, false)
+        }
+        (_, true) => reply(
+            "200 OK",
+            &[(
+                "Content-Type",
+                "application/vnd.docker.distribution.manifest.v2+json".into(),
+            )],
+            "{}",
+            req.method == "HEAD",
+        ),
+    }
+}
+
+#[tokio::test]
+async fn probe_answers_a_challenge_made_only_by_the_repository() {
+    let (port, seen) = scripted(late_challenge, 0).await;
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:1.0");
+    req.plain_http = true;
+    req.credentials = vec![cred("secret shop/regcred", "alice", "s3cret")];
+    let report = run(&req).await;
+    assert_cause(&report, None);
+    assert_eq!(report.auth_scheme.as_deref(), Some("basic"));
+    assert_eq!(
+        report.outcome.credential_used.as_deref(),
+        Some("secret shop/regcred")
+    );
+    let seen = seen.lock().unwrap().clone();
+    let tags: Vec<bool> = seen
+        .iter()
+        .filter(|s| s.path == "/v2/app/tags/list")
+        .map(|s| s.authorization)
+        .collect();
+    assert_eq!(tags, [false, true]);
 }
