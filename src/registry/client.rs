@@ -435,3 +435,43 @@ impl RegistryClient {
         Err(Failure::TooManyRedirects)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn credentials_stay_on_their_origin() {
+        let pw = Redacted::new("pw");
+        let a = Authorization::basic("u", &pw, &url("https://reg.test/v2/"), false);
+        assert_eq!(
+            a.refusal(&url("https://reg.test:443/v2/app/tags/list")),
+            None
+        );
+        assert!(a.refusal(&url("https://reg.test:5000/v2/")).is_some());
+        assert!(a.refusal(&url("https://cdn.test/blob")).is_some());
+        assert!(a.refusal(&url("http://reg.test/v2/")).is_some());
+        let plain = Authorization::basic("u", &pw, &url("http://reg.test:5000/v2/"), true);
+        assert_eq!(plain.refusal(&url("http://reg.test:5000/v2/x")), None);
+        let refused = Authorization::basic("u", &pw, &url("http://reg.test:5000/v2/"), false);
+        assert!(
+            refused
+                .refusal(&url("http://reg.test:5000/v2/x"))
+                .unwrap()
+                .contains("plain-HTTP")
+        );
+    }
+
+    #[test]
+    fn the_header_is_built_but_never_printed() {
+        let a = Authorization::bearer(Redacted::new("tok-123"), &url("https://r.test/"), false);
+        assert_eq!(a.header(), "Bearer tok-123");
+        assert!(!format!("{a:?}").contains("tok-123"));
+        let b = Authorization::basic("u", &Redacted::new("p"), &url("https://r.test/"), false);
+        assert_eq!(b.header(), "Basic dTpw");
+    }
+}

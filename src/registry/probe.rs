@@ -417,3 +417,41 @@ async fn catalog(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{ImageRef, Platform};
+
+    fn req(image: &str) -> ProbeRequest {
+        ProbeRequest::new(ImageRef::parse(image).unwrap(), Platform::host())
+    }
+
+    #[test]
+    fn api_roots() {
+        assert_eq!(
+            api_root(&req("nginx"), false).as_str(),
+            "https://registry-1.docker.io/v2/"
+        );
+        assert_eq!(
+            api_root(&req("reg.test:5000/a/b:1"), true).as_str(),
+            "http://reg.test:5000/v2/"
+        );
+        let mut r = req("reg.test/app");
+        r.trust.endpoint = Some(Url::parse("https://mirror.test/base").unwrap());
+        assert_eq!(api_root(&r, false).as_str(), "https://mirror.test/base/v2/");
+        r.trust.override_path = true;
+        assert_eq!(api_root(&r, false).as_str(), "https://mirror.test/base/");
+    }
+
+    #[test]
+    fn same_host_fills_default_ports() {
+        let u = Url::parse("https://reg.test/v2/").unwrap();
+        assert!(same_host(&u, "reg.test"));
+        assert!(same_host(&u, "reg.test:443"));
+        assert!(!same_host(&u, "reg.test:5000"));
+        assert!(!same_host(&u, "other.test"));
+        let u = Url::parse("https://[::1]:5000/v2/").unwrap();
+        assert!(same_host(&u, "[::1]:5000"));
+    }
+}
