@@ -225,3 +225,39 @@ fn registry_fixtures_are_real_images_to_skopeo() {
     assert_eq!(&tar[..12], b"fixture.txt\0");
     assert_eq!(&tar[257..262], b"ustar");
 }
+
+#[tokio::test]
+async fn registry_tags_list_ignores_n_but_catalog_pages_with_a_relative_link() {
+    let reg = start(Tls::Valid, Auth::htpasswd("alice", "s3cret"));
+    reg.seed_fixtures();
+    let client = http_client(Trust::Ca(&reg.pki), TIMEOUT);
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", reg.url()))
+            .header(AUTHORIZATION, basic("alice", "s3cret"))
+            .send()
+    };
+
+    // docker-registry 2.8 answers every tag at once, with no Link header, whatever `n` says.
+    let tags = get("/v2/app/tags/list?n=1").await.unwrap();
+    assert_eq!(tags.status(), 200);
+    assert_eq!(header(&tags, "link"), "");
+    assert_eq!(json(tags).await["tags"].as_array().unwrap().len(), 3);
+
+    // `_catalog` does page: a relative Link to the next page, repositories in lexical order.
+    let first = get("/v2/_catalog?n=2").await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        header(&first, "link"),
+        "</v2/_catalog?last=armonly&n=2>; rel=\"next\""
+    );
+    assert_eq!(
+        json(first).await["repositories"],
+        serde_json::json!(["app", "armonly"])
+    );
+    let second = get("/v2/_catalog?last=armonly&n=2").await.unwrap();
+    assert_eq!(
+        json(second).await["repositories"],
+        serde_json::json!(["dockerlist", "multi"])
+    );
+}

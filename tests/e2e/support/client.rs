@@ -4,7 +4,8 @@
 //! reqwest 0.13 wraps a TLS failure twice (`io::Error(Other, io::Error(InvalidData,
 //! rustls::Error))`) and `io::Error::source()` skips the wrapped error itself, so
 //! `Error::source()` never reaches the rustls value: the walk must use `io::Error::get_ref()`
-//! (see /work/shared/reference/registry-protocol.md, "TLS errors through reqwest").
+//! (<https://doc.rust-lang.org/std/io/struct.Error.html#method.get_ref>; the project's
+//! `shared/reference/registry-protocol.md`, "TLS errors through reqwest").
 
 use std::error::Error as StdError;
 use std::sync::Arc;

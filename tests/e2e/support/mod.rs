@@ -1,5 +1,9 @@
 //! Real servers for the tests: a registry, a token server, a Kubernetes API server.
 //!
+//! The registry side runs the real CNCF distribution server
+//! (<https://distribution.github.io/distribution/>) as Debian packages it; only what a
+//! registry operator would provide (certificates, htpasswd, a token server) is made here.
+//!
 //! # Registry bench (everything on 127.0.0.1, one instance per test, stopped on drop)
 //!
 //! ```ignore

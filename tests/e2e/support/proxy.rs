@@ -60,6 +60,12 @@ pub enum Fault {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// Forward everything, adding these headers to the answers of matching requests (e.g.
+    /// Docker Hub's `ratelimit-*` headers on a successful manifest request).
+    AddHeaders {
+        on: Match,
+        headers: Vec<(String, String)>,
+    },
     /// Read matching requests and never answer (until the proxy is dropped, at most 120 s).
     Stall { on: Match },
     /// Accept TCP connections and never read or write: before TLS, before HTTP.
@@ -83,6 +89,29 @@ impl Fault {
                 ("Content-Type".into(), "application/json".into()),
             ],
             body: r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"}]}"#.into(),
+        }
+    }
+
+    /// Docker Hub's quota headers on successful manifest answers: `ratelimit-limit: 100;w=21600`
+    /// and `ratelimit-remaining: <remaining>;w=21600`.
+    pub fn rate_limit_headers(remaining: u32) -> Fault {
+        Fault::AddHeaders {
+            on: Match::Manifests,
+            headers: vec![
+                ("ratelimit-limit".into(), "100;w=21600".into()),
+                ("ratelimit-remaining".into(), format!("{remaining};w=21600")),
+            ],
+        }
+    }
+
+    /// A web server that is not a registry: `404` with an HTML page for every path, `/v2/`
+    /// included.
+    pub fn not_a_registry() -> Fault {
+        Fault::Status {
+            on: Match::Everything,
+            status: 404,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: "<html><body><h1>404 Not Found</h1></body></html>\n".into(),
         }
     }
 
@@ -216,8 +245,17 @@ impl Upstream {
             }
             _ => {}
         }
+        let extra = match &self.fault {
+            Fault::AddHeaders { on, headers } if on.hits(req.uri().path()) => headers.clone(),
+            _ => Vec::new(),
+        };
         let entry = record(0);
-        let answer = self.forward(req, &path).await;
+        let mut answer = self.forward(req, &path).await;
+        for (name, value) in extra {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            let value = hyper::header::HeaderValue::from_str(&value).expect("header value");
+            answer.headers_mut().insert(name, value);
+        }
         let mut entry = entry;
         entry.status = answer.status().as_u16();
         self.requests.lock().expect("proxy log").push(entry);

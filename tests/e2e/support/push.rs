@@ -139,26 +139,37 @@ impl Pusher {
         }
     }
 
+    /// Pushes the six images concurrently (each one's blobs and manifests in order).
     async fn push_all(&self) -> Fixtures {
-        let mut fixtures = Fixtures::default();
-        for (tag, format) in [
+        let singles = [
             ("1.0", Format::Docker),
             ("1.1", Format::Oci),
             ("2.0", Format::Docker),
-        ] {
-            let pushed = self.push_single("app", Some(tag), format, AMD64).await;
-            fixtures.images.insert(format!("app:{tag}"), pushed);
-        }
+        ]
+        .map(|(tag, format)| async move {
+            (
+                format!("app:{tag}"),
+                self.push_single("app", Some(tag), format, AMD64).await,
+            )
+        });
         let lists = [
             ("multi", Format::Oci, vec![AMD64, ARM64]),
             ("dockerlist", Format::Docker, vec![AMD64, ARM64]),
             ("armonly", Format::Oci, vec![ARM64]),
-        ];
-        for (repo, format, platforms) in lists {
-            let pushed = self.push_index(repo, "1.0", format, &platforms).await;
-            fixtures.images.insert(format!("{repo}:1.0"), pushed);
+        ]
+        .map(|(repo, format, platforms)| async move {
+            (
+                format!("{repo}:1.0"),
+                self.push_index(repo, "1.0", format, &platforms).await,
+            )
+        });
+        let (singles, lists) = futures::join!(
+            futures::future::join_all(singles),
+            futures::future::join_all(lists)
+        );
+        Fixtures {
+            images: singles.into_iter().chain(lists).collect(),
         }
-        fixtures
     }
 
     /// Pushes a config, a layer and a manifest: under `tag`, or by digest when `tag` is None

@@ -37,7 +37,7 @@ pub enum Tls {
 }
 
 /// Who the registry lets in.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Auth {
     /// Anyone: `GET /v2/` answers 200.
     None,
@@ -45,6 +45,19 @@ pub enum Auth {
     Htpasswd { user: String, password: String },
     /// `auth.token` with a token server from the bench (started with the registry).
     Token(TokenOptions),
+}
+
+/// Names the user, never the password.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Htpasswd { user, .. } => {
+                write!(f, "Htpasswd {{ user: {user:?}, password: <redacted> }}")
+            }
+            Auth::Token(options) => write!(f, "Token({options:?})"),
+        }
+    }
 }
 
 impl Auth {

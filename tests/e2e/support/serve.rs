@@ -4,7 +4,9 @@
 //! Each server runs on a private tokio runtime so that it keeps answering whatever the test's
 //! own runtime is doing (a `#[tokio::test]` is single-threaded, and a synchronous call there
 //! would otherwise starve it). Dropping the server shuts that runtime down, which closes every
-//! connection, so a stalled request can never outlive its test.
+//! connection, so a stalled request can never outlive its test. Connections are served with
+//! hyper's HTTP/1.1 server (<https://docs.rs/hyper/1/hyper/server/conn/http1/>), keep-alive on,
+//! as registries and their load balancers serve them.
 
 use std::convert::Infallible;
 use std::future::Future;

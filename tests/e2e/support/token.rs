@@ -21,7 +21,7 @@ use super::pki::Pki;
 use super::serve::{Handler, Mode, Reply, Server, reply};
 
 /// Who the token server lets in and how it answers.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TokenOptions {
     pub user: String,
     pub password: String,
@@ -29,6 +29,18 @@ pub struct TokenOptions {
     pub refused: Vec<String>,
     /// Which field(s) of the JSON reply carry the token.
     pub reply: TokenReply,
+}
+
+/// Names the user, never the password.
+impl std::fmt::Debug for TokenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenOptions")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("refused", &self.refused)
+            .field("reply", &self.reply)
+            .finish()
+    }
 }
 
 impl TokenOptions {
