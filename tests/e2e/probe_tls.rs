@@ -241,7 +241,14 @@ async fn probe_mutual_tls_needs_the_client_pair_from_the_cert_dir() {
     req.trust = ca_trust(&reg);
     let report = run(&req).await;
     assert!(!report.pullable());
-    assert!(report.steps[0].status.is_none(), "{:?}", report.steps[0]);
+    assert!(
+        matches!(
+            report.steps[0].failure,
+            Some(Failure::ClientCertificateRefused { .. })
+        ),
+        "{:?}",
+        report.steps[0]
+    );
 
     // A Docker-style --cert-dir: ca.crt, client.cert, client.key.
     let dir = tempfile::tempdir().unwrap();
