@@ -163,18 +163,22 @@ pub fn load_docker_dir(trust: &mut Trust, dir: &Path) -> Result<(), TrustError> 
 
 /// Applies the endpoint containerd would try first (for pulling) to `trust`.
 fn apply_hosts(trust: &mut Trust, cfg: &HostsConfig, path: &Path) -> Result<(), TrustError> {
-    let usable = |h: &&HostEntry| h.capabilities.iter().any(|c| c == "pull");
+    // Resolving a tag needs `resolve`; fetching needs `pull` (containerd skips hosts without).
+    let usable = |h: &&HostEntry| {
+        let has = |cap: &str| h.capabilities.iter().any(|c| c == cap);
+        has("pull") && has("resolve")
+    };
     let mut endpoints = cfg.endpoints().filter(usable);
     let Some(first) = endpoints.next() else {
         trust.problems.push(format!(
-            "{}: no endpoint has the pull capability",
+            "{}: no endpoint has the pull and resolve capabilities",
             path.display()
         ));
         return Ok(());
     };
     trust.fallbacks = endpoints.map(|h| h.url.clone()).collect();
     trust.sources.push(format!(
-        "{}: endpoint {} (first with pull capability)",
+        "{}: endpoint {} (first with pull and resolve capabilities)",
         path.display(),
         first.url
     ));

@@ -100,8 +100,9 @@ async fn probe_trusts_a_containerd_hosts_toml_with_a_relative_ca_path() {
     fs::write(
         dir.join("hosts.toml"),
         format!(
-            "server = \"https://{h}\"\n\n[host.\"https://{h}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"certs/registry-ca.pem\"\n",
-            h = reg.host
+            "server = \"https://{h}\"\n\n[host.\"https://127.0.0.1:{dead}\"]\n  capabilities = [\"pull\"]\n\n[host.\"https://{h}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"certs/registry-ca.pem\"\n",
+            h = reg.host,
+            dead = crate::support::refused_port()
         ),
     )
     .unwrap();
@@ -110,6 +111,8 @@ async fn probe_trusts_a_containerd_hosts_toml_with_a_relative_ca_path() {
     let trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
     assert_eq!(trust.cas.len(), 1);
     assert!(trust.cas[0].source.ends_with("certs/registry-ca.pem"));
+    // The pull-only mirror cannot resolve a tag, so containerd starts with the second entry.
+    assert_eq!(trust.endpoint.as_ref().unwrap().port(), Some(reg.port()));
     let mut req = request(&reg.host, "multi:1.0");
     req.trust = trust;
     let report = run(&req).await;
