@@ -9,6 +9,7 @@
 //! <https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md>).
 //! Bodies are read up to a cap, and every request has a timeout.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -33,23 +34,31 @@ pub const CAP_DOCUMENT: usize = 4 * 1024 * 1024;
 /// Cap for error bodies, token replies and `/v2/`.
 pub const CAP_SMALL: usize = 64 * 1024;
 
-/// What the verifier saw during handshakes.
+/// What the verifier saw during handshakes, per server name (the registry and its token
+/// realm may be different servers with different chains).
 #[derive(Debug, Default)]
 pub struct Recorder {
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-    would_fail: Mutex<Option<Failure>>,
+    chains: Mutex<BTreeMap<String, Vec<CertificateDer<'static>>>>,
+    would_fail: Mutex<BTreeMap<String, Failure>>,
     handshakes: AtomicU32,
 }
 
 impl Recorder {
-    /// The chain presented at the last full handshake.
-    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.chain.lock().map(|c| c.clone()).unwrap_or_default()
+    /// The chain `host` presented at its last full handshake (empty: none was seen).
+    pub fn chain(&self, host: &str) -> Vec<CertificateDer<'static>> {
+        self.chains
+            .lock()
+            .ok()
+            .and_then(|c| c.get(host).cloned())
+            .unwrap_or_default()
     }
 
-    /// With verification off: the failure verification would have reported.
-    pub fn would_fail(&self) -> Option<Failure> {
-        self.would_fail.lock().ok().and_then(|f| f.clone())
+    /// With verification off: the failure verification would have reported for `host`.
+    pub fn would_fail(&self, host: &str) -> Option<Failure> {
+        self.would_fail
+            .lock()
+            .ok()
+            .and_then(|f| f.get(host).cloned())
     }
 
     /// Full handshakes so far (resumed sessions do not verify again).
@@ -91,11 +100,13 @@ impl ServerCertVerifier for RecordingVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.recorder.handshakes.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut c) = self.recorder.chain.lock() {
-            *c = std::iter::once(end_entity)
+        let name = server_name_text(server_name);
+        if let Ok(mut c) = self.recorder.chains.lock() {
+            let chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|d| d.clone().into_owned())
                 .collect();
+            c.insert(name.clone(), chain);
         }
         let verdict = match &self.inner {
             Some(v) => {
@@ -109,7 +120,7 @@ impl ServerCertVerifier for RecordingVerifier {
         match verdict {
             Err(e) if self.skip => {
                 if let Ok(mut w) = self.recorder.would_fail.lock() {
-                    *w = Some(classify_dyn(&e, false, 0));
+                    w.insert(name, classify_dyn(&e, false, 0));
                 }
                 Ok(ServerCertVerified::assertion())
             }
@@ -149,6 +160,15 @@ impl ServerCertVerifier for RecordingVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// A server name as URLs write hosts (`reg.test`, `127.0.0.1`, `::1`).
+fn server_name_text(n: &ServerName<'_>) -> String {
+    match n {
+        ServerName::DnsName(d) => d.as_ref().to_ascii_lowercase(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
     }
 }
 

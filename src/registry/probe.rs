@@ -72,9 +72,15 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     report.rate_limit = s.rate.take();
     report.requests = client.requests();
     report.tls_handshakes = client.recorder.handshakes();
-    report.certificates = describe_chain(&client.recorder.chain());
+    let host = root
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    report.certificates = describe_chain(&client.recorder.chain(&host));
     if skip {
-        report.tls_would_fail = client.recorder.would_fail();
+        report.tls_would_fail = client.recorder.would_fail(&host);
     }
     if req.contrasts {
         contrast::run(req, &client, &root, &mut report, deadline).await;

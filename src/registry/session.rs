@@ -116,7 +116,6 @@ impl<'a> Session<'a> {
     }
 
     /// Sends one request as a recorded step; None when no HTTP answer came (see the step).
-    #[allow(clippy::too_many_arguments)]
     pub async fn step(
         &mut self,
         name: StepName,
