@@ -276,7 +276,7 @@ fn from_rustls(e: &rustls::Error) -> Failure {
     }
 }
 
-/// rustls prints presented names as `DnsName("reg.test")` or `IpAddress(10.0.0.1)`; keep
+/// rustls prints presented names as `DnsName("reg.test")` or `IpAddress(127.0.0.1)`; keep
 /// the name itself, as Go's x509 message shows it.
 fn bare_name(p: &str) -> String {
     match (p.find('('), p.strip_suffix(')')) {
