@@ -325,3 +325,28 @@ async fn probe_answers_a_challenge_made_only_by_the_repository() {
         .collect();
     assert_eq!(tags, [false, true]);
 }
+
+/// A web server that answers 200 with a page for every path.
+fn catch_all(req: &Seen, _: u16) -> String {
+    reply(
+        "200 OK",
+        &[("Content-Type", "text/html; charset=utf-8".into())],
+        "<html><body>Welcome</body></html>",
+        req.method == "HEAD",
+    )
+}
+
+#[tokio::test]
+async fn probe_does_not_take_a_catch_all_web_page_for_a_manifest() {
+    let (port, _) = scripted(catch_all, 0).await;
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:1.0");
+    req.plain_http = true;
+    let report = run(&req).await;
+    assert_cause(&report, Some(Cause::Unknown));
+    assert!(
+        report.outcome.detail.contains("not a manifest"),
+        "{}",
+        report.outcome.detail
+    );
+    assert!(report.tags.is_empty());
+}
