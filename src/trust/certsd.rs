@@ -28,6 +28,11 @@ pub struct HostEntry {
     pub override_path: bool,
 }
 
+/// Why a hosts.toml is unusable (containerd then reads the directory Docker-style).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HostsTomlError(pub String);
+
 /// A parsed hosts.toml: the `[host]` entries in file order, then the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostsConfig {
@@ -214,7 +219,15 @@ fn apply_hosts(trust: &mut Trust, cfg: &HostsConfig, path: &Path) -> Result<(), 
 }
 
 /// Parses a hosts.toml; `dir` resolves relative paths, `registry` gives the default server.
-pub fn parse_hosts_toml(text: &str, dir: &Path, registry: &str) -> Result<HostsConfig, String> {
+pub fn parse_hosts_toml(
+    text: &str,
+    dir: &Path,
+    registry: &str,
+) -> Result<HostsConfig, HostsTomlError> {
+    parse_hosts(text, dir, registry).map_err(HostsTomlError)
+}
+
+fn parse_hosts(text: &str, dir: &Path, registry: &str) -> Result<HostsConfig, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         e.message().to_string()
             + &e.span()
