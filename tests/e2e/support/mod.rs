@@ -6,7 +6,7 @@
 //!
 //! # Registry bench (everything on 127.0.0.1, one instance per test, stopped on drop)
 //!
-//! ```ignore
+//! ```text
 //! use crate::support::*;
 //!
 //! // Debian's docker-registry 2.8 on 127.0.0.1:0 (port read from its log), storage in a temp

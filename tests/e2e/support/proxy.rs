@@ -297,10 +297,16 @@ impl Upstream {
 
 /// A 127.0.0.1 port with nothing listening: connecting to it is refused.
 ///
-/// The port is bound once (so the kernel picked it as free) and released. Another port-0 bind
-/// could in principle be handed the same port later; the kernel spreads such binds over the
-/// whole ephemeral range, so within one test that is vanishingly unlikely.
+/// The port is bound but never listened on, and the socket is kept until the test binary
+/// exits: a bound, non-listening port answers a SYN with RST (connection refused), and no
+/// other port-0 bind in the bench can be handed it in the meantime.
 pub fn refused_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    static RESERVED: Mutex<Vec<tokio::net::TcpSocket>> = Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().expect("create socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("loopback address"))
+        .expect("bind 127.0.0.1:0");
+    let port = socket.local_addr().expect("local addr").port();
+    RESERVED.lock().expect("reserved ports").push(socket);
+    port
 }
