@@ -9,6 +9,7 @@
 //! <https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md>).
 //! Bodies are read up to a cap, and every request has a timeout.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -33,29 +34,51 @@ pub const CAP_DOCUMENT: usize = 4 * 1024 * 1024;
 /// Cap for error bodies, token replies and `/v2/`.
 pub const CAP_SMALL: usize = 64 * 1024;
 
-/// What the verifier saw during handshakes.
+/// What the verifier saw during handshakes, per server name (the registry and its token
+/// realm may be different servers with different chains).
 #[derive(Debug, Default)]
 pub struct Recorder {
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-    would_fail: Mutex<Option<Failure>>,
+    chains: Mutex<BTreeMap<String, Vec<CertificateDer<'static>>>>,
+    would_fail: Mutex<BTreeMap<String, Failure>>,
     handshakes: AtomicU32,
 }
 
 impl Recorder {
-    /// The chain presented at the last full handshake.
-    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.chain.lock().map(|c| c.clone()).unwrap_or_default()
+    /// The chain `host` presented at its last full handshake (empty: none was seen).
+    pub fn chain(&self, host: &str) -> Vec<CertificateDer<'static>> {
+        self.chains
+            .lock()
+            .ok()
+            .and_then(|c| c.get(host).cloned())
+            .unwrap_or_default()
     }
 
-    /// With verification off: the failure verification would have reported.
-    pub fn would_fail(&self) -> Option<Failure> {
-        self.would_fail.lock().ok().and_then(|f| f.clone())
+    /// With verification off: the failure verification would have reported for `host`.
+    pub fn would_fail(&self, host: &str) -> Option<Failure> {
+        self.would_fail
+            .lock()
+            .ok()
+            .and_then(|f| f.get(host).cloned())
     }
 
     /// Full handshakes so far (resumed sessions do not verify again).
     pub fn handshakes(&self) -> u32 {
         self.handshakes.load(Ordering::Relaxed)
     }
+}
+
+/// Why the probe's client could not be built: a node CA or client certificate rustls refuses.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// A CA certificate that is not a usable trust anchor.
+    #[error("CA from {path} is unusable: {reason}")]
+    Ca { path: String, reason: String },
+    /// The client certificate and key do not form a usable pair.
+    #[error("client certificate {path}: {reason}")]
+    ClientCert { path: String, reason: String },
+    /// rustls or reqwest refused the configuration.
+    #[error("TLS client setup: {0}")]
+    Setup(String),
 }
 
 /// Delegates to webpki (or accepts, when told to skip) and records what it was shown.
@@ -77,11 +100,13 @@ impl ServerCertVerifier for RecordingVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         self.recorder.handshakes.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut c) = self.recorder.chain.lock() {
-            *c = std::iter::once(end_entity)
+        let name = server_name_text(server_name);
+        if let Ok(mut c) = self.recorder.chains.lock() {
+            let chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|d| d.clone().into_owned())
                 .collect();
+            c.insert(name.clone(), chain);
         }
         let verdict = match &self.inner {
             Some(v) => {
@@ -95,7 +120,7 @@ impl ServerCertVerifier for RecordingVerifier {
         match verdict {
             Err(e) if self.skip => {
                 if let Ok(mut w) = self.recorder.would_fail.lock() {
-                    *w = Some(classify_dyn(&e, false, 0));
+                    w.insert(name, classify_dyn(&e, false, 0));
                 }
                 Ok(ServerCertVerified::assertion())
             }
@@ -138,6 +163,15 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
+/// A server name as URLs write hosts (`reg.test`, `127.0.0.1`, `::1`).
+fn server_name_text(n: &ServerName<'_>) -> String {
+    match n {
+        ServerName::DnsName(d) => d.as_ref().to_ascii_lowercase(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// The system's roots, loaded once per process (rustls-native-certs reads the OS store).
 fn system_roots() -> &'static [CertificateDer<'static>] {
     static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
@@ -149,16 +183,17 @@ fn tls_config(
     trust: &Trust,
     skip_verify: bool,
     recorder: Arc<Recorder>,
-) -> Result<rustls::ClientConfig, String> {
+) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     if trust.system_roots {
         roots.add_parsable_certificates(system_roots().iter().cloned());
     }
     for ca in &trust.cas {
-        roots
-            .add(ca.der.clone())
-            .map_err(|e| format!("CA from {} is unusable: {e}", ca.source.display()))?;
+        roots.add(ca.der.clone()).map_err(|e| ClientError::Ca {
+            path: ca.source.display().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     let inner = if roots.is_empty() {
         None
@@ -166,7 +201,7 @@ fn tls_config(
         Some(
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| ClientError::Setup(e.to_string()))?,
         )
     };
     let verifier = RecordingVerifier {
@@ -177,13 +212,16 @@ fn tls_config(
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ClientError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
     match &trust.client {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| format!("client certificate {}: {e}", id.cert_path.display())),
+            .map_err(|e| ClientError::ClientCert {
+                path: id.cert_path.display().to_string(),
+                reason: e.to_string(),
+            }),
         None => Ok(builder.with_no_client_auth()),
     }
 }
@@ -297,7 +335,7 @@ impl RegistryClient {
         trust: &Trust,
         skip_verify: bool,
         connect_timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientError> {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         let http = reqwest::Client::builder()
@@ -309,7 +347,7 @@ impl RegistryClient {
             .pool_max_idle_per_host(2)
             .user_agent(concat!("pulldoctor/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(RegistryClient {
             http,
             recorder,
@@ -415,5 +453,45 @@ impl RegistryClient {
             });
         }
         Err(Failure::TooManyRedirects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn credentials_stay_on_their_origin() {
+        let pw = Redacted::new("pw");
+        let a = Authorization::basic("u", &pw, &url("https://reg.test/v2/"), false);
+        assert_eq!(
+            a.refusal(&url("https://reg.test:443/v2/app/tags/list")),
+            None
+        );
+        assert!(a.refusal(&url("https://reg.test:5000/v2/")).is_some());
+        assert!(a.refusal(&url("https://cdn.test/blob")).is_some());
+        assert!(a.refusal(&url("http://reg.test/v2/")).is_some());
+        let plain = Authorization::basic("u", &pw, &url("http://reg.test:5000/v2/"), true);
+        assert_eq!(plain.refusal(&url("http://reg.test:5000/v2/x")), None);
+        let refused = Authorization::basic("u", &pw, &url("http://reg.test:5000/v2/"), false);
+        assert!(
+            refused
+                .refusal(&url("http://reg.test:5000/v2/x"))
+                .unwrap()
+                .contains("plain-HTTP")
+        );
+    }
+
+    #[test]
+    fn the_header_is_built_but_never_printed() {
+        let a = Authorization::bearer(Redacted::new("tok-123"), &url("https://r.test/"), false);
+        assert_eq!(a.header(), "Bearer tok-123");
+        assert!(!format!("{a:?}").contains("tok-123"));
+        let b = Authorization::basic("u", &Redacted::new("p"), &url("https://r.test/"), false);
+        assert_eq!(b.header(), "Basic dTpw");
     }
 }

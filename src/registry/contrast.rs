@@ -31,8 +31,16 @@ pub async fn run(
     if root.scheme() == "https" && verifying && req.trust.has_node_cas() {
         trust_contrast(req, root, report, deadline, allow_http).await;
     }
+    // Credential contrasts decide something when access failed (or looked like "not found",
+    // which registries say for private repositories) or when kubelet had several to try.
     let challenged = matches!(report.auth_scheme.as_deref(), Some("basic" | "bearer"));
-    if !req.credentials.is_empty() && challenged {
+    let undecided = report.outcome.cause.is_some_and(|c| {
+        matches!(
+            c.family(),
+            crate::taxonomy::Family::Auth | crate::taxonomy::Family::NotFound
+        )
+    });
+    if challenged && !req.credentials.is_empty() && (undecided || req.credentials.len() > 1) {
         credential_contrast(req, client, root, report, deadline, allow_http).await;
     }
     if let Some(summary) = summary(&report.contrasts) {

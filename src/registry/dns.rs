@@ -1,6 +1,6 @@
 //! Name resolution for the probe: reserved names answered locally, the rest by the system.
 //!
-//! RFC 6761 §6.4 asks resolvers to answer names under `.invalid` negatively without querying
+//! RFC 6761 (<https://www.rfc-editor.org/rfc/rfc6761>) §6.4 asks resolvers to answer names under `.invalid` negatively without querying
 //! anyone, and §6.2 lets them do the same for `.test`; `localhost` (§6.3) is loopback. A node's
 //! resolver may forward such names anyway, so pulldoctor answers them itself: a fixture that
 //! names `registry.invalid` never leaks a query. Every failure is a [`DnsError`], so the

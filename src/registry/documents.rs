@@ -24,6 +24,26 @@ pub fn is_index(media_type: &str) -> bool {
         || m == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
+/// True for the manifest and index media types registries serve (schema 1 included).
+pub fn is_manifest_type(media_type: &str) -> bool {
+    let m = media_type.split(';').next().unwrap_or("").trim();
+    is_index(m)
+        || m == "application/vnd.oci.image.manifest.v1+json"
+        || m == "application/vnd.docker.distribution.manifest.v2+json"
+        || m == "application/vnd.docker.distribution.manifest.v1+json"
+        || m == "application/vnd.docker.distribution.manifest.v1+prettyjws"
+}
+
+/// True when a body is a JSON object with a `schemaVersion`, as every manifest and index is.
+pub fn looks_like_manifest(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct M {
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<u32>,
+    }
+    serde_json::from_slice::<M>(body).is_ok_and(|m| m.schema_version.is_some())
+}
+
 /// The first error of a distribution error body: (code, message).
 pub fn first_error(body: &[u8]) -> Option<(String, String)> {
     #[derive(Deserialize)]
@@ -179,6 +199,17 @@ mod tests {
             "application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8"
         ));
         assert!(!is_index("application/vnd.oci.image.manifest.v1+json"));
+    }
+
+    #[test]
+    fn manifests_are_recognised() {
+        assert!(is_manifest_type(
+            "application/vnd.docker.distribution.manifest.v2+json"
+        ));
+        assert!(!is_manifest_type("text/html; charset=utf-8"));
+        assert!(looks_like_manifest(br#"{"schemaVersion":2,"layers":[]}"#));
+        assert!(!looks_like_manifest(b"<html></html>"));
+        assert!(!looks_like_manifest(br#"{"name":"x"}"#));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub async fn resolve(
     report: &mut ProbeReport,
     granted: &Granted,
     tags: Option<&[String]>,
+    repo_exists: bool,
 ) -> Verdict {
     let reference = s.req.image.manifest_reference().to_string();
     let url = s.repo_url(&format!("manifests/{reference}"));
@@ -50,11 +51,9 @@ pub async fn resolve(
     match head.status {
         200 => {
             report.media_type = content_type(&head);
-            let index = report
-                .media_type
-                .as_deref()
-                .is_some_and(documents::is_index);
-            if !index {
+            let mt = report.media_type.as_deref();
+            // An unknown content type (a web server's HTML) needs the body to decide.
+            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
                 return Verdict::pullable(format!(
                     "{} resolves to a single-platform manifest ({})",
                     s.req.image.canonical(),
@@ -87,6 +86,15 @@ pub async fn resolve(
                 return Verdict::cause(
                     Cause::RegistryServerError,
                     "the manifest is larger than pulldoctor reads (4 MiB)",
+                );
+            }
+            if !documents::looks_like_manifest(&get.body) {
+                return Verdict::cause(
+                    Cause::Unknown,
+                    format!(
+                        "the answer for {reference} is not a manifest ({}): is this a registry?",
+                        mt.as_deref().unwrap_or("no content type")
+                    ),
                 );
             }
             if !mt.as_deref().is_some_and(documents::is_index) {
@@ -144,6 +152,13 @@ pub async fn resolve(
                         t.len(),
                         if t.len() == 1 { "" } else { "s" },
                         preview(t)
+                    ),
+                ),
+                None if repo_exists => Verdict::cause(
+                    Cause::NotFoundTag,
+                    format!(
+                        "repository {} exists (tags/list answered 200) but has no {reference} ({code})",
+                        s.req.image.repository
                     ),
                 ),
                 None => Verdict::cause(

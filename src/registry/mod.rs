@@ -3,7 +3,13 @@
 //! Written on reqwest rather than a higher-level client because the diagnosis needs every
 //! status, header and TLS error (see the distribution spec:
 //! <https://github.com/opencontainers/distribution-spec/blob/main/spec.md>).
+//!
+//! The entry point is [`probe()`]: build a [`ProbeRequest`] with [`ProbeRequest::new`] (image,
+//! node platform), set `credentials` in kubelet's order, `trust` from
+//! [`crate::trust::Trust::resolve`], and the flags; the [`ProbeReport`] it returns holds every
+//! step, the contrasts and the proven cause (`outcome.cause == None`: pullable). It never fails.
 
+pub mod auth;
 pub mod challenge;
 pub mod client;
 pub mod contrast;

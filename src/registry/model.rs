@@ -29,6 +29,17 @@ pub struct Auth {
     pub password: Redacted,
 }
 
+impl Auth {
+    /// A credential with a printable label (`secret shop/regcred (key 127.0.0.1:5000)`).
+    pub fn new(label: impl Into<String>, username: impl Into<String>, password: Redacted) -> Auth {
+        Auth {
+            label: label.into(),
+            username: username.into(),
+            password,
+        }
+    }
+}
+
 /// What to probe and how the node would do it.
 #[derive(Debug, Clone)]
 pub struct ProbeRequest {

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use reqwest::{Method, Url};
 
+use super::auth;
 use super::challenge::{self, Scheme};
-use super::client::{CAP_DOCUMENT, CAP_SMALL, RegistryClient};
+use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
 use super::documents;
 use super::manifest;
@@ -30,7 +31,26 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     let deadline = started + req.timeout;
     let plain = req.plain_http || req.trust.plain_http;
     let root = api_root(req, plain);
+    // Credentials belong to the registry's host; a mirror named by the node's config gets none.
+    let mirror_only;
+    let withheld = !req.credentials.is_empty() && !same_host(&root, req.image.api_host());
+    let req = if withheld {
+        mirror_only = ProbeRequest {
+            credentials: Vec::new(),
+            ..req.clone()
+        };
+        &mirror_only
+    } else {
+        req
+    };
     let mut report = empty_report(req, &root);
+    if withheld {
+        report.flags.push(format!(
+            "endpoint {} is not {}: probed anonymously, credentials withheld",
+            report.endpoint,
+            req.image.api_host()
+        ));
+    }
     let skip = req.insecure_skip_verify || req.trust.skip_verify;
     let connect = req.step_timeout.min(req.timeout);
     let client = match RegistryClient::new(&req.trust, skip, connect) {
@@ -52,15 +72,34 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     report.rate_limit = s.rate.take();
     report.requests = client.requests();
     report.tls_handshakes = client.recorder.handshakes();
-    report.certificates = describe_chain(&client.recorder.chain());
+    let host = root
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    report.certificates = describe_chain(&client.recorder.chain(&host));
     if skip {
-        report.tls_would_fail = client.recorder.would_fail();
+        report.tls_would_fail = client.recorder.would_fail(&host);
     }
     if req.contrasts {
         contrast::run(req, &client, &root, &mut report, deadline).await;
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
+}
+
+/// True when `url` points at `hostport` (`host[:port]`, default ports filled in by scheme).
+fn same_host(url: &Url, hostport: &str) -> bool {
+    let (host, port) = super::reference::split_port(hostport);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port
+        .and_then(|p| p.parse::<u16>().ok())
+        .or_else(|| url.port_or_known_default());
+    url.host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        && url.port_or_known_default() == port
 }
 
 /// `https://<registry>/v2/`, or the node's configured endpoint (hosts.toml), or HTTP.
@@ -191,173 +230,33 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
             None,
         );
     }
-    let creds = &s.req.credentials;
-    let scope = format!("repository:{}:pull", s.req.image.repository);
-    // 2. Authentication, and 3. the first tags page (for Basic, the tags request is the test).
-    let mut granted = anon.clone();
-    let tags_page;
-    match &preferred {
-        None => {
-            tags_page = s
-                .step(
-                    StepName::Tags,
-                    Method::GET,
-                    s.repo_url("tags/list"),
-                    None,
-                    &granted,
-                    CAP_DOCUMENT,
-                )
-                .await;
-        }
-        Some(c) if c.scheme == Scheme::Basic => {
-            if creds.is_empty() {
-                s.note("Basic challenge and no credentials: the node's anonymous pull is refused");
-                return (
-                    Verdict::cause(
-                        Cause::AuthRequired,
-                        format!(
-                            "the registry requires credentials (Basic realm {:?}) and the pull is anonymous",
-                            c.realm().unwrap_or("")
-                        ),
-                    ),
-                    None,
-                );
-            }
-            let mut page = None;
-            for cred in creds {
-                granted = s.basic(cred);
-                let x = s
-                    .step(
-                        StepName::Tags,
-                        Method::GET,
-                        s.repo_url("tags/list"),
-                        None,
-                        &granted,
-                        CAP_DOCUMENT,
-                    )
-                    .await;
-                match &x {
-                    Some(x) if x.status == 401 => {
-                        s.note(&format!("credentials of {} rejected", cred.label))
-                    }
-                    _ => {
-                        page = Some(x);
-                        break;
-                    }
-                }
-            }
-            match page {
-                Some(p) => tags_page = p,
-                None => {
-                    let labels: Vec<&str> = creds.iter().map(|c| c.label.as_str()).collect();
-                    return (
-                        Verdict::cause(
-                            Cause::AuthInvalidCredentials,
-                            format!(
-                                "the registry rejected every credential: {}",
-                                labels.join(", ")
-                            ),
-                        ),
-                        None,
-                    );
-                }
-            }
-        }
-        Some(bearer) => {
-            let mut first_refusal: Option<(Option<u16>, Verdict)> = None;
-            let candidates: Vec<Option<&super::model::Auth>> = if creds.is_empty() {
-                vec![None]
-            } else {
-                creds.iter().map(Some).collect()
-            };
-            let mut won = None;
-            for cand in candidates {
-                match s.token(bearer, cand, &scope).await {
-                    Ok(g) => {
-                        won = Some(g);
-                        break;
-                    }
-                    Err((status, v)) => {
-                        let stop = !matches!(status, Some(401) | Some(403));
-                        // A 403 (scope refused) says more than a 401; keep the most telling.
-                        let better = match &first_refusal {
-                            None => true,
-                            Some((st, _)) => *st != Some(403) && status == Some(403),
-                        };
-                        if better {
-                            first_refusal = Some((status, v.clone()));
-                        }
-                        if stop {
-                            return (v, None);
-                        }
-                    }
-                }
-            }
-            match won {
-                Some(g) => granted = g,
-                None => {
-                    let (_, v) = first_refusal
-                        .unwrap_or((None, Verdict::cause(Cause::Unknown, "no token obtained")));
-                    return (v, None);
-                }
-            }
-            tags_page = s
-                .step(
-                    StepName::Tags,
-                    Method::GET,
-                    s.repo_url("tags/list"),
-                    None,
-                    &granted,
-                    CAP_DOCUMENT,
-                )
-                .await;
-        }
+    // 2. Authentication and the first tags page. A registry that opens /v2/ may still
+    // challenge on the repository: then answer that challenge, once.
+    let (mut granted, mut tags_page) = match auth::authenticate(s, preferred.as_ref()).await {
+        Ok(access) => access,
+        Err(v) => return (v, None),
+    };
+    if preferred.is_none()
+        && let Some(x) = tags_page.as_ref().filter(|x| x.status == 401)
+        && let Some(late) = challenge::preferred(&challenges_of(x)).cloned()
+    {
+        report.auth_scheme = Some(scheme_name(&late));
+        s.note("the repository challenges although /v2/ did not");
+        (granted, tags_page) = match auth::authenticate(s, Some(&late)).await {
+            Ok(access) => access,
+            Err(v) => return (v, None),
+        };
     }
     // 3. Tags: NAME_UNKNOWN proves the repository missing; other refusals let the manifest decide.
     let mut tags: Option<Vec<String>> = None;
+    let mut repo_exists = false;
     match tags_page {
         None => return (s.unreachable("tags/list"), Some(granted)),
         Some(x) => match x.status {
             200 => {
-                let mut all = documents::tags(&x.body).unwrap_or_default();
-                let mut link = x
-                    .headers
-                    .get("link")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(documents::next_link);
-                let mut pages = 1;
-                while let Some(next) = link.take() {
-                    if pages >= s.req.max_tag_pages {
-                        report.tags_truncated = true;
-                        break;
-                    }
-                    let Ok(url) = s.root.join(&next) else { break };
-                    let Some(p) = s
-                        .step(
-                            StepName::Tags,
-                            Method::GET,
-                            url,
-                            None,
-                            &granted,
-                            CAP_DOCUMENT,
-                        )
-                        .await
-                    else {
-                        break;
-                    };
-                    pages += 1;
-                    if p.status != 200 {
-                        break;
-                    }
-                    all.extend(documents::tags(&p.body).unwrap_or_default());
-                    link = p
-                        .headers
-                        .get("link")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(documents::next_link);
-                }
-                report.tags = all.clone();
-                tags = Some(all);
+                repo_exists = true;
+                tags = read_tags(s, report, &granted, &x).await;
+                report.tags = tags.clone().unwrap_or_default();
             }
             404 if s.steps.last().and_then(|st| st.error_code.as_deref())
                 == Some("NAME_UNKNOWN") =>
@@ -378,11 +277,67 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
         },
     }
     // 4–5. The manifest, then 6. the catalog.
-    let verdict = manifest::resolve(s, report, &granted, tags.as_deref()).await;
+    let verdict = manifest::resolve(s, report, &granted, tags.as_deref(), repo_exists).await;
     if s.req.catalog {
         catalog(s, report, &granted, preferred.as_ref()).await;
     }
     (verdict, Some(granted))
+}
+
+/// The first tags page plus the pages its `Link` headers lead to, up to `max_tag_pages`; None
+/// when the first page is unreadable (too large or not JSON), so no tag is called missing on it.
+async fn read_tags(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    first: &Exchange,
+) -> Option<Vec<String>> {
+    let parse = |x: &Exchange| {
+        if x.truncated {
+            None
+        } else {
+            documents::tags(&x.body)
+        }
+    };
+    let link_of = |x: &Exchange| {
+        x.headers
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(documents::next_link)
+    };
+    let Some(mut all) = parse(first) else {
+        s.note("tag list unreadable (larger than 4 MiB or not JSON)");
+        return None;
+    };
+    let mut link = link_of(first);
+    let mut pages = 1;
+    while let Some(next) = link.take() {
+        if pages >= s.req.max_tag_pages {
+            report.tags_truncated = true;
+            break;
+        }
+        let Ok(url) = s.root.join(&next) else { break };
+        let page = s
+            .step(
+                StepName::Tags,
+                Method::GET,
+                url,
+                None,
+                granted,
+                CAP_DOCUMENT,
+            )
+            .await;
+        pages += 1;
+        match page.as_ref().filter(|p| p.status == 200).and_then(parse) {
+            Some(t) => all.extend(t),
+            None => {
+                report.tags_truncated = true;
+                break;
+            }
+        }
+        link = page.as_ref().and_then(link_of);
+    }
+    Some(all)
 }
 
 /// After HTTPS met a plain-HTTP port: one plain `GET http://…/v2/`, without credentials.
@@ -466,5 +421,43 @@ async fn catalog(
             s.note("catalog not offered");
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{ImageRef, Platform};
+
+    fn req(image: &str) -> ProbeRequest {
+        ProbeRequest::new(ImageRef::parse(image).unwrap(), Platform::host())
+    }
+
+    #[test]
+    fn api_roots() {
+        assert_eq!(
+            api_root(&req("nginx"), false).as_str(),
+            "https://registry-1.docker.io/v2/"
+        );
+        assert_eq!(
+            api_root(&req("reg.test:5000/a/b:1"), true).as_str(),
+            "http://reg.test:5000/v2/"
+        );
+        let mut r = req("reg.test/app");
+        r.trust.endpoint = Some(Url::parse("https://mirror.test/base").unwrap());
+        assert_eq!(api_root(&r, false).as_str(), "https://mirror.test/base/v2/");
+        r.trust.override_path = true;
+        assert_eq!(api_root(&r, false).as_str(), "https://mirror.test/base/");
+    }
+
+    #[test]
+    fn same_host_fills_default_ports() {
+        let u = Url::parse("https://reg.test/v2/").unwrap();
+        assert!(same_host(&u, "reg.test"));
+        assert!(same_host(&u, "reg.test:443"));
+        assert!(!same_host(&u, "reg.test:5000"));
+        assert!(!same_host(&u, "other.test"));
+        let u = Url::parse("https://[::1]:5000/v2/").unwrap();
+        assert!(same_host(&u, "[::1]:5000"));
     }
 }

@@ -116,7 +116,6 @@ impl<'a> Session<'a> {
     }
 
     /// Sends one request as a recorded step; None when no HTTP answer came (see the step).
-    #[allow(clippy::too_many_arguments)]
     pub async fn step(
         &mut self,
         name: StepName,
@@ -263,7 +262,12 @@ impl<'a> Session<'a> {
         scope: &str,
     ) -> Result<Granted, (Option<u16>, Verdict)> {
         let who = cred.map_or("anonymous".to_string(), |c| c.label.clone());
-        let Some(realm) = bearer.realm().and_then(|r| Url::parse(r).ok()) else {
+        // A realm is absolute in practice; a relative one is read against the registry.
+        let realm = bearer
+            .realm()
+            .and_then(|r| Url::parse(r).or_else(|_| self.root.join(r)).ok())
+            .filter(|u| matches!(u.scheme(), "https" | "http"));
+        let Some(realm) = realm else {
             return Err((
                 None,
                 Verdict::cause(Cause::Unknown, "the Bearer challenge names no usable realm"),

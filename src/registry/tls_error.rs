@@ -9,7 +9,7 @@
 
 use std::error::Error as StdError;
 
-use rustls::{CertificateError, InvalidMessage};
+use rustls::{AlertDescription, CertificateError, InvalidMessage};
 use serde::Serialize;
 
 use super::dns::DnsError;
@@ -33,6 +33,9 @@ pub enum Failure {
     NotYetValid { now: String, not_before: String },
     /// Another certificate problem (bad signature, wrong usage, revoked…).
     BadCertificate { detail: String },
+    /// The registry ended the handshake over the client certificate (mutual TLS): none was
+    /// presented, or it was not one the registry accepts.
+    ClientCertificateRefused { alert: String },
     /// The server answered the TLS ClientHello with something that is not TLS: plain HTTP.
     PlainHttpServer,
     /// Another TLS failure (alert, protocol version, client certificate refused).
@@ -66,6 +69,7 @@ impl Failure {
             Failure::Refused | Failure::Timeout { .. } => Cause::NetworkUnreachable,
             Failure::Dns { .. } => Cause::DnsFailure,
             Failure::BadCertificate { .. }
+            | Failure::ClientCertificateRefused { .. }
             | Failure::Tls { .. }
             | Failure::Downgrade { .. }
             | Failure::TooManyRedirects
@@ -82,6 +86,7 @@ impl Failure {
                 | Failure::Expired { .. }
                 | Failure::NotYetValid { .. }
                 | Failure::BadCertificate { .. }
+                | Failure::ClientCertificateRefused { .. }
                 | Failure::Tls { .. }
         )
     }
@@ -111,6 +116,11 @@ impl Failure {
                 format!("certificate not valid before {not_before} (now {now})")
             }
             Failure::BadCertificate { detail } => format!("certificate rejected: {detail}"),
+            Failure::ClientCertificateRefused { alert } => format!(
+                "the registry refused the client certificate ({alert}): it wants mutual TLS with \
+                 a certificate it trusts (the node's client pair: certs.d client.cert/client.key \
+                 or hosts.toml client)"
+            ),
             Failure::PlainHttpServer => {
                 "the server answered TLS with plain HTTP: it is a plain-HTTP port".into()
             }
@@ -249,6 +259,14 @@ fn from_rustls(e: &rustls::Error) -> Failure {
                 detail: format!("{other:?}"),
             },
         },
+        rustls::Error::AlertReceived(
+            a @ (AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown),
+        ) => Failure::ClientCertificateRefused {
+            alert: format!("{a:?}"),
+        },
         rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
             Failure::PlainHttpServer
         }
@@ -258,7 +276,7 @@ fn from_rustls(e: &rustls::Error) -> Failure {
     }
 }
 
-/// rustls prints presented names as `DnsName("reg.test")` or `IpAddress(10.0.0.1)`; keep
+/// rustls prints presented names as `DnsName("reg.test")` or `IpAddress(127.0.0.1)`; keep
 /// the name itself, as Go's x509 message shows it.
 fn bare_name(p: &str) -> String {
     match (p.find('('), p.strip_suffix(')')) {

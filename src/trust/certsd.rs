@@ -28,6 +28,11 @@ pub struct HostEntry {
     pub override_path: bool,
 }
 
+/// Why a hosts.toml is unusable (containerd then reads the directory Docker-style).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HostsTomlError(pub String);
+
 /// A parsed hosts.toml: the `[host]` entries in file order, then the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostsConfig {
@@ -163,18 +168,22 @@ pub fn load_docker_dir(trust: &mut Trust, dir: &Path) -> Result<(), TrustError> 
 
 /// Applies the endpoint containerd would try first (for pulling) to `trust`.
 fn apply_hosts(trust: &mut Trust, cfg: &HostsConfig, path: &Path) -> Result<(), TrustError> {
-    let usable = |h: &&HostEntry| h.capabilities.iter().any(|c| c == "pull");
+    // Resolving a tag needs `resolve`; fetching needs `pull` (containerd skips hosts without).
+    let usable = |h: &&HostEntry| {
+        let has = |cap: &str| h.capabilities.iter().any(|c| c == cap);
+        has("pull") && has("resolve")
+    };
     let mut endpoints = cfg.endpoints().filter(usable);
     let Some(first) = endpoints.next() else {
         trust.problems.push(format!(
-            "{}: no endpoint has the pull capability",
+            "{}: no endpoint has the pull and resolve capabilities",
             path.display()
         ));
         return Ok(());
     };
     trust.fallbacks = endpoints.map(|h| h.url.clone()).collect();
     trust.sources.push(format!(
-        "{}: endpoint {} (first with pull capability)",
+        "{}: endpoint {} (first with pull and resolve capabilities)",
         path.display(),
         first.url
     ));
@@ -210,7 +219,15 @@ fn apply_hosts(trust: &mut Trust, cfg: &HostsConfig, path: &Path) -> Result<(), 
 }
 
 /// Parses a hosts.toml; `dir` resolves relative paths, `registry` gives the default server.
-pub fn parse_hosts_toml(text: &str, dir: &Path, registry: &str) -> Result<HostsConfig, String> {
+pub fn parse_hosts_toml(
+    text: &str,
+    dir: &Path,
+    registry: &str,
+) -> Result<HostsConfig, HostsTomlError> {
+    parse_hosts(text, dir, registry).map_err(HostsTomlError)
+}
+
+fn parse_hosts(text: &str, dir: &Path, registry: &str) -> Result<HostsConfig, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         e.message().to_string()
             + &e.span()

@@ -2,7 +2,8 @@
 //!
 //! This is what an engineer compares with the registry's name and the node's CA when a pull
 //! fails with `x509: certificate signed by unknown authority` or `… is valid for X, not Y`
-//! (the wording of Go's `crypto/x509`, which Docker and containerd print).
+//! (the wording of Go's `crypto/x509`, which Docker and containerd print:
+//! <https://pkg.go.dev/crypto/x509#HostnameError>).
 
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;

@@ -17,7 +17,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 
-pub use certsd::{HostEntry, HostsConfig};
+pub use certsd::{HostEntry, HostsConfig, HostsTomlError};
 pub use describe::{CertInfo, describe_chain};
 
 /// Why a trust input given on the command line is unusable.

@@ -9,7 +9,7 @@ mod probe_auth;
 mod probe_common;
 mod probe_content;
 mod probe_faults;
-mod probe_redirect;
+mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
 mod scenario;

@@ -33,12 +33,16 @@ async fn probe_basic_registry_with_valid_credentials_costs_four_requests_on_one_
     let mut req = request(&reg.host, "multi:1.0");
     req.trust = ca_trust(&reg);
     req.credentials = vec![bench_cred(&reg)];
+    req.contrasts = true;
     let report = run(&req).await;
     assert_cause(&report, None);
     assert_eq!(
         report.outcome.credential_used.as_deref(),
         Some("secret shop/regcred")
     );
+    // One credential that works: only the trust contrast runs (one handshake, one request).
+    assert_eq!(report.contrast_requests, 1);
+    assert!(report.contrasts.iter().all(|c| c.credential == "-"));
     assert_eq!(
         step_names(&report),
         [
@@ -139,8 +143,23 @@ async fn probe_token_server_refusing_the_scope_is_forbidden_not_bad_credentials(
     let mut req = request(&reg.host, "app:1.0");
     req.trust = ca_trust(&reg);
     req.credentials = vec![bench_cred(&reg)];
+    req.contrasts = true;
     let report = run(&req).await;
     assert_cause(&report, Some(Cause::AuthForbidden));
+    // The contrast: neither anonymous nor the credential may pull; the other repositories may.
+    let by = |label: &str| {
+        report
+            .contrasts
+            .iter()
+            .find(|c| c.credential == label)
+            .unwrap()
+    };
+    assert_eq!(by("anonymous").cause, Some(Cause::AuthOrNotFound));
+    assert_eq!(by("secret shop/regcred").cause, Some(Cause::AuthForbidden));
+    let mut other = request(&reg.host, "multi:1.0");
+    other.trust = ca_trust(&reg);
+    other.credentials = vec![bench_cred(&reg)];
+    assert_cause(&run(&other).await, None);
     assert!(
         report.outcome.detail.contains("insufficient_scope"),
         "{}",
@@ -164,4 +183,46 @@ async fn probe_report_never_holds_the_password_or_the_token() {
         assert!(!text.contains("pw-marker-5a1f"));
         assert!(!text.contains("eyJ"), "a JWT leaked into the report");
     }
+}
+
+#[tokio::test]
+async fn probe_mirror_named_in_hosts_toml_gets_no_credentials() {
+    use crate::support::{Fault, FaultProxy};
+    use pulldoctor::taxonomy::Runtime;
+    use pulldoctor::trust::Trust as NodeTrust;
+
+    let reg = seeded(Tls::Valid, Auth::htpasswd("alice", "s3cret"));
+    // The mirror: another port in front of the same registry.
+    let mirror = FaultProxy::start(&reg, Fault::PassThrough);
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(format!("127.0.0.1_{}_", reg.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(ca_file(&reg), dir.join("ca.crt")).unwrap();
+    std::fs::write(
+        dir.join("hosts.toml"),
+        format!(
+            "server = \"https://{}\"\n[host.\"https://{}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"ca.crt\"\n",
+            reg.host,
+            mirror.host()
+        ),
+    )
+    .unwrap();
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
+    assert_eq!(req.trust.fallbacks, [format!("https://{}", reg.host)]);
+    req.credentials = vec![bench_cred(&reg)];
+    let report = run(&req).await;
+    assert!(
+        report.endpoint.contains(&mirror.host()),
+        "{}",
+        report.endpoint
+    );
+    assert_cause(&report, Some(Cause::AuthRequired));
+    assert!(
+        report
+            .flags
+            .iter()
+            .any(|f| f.contains("credentials withheld"))
+    );
+    assert!(mirror.requests().iter().all(|r| !r.authorization));
 }

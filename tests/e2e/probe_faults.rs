@@ -101,3 +101,24 @@ async fn probe_uses_one_connection_for_the_whole_conversation() {
     assert_eq!(proxy.requests().len(), 4);
     assert_eq!(proxy.connections(), 1);
 }
+
+#[tokio::test]
+async fn probe_silent_port_times_out_during_the_handshake() {
+    let reg = seeded(Tls::Valid, Auth::None);
+    let proxy = FaultProxy::start(&reg, Fault::SilentAccept);
+    let mut req = request(&proxy.host(), "app:1.0");
+    req.trust = ca_trust(&reg);
+    req.step_timeout = Duration::from_secs(1);
+    let report = run(&req).await;
+    assert_cause(&report, Some(Cause::NetworkUnreachable));
+    assert_eq!(report.steps.len(), 1);
+    assert!(
+        matches!(report.steps[0].failure, Some(Failure::Timeout { .. })),
+        "{:?}",
+        report.steps[0]
+    );
+    assert!(
+        report.certificates.is_empty(),
+        "no certificate was ever presented"
+    );
+}

@@ -50,7 +50,10 @@ async fn probe_unknown_ca_then_the_ca_file_fixes_it_and_the_contrast_says_so() {
     assert!(!system.works);
     assert_eq!(system.cause, Some(Cause::TlsUnknownAuthority));
     assert!(
-        report.outcome.detail.contains("works with: node CA"),
+        report
+            .outcome
+            .detail
+            .contains("contrast: node CA works, system roots fails"),
         "{}",
         report.outcome.detail
     );
@@ -97,8 +100,9 @@ async fn probe_trusts_a_containerd_hosts_toml_with_a_relative_ca_path() {
     fs::write(
         dir.join("hosts.toml"),
         format!(
-            "server = \"https://{h}\"\n\n[host.\"https://{h}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"certs/registry-ca.pem\"\n",
-            h = reg.host
+            "server = \"https://{h}\"\n\n[host.\"https://127.0.0.1:{dead}\"]\n  capabilities = [\"pull\"]\n\n[host.\"https://{h}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"certs/registry-ca.pem\"\n",
+            h = reg.host,
+            dead = crate::support::refused_port()
         ),
     )
     .unwrap();
@@ -107,6 +111,8 @@ async fn probe_trusts_a_containerd_hosts_toml_with_a_relative_ca_path() {
     let trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
     assert_eq!(trust.cas.len(), 1);
     assert!(trust.cas[0].source.ends_with("certs/registry-ca.pem"));
+    // The pull-only mirror cannot resolve a tag, so containerd starts with the second entry.
+    assert_eq!(trust.endpoint.as_ref().unwrap().port(), Some(reg.port()));
     let mut req = request(&reg.host, "multi:1.0");
     req.trust = trust;
     let report = run(&req).await;
@@ -238,7 +244,14 @@ async fn probe_mutual_tls_needs_the_client_pair_from_the_cert_dir() {
     req.trust = ca_trust(&reg);
     let report = run(&req).await;
     assert!(!report.pullable());
-    assert!(report.steps[0].status.is_none(), "{:?}", report.steps[0]);
+    assert!(
+        matches!(
+            report.steps[0].failure,
+            Some(Failure::ClientCertificateRefused { .. })
+        ),
+        "{:?}",
+        report.steps[0]
+    );
 
     // A Docker-style --cert-dir: ca.crt, client.cert, client.key.
     let dir = tempfile::tempdir().unwrap();
@@ -249,4 +262,67 @@ async fn probe_mutual_tls_needs_the_client_pair_from_the_cert_dir() {
     req.trust = NodeTrust::from_cert_dir(dir.path()).unwrap();
     assert!(req.trust.client.is_some());
     assert_cause(&run(&req).await, None);
+}
+
+#[tokio::test]
+async fn probe_plain_http_to_a_tls_registry_says_so() {
+    let reg = seeded(Tls::Valid, Auth::None);
+    let mut req = request(&reg.host, "app:1.0");
+    req.plain_http = true;
+    let report = run(&req).await;
+    assert_cause(&report, Some(Cause::Unknown));
+    assert_eq!(report.steps[0].status, Some(400));
+    assert!(
+        report.outcome.detail.contains("speaks HTTPS"),
+        "{}",
+        report.outcome.detail
+    );
+}
+
+#[tokio::test]
+async fn probe_node_config_naming_http_allows_credentials_over_it() {
+    let reg = seeded(Tls::Plain, Auth::htpasswd("alice", "s3cret"));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(&reg.host);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("hosts.toml"),
+        format!("server = \"http://{}\"\n", reg.host),
+    )
+    .unwrap();
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
+    assert!(req.trust.plain_http);
+    req.credentials = vec![bench_cred(&reg)];
+    let report = run(&req).await;
+    assert_cause(&report, None);
+    assert!(report.endpoint.starts_with("http://"));
+    assert!(
+        report.flags.iter().any(|f| f.contains("http://")),
+        "{:?}",
+        report.flags
+    );
+}
+
+#[tokio::test]
+async fn probe_node_skip_verify_is_reported() {
+    let reg = seeded(Tls::WrongName, Auth::None);
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(format!("127.0.0.1_{}_", reg.port()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("hosts.toml"),
+        format!(
+            "server = \"https://{h}\"\n[host.\"https://{h}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  skip_verify = true\n",
+            h = reg.host
+        ),
+    )
+    .unwrap();
+    let mut req = request(&reg.host, "app:1.0");
+    req.trust = NodeTrust::from_certs_root(root.path(), &reg.host, Runtime::Containerd).unwrap();
+    let report = run(&req).await;
+    assert_cause(&report, None);
+    assert!(report.flags.iter().any(|f| f.contains("skip_verify")));
+    // Verification would have refused the certificate: the report keeps that.
+    assert!(report.tls_would_fail.is_some());
 }
