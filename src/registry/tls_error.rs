@@ -227,7 +227,12 @@ fn chain_text(err: &(dyn StdError + 'static)) -> String {
 fn from_rustls(e: &rustls::Error) -> Failure {
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => Failure::UnknownAuthority,
+            // A trusted CA with the issuer's name but another key (a rotated or re-made CA)
+            // fails the signature check; Go's crypto/x509, which the node runs, calls that
+            // "certificate signed by unknown authority" too.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                Failure::UnknownAuthority
+            }
             CertificateError::NotValidForNameContext {
                 expected,
                 presented,
@@ -305,6 +310,14 @@ mod tests {
         );
         let outer = std::io::Error::other(inner);
         assert_eq!(classify_dyn(&outer, false, 0), Failure::UnknownAuthority);
+        let same_name_other_key = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+        );
+        assert_eq!(
+            classify_dyn(&same_name_other_key, false, 0),
+            Failure::UnknownAuthority
+        );
         let plain = std::io::Error::other(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType),

@@ -1,6 +1,8 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
 mod classify_corpus;
+mod commands_image;
+mod commands_scan;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod kube_api;

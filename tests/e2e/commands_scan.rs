@@ -1,0 +1,1 @@
+//! `pulldoctor scan` end to end (written next).
