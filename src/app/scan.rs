@@ -4,8 +4,14 @@
 //! reference, credential set, platform) is probed once and the answer shared by every pod that
 //! needs it, with at most `--concurrency` probes in flight. Output groups by cause and registry
 //! and names the workloads (owners), not every replica.
+//!
+//! The credential set is what kubelet would send (user and password, in its order), not where
+//! it came from: the same `regcred` copied into fifty namespaces is one probe. The shared
+//! answer is then re-labelled with each pod's own secret names, so no pod's evidence names
+//! another namespace's secret.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::io::IsTerminal;
 
 use futures::StreamExt;
@@ -15,6 +21,7 @@ use super::probing::{self, Prober};
 use crate::cli::ScanArgs;
 use crate::config::Common;
 use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
+use crate::redacted::Redacted;
 use crate::registry::{self, ImageRef, Platform};
 use crate::report::{Group, Report, Summary};
 use crate::scene::live::{LiveOptions, LiveSource};
@@ -22,11 +29,26 @@ use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Scene, Source};
 use crate::taxonomy::Runtime;
 
+/// One credential as the registry sees it: user and password, whatever secret held them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SentCredential {
+    username: String,
+    password: Redacted,
+}
+
+// By hand, as `Redacted` has no `Hash`; the password is hashed, never printed.
+impl Hash for SentCredential {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.username.hash(state);
+        self.password.expose().hash(state);
+    }
+}
+
 /// One distinct probe: what is asked, with which credentials, for which platform.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ProbeKey {
     image: String,
-    credentials: Vec<String>,
+    credentials: Vec<SentCredential>,
     platform: String,
 }
 
@@ -42,7 +64,16 @@ struct ProbeJob {
 struct Pending {
     evidence: Evidence,
     probe_key: Option<ProbeKey>,
+    /// This pod's own credential labels, in the order of the probe key's credentials.
+    labels: Vec<String>,
+    pod: (String, String),
     workload: String,
+}
+
+/// A group being filled: the report's group and the distinct pods behind its count.
+struct Filling {
+    group: Group,
+    pods: BTreeSet<(String, String)>,
 }
 
 /// Lists failing pods and diagnoses them all.
@@ -54,26 +85,37 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     for scene in &scenes {
         collect(scene, &prober, &mut jobs, &mut pending);
     }
+    let labels: HashMap<ProbeKey, Vec<String>> = jobs
+        .iter()
+        .map(|(k, j)| (k.clone(), j.auths.iter().map(|a| a.label.clone()).collect()))
+        .collect();
     let results = run_probes(&prober, jobs, args.concurrency.max(1)).await?;
-    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    let mut total = 0;
+    let mut groups: BTreeMap<(String, String), Filling> = BTreeMap::new();
+    let mut problem_pods = BTreeSet::new();
     for mut p in pending {
         if let Some(k) = &p.probe_key
             && let Some(facts) = results.get(k)
         {
-            p.evidence.probe = facts.clone();
+            let from = labels.get(k).map(Vec::as_slice).unwrap_or_default();
+            p.evidence.probe = relabel(facts, from, &p.labels);
         }
         let verdict = diagnose::diagnose(&p.evidence);
         if !verdict.is_problem() {
             continue;
         }
-        total += 1;
+        problem_pods.insert(p.pod.clone());
         add_to_group(&mut groups, verdict, &p);
     }
     let mut report = Report::new("scan");
-    let groups: Vec<Group> = groups.into_values().collect();
+    let groups: Vec<Group> = groups
+        .into_values()
+        .map(|f| Group {
+            pods: f.pods.len(),
+            ..f.group
+        })
+        .collect();
     report.summary = Summary {
-        problems: total,
+        problems: problem_pods.len(),
         healthy: 0,
     };
     report.notes.extend(prober.notes());
@@ -89,7 +131,29 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     Ok(report)
 }
 
-fn add_to_group(groups: &mut BTreeMap<(String, String), Group>, verdict: Verdict, p: &Pending) {
+/// The shared probe answer in this pod's words: the probed job's credential labels (another
+/// pod's secrets, maybe in another namespace) replaced by this pod's own, position by position.
+fn relabel(facts: &ProbeFacts, from: &[String], to: &[String]) -> ProbeFacts {
+    let ProbeFacts::Ran(r) = facts else {
+        return facts.clone();
+    };
+    let pairs: Vec<(&String, &String)> = from.iter().zip(to).filter(|(a, b)| a != b).collect();
+    if pairs.is_empty() {
+        return facts.clone();
+    }
+    let swap = |text: &str| {
+        pairs
+            .iter()
+            .fold(text.to_string(), |t, (a, b)| t.replace(a.as_str(), b))
+    };
+    let mut r = r.clone();
+    r.detail = swap(&r.detail);
+    r.steps = r.steps.iter().map(|s| swap(s)).collect();
+    r.working_credential = r.working_credential.as_deref().map(swap);
+    ProbeFacts::Ran(r)
+}
+
+fn add_to_group(groups: &mut BTreeMap<(String, String), Filling>, verdict: Verdict, p: &Pending) {
     let cause = verdict.cause.unwrap_or(crate::taxonomy::Cause::Unknown);
     let registry = p
         .evidence
@@ -97,18 +161,21 @@ fn add_to_group(groups: &mut BTreeMap<(String, String), Group>, verdict: Verdict
         .as_ref()
         .map(|r| r.registry.clone())
         .unwrap_or_default();
-    let g = groups
+    let f = groups
         .entry((cause.id().to_string(), registry.clone()))
-        .or_insert_with(|| Group {
-            cause,
-            registry,
-            pods: 0,
-            workloads: Vec::new(),
-            verdict,
+        .or_insert_with(|| Filling {
+            group: Group {
+                cause,
+                registry,
+                pods: 0,
+                workloads: Vec::new(),
+                verdict,
+            },
+            pods: BTreeSet::new(),
         });
-    g.pods += 1;
-    if !g.workloads.contains(&p.workload) {
-        g.workloads.push(p.workload.clone());
+    f.pods.insert(p.pod.clone());
+    if !f.group.workloads.contains(&p.workload) {
+        f.group.workloads.push(p.workload.clone());
     }
 }
 
@@ -138,6 +205,7 @@ fn collect(
             .map(|r| super::creds::for_scene(scene, r));
         let mut probe = ProbeFacts::Off;
         let mut probe_key = None;
+        let mut labels = Vec::new();
         match (prober.skip_reason(image_ref.as_ref()), &image_ref, &creds) {
             (Some(skip), _, _) => probe = skip,
             (None, Some(r), Some(cr)) => {
@@ -147,10 +215,14 @@ fn collect(
                     credentials: cr
                         .tries
                         .iter()
-                        .map(|t| format!("{}|{}", t.source, t.key))
+                        .map(|t| SentCredential {
+                            username: t.username.clone(),
+                            password: t.password.clone(),
+                        })
                         .collect(),
                     platform: platform.to_string(),
                 };
+                labels = auths.iter().map(|a| a.label.clone()).collect();
                 jobs.entry(key.clone()).or_insert_with(|| ProbeJob {
                     image: r.clone(),
                     auths,
@@ -180,6 +252,8 @@ fn collect(
         pending.push(Pending {
             evidence,
             probe_key,
+            labels,
+            pod: (scene.namespace.clone(), scene.pod_name().to_string()),
             workload: workload.clone(),
         });
     }
