@@ -89,6 +89,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         .iter()
         .map(|(k, j)| (k.clone(), j.auths.iter().map(|a| a.label.clone()).collect()))
         .collect();
+    let (probes, waiting) = (jobs.len(), pending.len());
     let results = run_probes(&prober, jobs, args.concurrency.max(1)).await?;
     let mut groups: BTreeMap<(String, String), Filling> = BTreeMap::new();
     let mut problem_pods = BTreeSet::new();
@@ -118,6 +119,11 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         problems: problem_pods.len(),
         healthy: 0,
     };
+    if probes > 0 {
+        report.notes.push(format!(
+            "{probes} registry probe(s) for {waiting} failing container(s): one per distinct registry, repository, reference, credential set and platform"
+        ));
+    }
     report.notes.extend(prober.notes());
     for s in &scenes {
         for u in &s.unreadable {

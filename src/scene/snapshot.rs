@@ -6,7 +6,7 @@
 //! of other namespaces are kept for the "secret in another namespace" finding. A malformed
 //! file is `Error::BadFile` with the line, never a panic.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -95,20 +95,21 @@ impl SnapshotSource {
     }
 
     /// Adds one top-level document: a list's items, or a single object.
-    fn add(&mut self, line: usize, doc: Value) -> Result<()> {
+    fn add(&mut self, line: usize, mut doc: Value) -> Result<()> {
         let kind = doc
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if let Some(items) = doc
-            .get("items")
-            .and_then(Value::as_array)
-            .filter(|_| kind.ends_with("List"))
-        {
+        // Items are taken, not cloned: each one's JSON tree is freed as soon as it is typed,
+        // which keeps a 10,000-pod snapshot from holding two copies at once.
+        let items = match doc.get_mut("items") {
+            Some(items) if kind.ends_with("List") && items.is_array() => Some(items.take()),
+            _ => None,
+        };
+        if let Some(Value::Array(items)) = items {
             let item_kind = kind.strip_suffix("List").unwrap_or("");
-            for (i, item) in items.iter().enumerate() {
-                let mut item = item.clone();
+            for (i, mut item) in items.into_iter().enumerate() {
                 // The raw API leaves kind out of a typed list's items; kubectl's `List` keeps it.
                 if item.get("kind").is_none()
                     && !item_kind.is_empty()
@@ -307,16 +308,31 @@ impl Source for SnapshotSource {
     }
 
     async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
+        // Events indexed once by (namespace, pod name): matching every pod against every
+        // event is 10,000 × 50,000 comparisons on a large cluster's snapshot.
+        let mut by_pod: HashMap<(&str, &str), Vec<&Event>> = HashMap::new();
+        for e in &self.events {
+            let io = &e.involved_object;
+            if let Some(name) = io.name.as_deref() {
+                let ns = io.namespace.as_deref().unwrap_or("");
+                by_pod.entry((ns, name)).or_default().push(e);
+            }
+        }
         let mut scenes = Vec::new();
         for pod in &self.pods {
             if namespace.is_some_and(|n| pod.metadata.namespace.as_deref() != Some(n)) {
                 continue;
             }
-            let events: Vec<Event> = self
-                .events
-                .iter()
+            let key = (
+                pod.metadata.namespace.as_deref().unwrap_or(""),
+                pod.metadata.name.as_deref().unwrap_or(""),
+            );
+            let events: Vec<Event> = by_pod
+                .get(&key)
+                .into_iter()
+                .flatten()
                 .filter(|e| event_is_for_pod(e, pod))
-                .cloned()
+                .map(|e| (*e).clone())
                 .collect();
             if is_failing(pod, &events) {
                 scenes.push(assemble(self, pod.clone(), events, Vec::new()).await?);
