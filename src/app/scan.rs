@@ -300,7 +300,7 @@ async fn gather(args: &ScanArgs, common: &Common) -> crate::Result<Vec<Scene>> {
     let c = &args.cluster;
     let all = args.all_namespaces;
     if let Some(path) = &c.snapshot {
-        let snap = SnapshotSource::load(path)?;
+        let snap = SnapshotSource::load_for_scan(path)?;
         let ns = if all {
             None
         } else {

@@ -7,7 +7,7 @@
 //! Only GET requests are made. Lists are paged with `limit`/`continue` like kubectl's
 //! `--chunk-size`, so a 10,000-pod cluster never arrives in one response.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 mod reader;
 
 use super::assemble::assemble;
-use super::containers::{event_is_for_pod, is_failing};
+use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
 use reader::LiveReader;
@@ -158,6 +158,20 @@ impl LiveSource {
     where
         K: Clone + DeserializeOwned + Debug,
     {
+        self.list_kept(api, fields, |_| true).await
+    }
+
+    /// Lists every page, keeping only the items `keep` accepts as each page arrives, so a
+    /// cluster-wide scan never holds every pod and event at once.
+    async fn list_kept<K>(
+        &self,
+        api: Api<K>,
+        fields: Option<&str>,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<std::result::Result<Vec<K>, String>>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -173,7 +187,7 @@ impl LiveSource {
                 Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
                 Err(e) => return Err(self.fatal(e)),
             };
-            items.extend(page.items);
+            items.extend(page.items.into_iter().filter(|i| keep(i)));
             match page.metadata.continue_.filter(|t| !t.is_empty()) {
                 Some(t) => token = Some(t),
                 None => return Ok(Ok(items)),
@@ -234,13 +248,31 @@ impl Source for LiveSource {
             None => (Api::all(self.client.clone()), Api::all(self.client.clone())),
         };
         let where_ = namespace.map_or("all namespaces".to_string(), |n| n.to_string());
+        // Only a pod with a waiting container can be failing a pull (`is_failing`), and only
+        // its events matter: the rest are dropped page by page.
         let pods = self
-            .list_all(pods_api, None)
+            .list_kept(pods_api, None, any_container_waiting)
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
+        let waiting: HashSet<(String, String)> = pods
+            .iter()
+            .map(|p| {
+                (
+                    p.metadata.namespace.clone().unwrap_or_default(),
+                    p.metadata.name.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let for_waiting = |e: &Event| {
+            let io = &e.involved_object;
+            waiting.contains(&(
+                io.namespace.clone().unwrap_or_default(),
+                io.name.clone().unwrap_or_default(),
+            ))
+        };
         let mut shared_unreadable = Vec::new();
         let events = match self
-            .list_all(events_api, Some("involvedObject.kind=Pod"))
+            .list_kept(events_api, Some("involvedObject.kind=Pod"), for_waiting)
             .await?
         {
             Ok(ev) => ev,

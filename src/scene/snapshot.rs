@@ -21,6 +21,10 @@ use super::containers::{event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source, is_docker_secret};
 use crate::{Error, Result};
 
+mod list;
+
+use list::json_list;
+
 /// Objects read from a snapshot file.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotSource {
@@ -38,16 +42,10 @@ pub struct SnapshotSource {
 impl SnapshotSource {
     /// Reads and parses a snapshot file.
     pub fn load(path: &Path) -> Result<SnapshotSource> {
-        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::InvalidData => Error::BadFile {
-                path: path.to_path_buf(),
-                reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
-            },
-            _ => Error::ReadFile {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let text = read_snapshot(path)?;
+        if let Some(list) = json_list(&text) {
+            return SnapshotSource::from_list(path, list, false);
+        }
         SnapshotSource::parse(path, &text)
     }
 
@@ -60,13 +58,18 @@ impl SnapshotSource {
         for (line, doc) in documents(path, text)? {
             snap.add(line, doc)?;
         }
-        if snap.pods.is_empty() && snap.events.is_empty() && snap.secrets.is_empty() {
-            return Err(snap.bad(
+        snap.check_not_empty()?;
+        Ok(snap)
+    }
+
+    fn check_not_empty(&self) -> Result<()> {
+        if self.pods.is_empty() && self.events.is_empty() && self.secrets.is_empty() {
+            return Err(self.bad(
                 1,
                 "no Kubernetes objects found (expected kubectl get -o yaml|json output)",
             ));
         }
-        Ok(snap)
+        Ok(())
     }
 
     /// Every pod in the snapshot.
@@ -108,17 +111,8 @@ impl SnapshotSource {
             _ => None,
         };
         if let Some(Value::Array(items)) = items {
-            let item_kind = kind.strip_suffix("List").unwrap_or("");
-            for (i, mut item) in items.into_iter().enumerate() {
-                // The raw API leaves kind out of a typed list's items; kubectl's `List` keeps it.
-                if item.get("kind").is_none()
-                    && !item_kind.is_empty()
-                    && let Some(map) = item.as_object_mut()
-                {
-                    map.insert("kind".into(), Value::String(item_kind.to_string()));
-                }
-                self.add_object(item)
-                    .map_err(|e| self.bad(line, format!("item {i} of the {kind}: {e}")))?;
+            for (i, item) in items.into_iter().enumerate() {
+                self.add_item(line, &kind, i, item)?;
             }
             return Ok(());
         }
@@ -126,6 +120,20 @@ impl SnapshotSource {
             return Err(self.bad(line, "expected a Kubernetes object (a mapping with kind)"));
         }
         self.add_object(doc).map_err(|e| self.bad(line, e))
+    }
+
+    /// Adds item `i` of a `…List` document.
+    fn add_item(&mut self, line: usize, kind: &str, i: usize, mut item: Value) -> Result<()> {
+        // The raw API leaves kind out of a typed list's items; kubectl's `List` keeps it.
+        let item_kind = kind.strip_suffix("List").unwrap_or("");
+        if item.get("kind").is_none()
+            && !item_kind.is_empty()
+            && let Some(map) = item.as_object_mut()
+        {
+            map.insert("kind".into(), Value::String(item_kind.to_string()));
+        }
+        self.add_object(item)
+            .map_err(|e| self.bad(line, format!("item {i} of the {kind}: {e}")))
     }
 
     /// Adds one object of a kind the scene uses; other kinds are ignored.
@@ -163,6 +171,20 @@ impl SnapshotSource {
         }
         Ok(())
     }
+}
+
+/// The file's text; a file that is not UTF-8 is a bad snapshot, not an I/O error.
+fn read_snapshot(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::InvalidData => Error::BadFile {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
+        },
+        _ => Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
 /// Converts one object to its k8s-openapi type, naming it in the error.
