@@ -332,3 +332,16 @@ pub fn evidence_text(verdict: &Value) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Fails with every violation when `report` does not follow `docs/report.schema.json`.
+pub fn assert_schema(report: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("schema file"))
+        .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "report breaks the schema:\n{}\n{report:#}", errors.join("\n"));
+}
