@@ -150,8 +150,10 @@ fn verdict_table(
         ]);
     }
     let images: Vec<String> = verdicts.iter().map(|v| v.image.clone()).collect();
-    let causes: Vec<String> =
-        verdicts.iter().filter_map(|v| v.cause.map(|c| c.id().to_string())).collect();
+    let causes: Vec<String> = verdicts
+        .iter()
+        .filter_map(|v| v.cause.map(|c| c.id().to_string()))
+        .collect();
     keep_whole(&mut t, 0, &images, 40);
     keep_whole(&mut t, 1, &causes, 24);
     writeln!(out, "{t}")

@@ -1,6 +1,7 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
 mod classify_corpus;
+mod cli;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod kube_api;

@@ -572,11 +572,18 @@ fn schema_rejects_what_it_does_not_describe() {
     let api = KubeApi::start();
     let image = "registry.test:5000/app:1.0";
     Scenario::new(image)
-        .failed(&containerd_failure(image, "registry.test:5000", "x509: certificate signed by unknown authority"))
+        .failed(&containerd_failure(
+            image,
+            "registry.test:5000",
+            "x509: certificate signed by unknown authority",
+        ))
         .load(&api);
     let run = pod(&api, &["--no-probe"]);
     let mut report = run.json();
     report["verdicts"][0]["surprise"] = "field".into();
     let outcome = std::panic::catch_unwind(|| crate::scenario::assert_schema(&report));
-    assert!(outcome.is_err(), "an undescribed field must fail the schema");
+    assert!(
+        outcome.is_err(),
+        "an undescribed field must fail the schema"
+    );
 }

@@ -343,5 +343,9 @@ pub fn assert_schema(report: &Value) {
         .iter_errors(report)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "report breaks the schema:\n{}\n{report:#}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "report breaks the schema:\n{}\n{report:#}",
+        errors.join("\n")
+    );
 }
