@@ -96,6 +96,11 @@ fn secret_created_but_not_referenced() {
     );
     assert_eq!(v["event_cause"], "auth_or_not_found");
     assert!(finding_ids(&v).contains(&"unreferenced_matching_secret".to_string()));
+    let evidence = evidence_text(&v);
+    assert!(
+        evidence.contains("credentials from secret shop/aliyunregistry (not yet referenced by the pod) are accepted by the registry"),
+        "the probe proves the fix: {evidence}"
+    );
     let fixes = fix_text(&v);
     assert!(
         fixes
