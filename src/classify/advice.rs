@@ -30,7 +30,7 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     } else {
         cert_host.clone()
     };
-    let ca_place = match s.runtime {
+    let ca_place = || match s.runtime {
         Runtime::Containerd => format!("/etc/containerd/certs.d/{registry}/"),
         Runtime::Docker => format!("/etc/docker/certs.d/{registry}/"),
         Runtime::CriO => format!("/etc/containers/certs.d/{registry}/"),
@@ -40,7 +40,7 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     let (meaning, next) = match s.cause {
         Cause::TlsUnknownAuthority => (
             format!("The node does not trust the authority that signed the certificate of {whose}."),
-            format!("Install the CA that signed {cert_host}'s certificate where the node's runtime looks ({ca_place}), or give {cert_host} a certificate from a CA the node trusts."),
+            format!("Install the CA that signed {cert_host}'s certificate where the node's runtime looks ({}), or give {cert_host} a certificate from a CA the node trusts.", ca_place()),
         ),
         Cause::TlsHostnameMismatch => {
             let names = if s.cert_names.is_empty() {

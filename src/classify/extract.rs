@@ -203,7 +203,7 @@ pub fn url_host(url: &str) -> Option<String> {
 /// (`received unexpected HTTP status: 503`, `unexpected status from HEAD request to URL: 403`,
 /// `429 Too Many Requests`). Docker's API wrappers (`API error (500)`, `(HTTP code 500)`) are the
 /// daemon's own status, not the registry's, and are skipped.
-pub fn http_status(text: &str) -> Option<u16> {
+pub fn http_status(text: &str, scan: &Scan) -> Option<u16> {
     const REASONS: [&str; 12] = [
         "unauthorized",
         "forbidden",
@@ -251,7 +251,12 @@ pub fn http_status(text: &str) -> Option<u16> {
         }
         i += 3;
     }
+    // Only the reason phrase, no number: the scan says whether any is present at all.
+    let phrased = scan.has(F::ServerError) || scan.has(F::RateLimit) || scan.has(F::Forbidden);
     found.or_else(|| {
+        if !phrased {
+            return None;
+        }
         [
             ("too many requests", 429),
             ("internal server error", 500),
@@ -327,6 +332,25 @@ pub fn platform(text: &str, scan: &Scan) -> Option<String> {
             if p.contains('/') {
                 return Some(p.to_string());
             }
+        }
+    }
+    None
+}
+
+/// Where Docker's `repository NAME not found` starts (the registry answered that the
+/// repository itself is missing), unless the same clause hedges with `no pull access`.
+pub fn repository_not_found(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(rel) = find_ci(&text[from..], "repository ") {
+        let at = from + rel;
+        let name_at = at + "repository ".len();
+        from = name_at;
+        let Some(name) = token(text, name_at) else {
+            continue;
+        };
+        let after = &text[name_at + name.len()..];
+        if starts_with_ci(after, " not found") && find_ci(after, "no pull access").is_none() {
+            return Some(at);
         }
     }
     None
@@ -417,34 +441,35 @@ mod tests {
         );
     }
 
+    fn st(t: &str) -> Option<u16> {
+        http_status(t, &Scan::of(t))
+    }
+
     #[test]
     fn status_reads_registry_not_wrapper_or_port() {
         assert_eq!(
-            http_status("(HTTP code 500) server error - x: 401 Unauthorized"),
+            st("(HTTP code 500) server error - x: 401 Unauthorized"),
             Some(401)
         );
         assert_eq!(
-            http_status("API error (500): Get x: no basic auth credentials"),
+            st("API error (500): Get x: no basic auth credentials"),
             None
         );
         assert_eq!(
-            http_status("dial tcp 127.0.0.1:443: connect: connection refused"),
+            st("dial tcp 127.0.0.1:443: connect: connection refused"),
             None
         );
         assert_eq!(
-            http_status("unexpected status from HEAD request to http://h.test/v2/x: 403"),
+            st("unexpected status from HEAD request to http://h.test/v2/x: 403"),
             Some(403)
         );
         assert_eq!(
-            http_status("invalid status code from registry 502 (Bad Gateway)"),
+            st("invalid status code from registry 502 (Bad Gateway)"),
             Some(502)
         );
+        assert_eq!(st("Error: Status 429 trying to pull repository"), Some(429));
         assert_eq!(
-            http_status("Error: Status 429 trying to pull repository"),
-            Some(429)
-        );
-        assert_eq!(
-            http_status(r#"Get "https://n.test/v2/": Internal Server Error"#),
+            st(r#"Get "https://n.test/v2/": Internal Server Error"#),
             Some(500)
         );
     }

@@ -101,7 +101,7 @@ pub(crate) fn classify_with_image(
     let image = extract::image(t, &scan).or_else(|| known_image.map(str::to_string));
     let parsed = image.as_deref().and_then(|i| ImageRef::parse(i).ok());
     let spans = extract::urls(t);
-    let status = extract::http_status(t);
+    let status = extract::http_status(t, &scan);
     let url_registry = spans
         .iter()
         .map(|&(s, e)| &t[s..e])
@@ -111,6 +111,10 @@ pub(crate) fn classify_with_image(
         reason,
         status,
         registry: registry_for_rules.as_deref(),
+        repository_not_found: scan
+            .has(text::F::NotFound)
+            .then(|| extract::repository_not_found(t))
+            .flatten(),
     };
     let (cause, evidence) = rules::decide(&scan, &ctx);
     let url = extract::failed_url(t, &spans, evidence);

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     pub status: Option<u16>,
     /// Registry host of the image (`docker.io` for Docker Hub) or of the failing URL.
     pub registry: Option<&'a str>,
+    /// Where Docker's `repository NAME not found` starts, if the text has it.
+    pub repository_not_found: Option<usize>,
 }
 
 /// The cause, and where in the text its evidence starts.
@@ -67,6 +69,10 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     }
     if scan.has(F::NameUnknown) {
         return (Cause::NotFoundRepo, at(F::NameUnknown));
+    }
+    // Docker's `repository NAME not found` names the repository itself.
+    if let Some(pos) = ctx.repository_not_found {
+        return (Cause::NotFoundRepo, Some(pos));
     }
     if scan.has(F::ManifestUnknown) || scan.has(F::NotFound) || status == Some(404) {
         let evidence = at(F::ManifestUnknown).or(at(F::NotFound));
@@ -122,6 +128,11 @@ fn auth(scan: &Scan, status: Option<u16>) -> Option<(Cause, Option<usize>)> {
     if scan.has(F::Unauthenticated) {
         return Some((Cause::AuthRequired, at(F::Unauthenticated)));
     }
+    // The registry's DENIED code (distribution spec: "requested access to the resource is
+    // denied"), when nothing above explained it: the request was understood and refused.
+    if scan.has(F::CodeDenied) && !scan.has(F::Unauthorized) {
+        return Some((Cause::AuthForbidden, at(F::CodeDenied)));
+    }
     if scan.has(F::Forbidden) || status == Some(403) {
         return Some((Cause::AuthForbidden, at(F::Forbidden)));
     }
@@ -165,8 +176,9 @@ mod tests {
         let scan = Scan::of(text);
         let ctx = Context {
             reason: None,
-            status: super::super::extract::http_status(text),
+            status: super::super::extract::http_status(text, &scan),
             registry,
+            repository_not_found: super::super::extract::repository_not_found(text),
         };
         decide(&scan, &ctx).0
     }

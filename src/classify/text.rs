@@ -106,7 +106,7 @@ features! {
         "api error (", "may be because there are no credentials", "error while pulling image",
         "error pulling image (", "no matching manifest for ",
         "untar re-exec", "trying to pull repository", "error from registry:",
-        "does not exist or no pull access", "download failed after attempts", "manifest for "],
+        "does not exist or no pull access", "download failed after attempts"],
     Crio => ["pinging container registry", "pinging docker registry", "error pinging ",
         "reading manifest ", "unable to retrieve auth token", "initializing source docker://",
         "determining manifest mime type", "source image rejected", "signature validation failed",
@@ -308,7 +308,18 @@ pub fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     if n.is_empty() || h.len() < n.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    // Jump between candidate first bytes rather than comparing at every position.
+    let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+    let last = h.len() - n.len();
+    let mut from = 0;
+    while from <= last {
+        let i = from + memchr::memchr2(lo, up, &h[from..=last])?;
+        if h[i..i + n.len()].eq_ignore_ascii_case(n) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 #[cfg(test)]
