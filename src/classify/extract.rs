@@ -29,38 +29,32 @@ pub fn runtime(scan: &Scan) -> Runtime {
 /// The image as the message names it, preferring kubelet's own wording (the pod spec's string)
 /// over the runtime's normalised one.
 pub fn image(text: &str, scan: &Scan) -> Option<String> {
-    const QUOTED_OR_TOKEN: [F; 10] = [
-        F::ImgFailedToPull,
-        F::ImgBackOff,
-        F::ImgFailedPulling,
-        F::ImgDefaultTag,
-        F::ImgSandbox,
-        F::ImgInspectSandbox,
-        F::ImgUnpack,
-        F::ImgResolve,
-        F::ImgResolveRef,
-        F::ImgPulling,
-    ];
     let value_at = |f: F| scan.after(f).and_then(|at| value(text, at));
     // Quoted attributes whose opening quote is part of the phrase.
     let attr_at = |f: F| scan.after(f).and_then(|at| until(text, at, |c| c == '"'));
-    let candidates = [
-        value_at(F::ImgFailedToPull),
-        value_at(F::ImgBackOff),
-        value_at(F::ImgFailedPulling),
-        attr_at(F::ImgContainer),
-        value_at(F::ImgDefaultTag),
-        value_at(F::ImgSandbox),
-        value_at(F::ImgInspectSandbox),
-        attr_at(F::ImgAttr),
-        attr_at(F::ImgErrorPulling),
+    // Kubelet's own phrases first (the pod spec's string), then the runtimes'.
+    const ORDER: [(F, bool); 13] = [
+        (F::ImgFailedToPull, false),
+        (F::ImgBackOff, false),
+        (F::ImgFailedPulling, false),
+        (F::ImgContainer, true),
+        (F::ImgDefaultTag, false),
+        (F::ImgSandbox, false),
+        (F::ImgInspectSandbox, false),
+        (F::ImgAttr, true),
+        (F::ImgErrorPulling, true),
+        (F::ImgUnpack, false),
+        (F::ImgResolve, false),
+        (F::ImgResolveRef, false),
+        (F::ImgPulling, false),
     ];
-    if let Some(found) = candidates.into_iter().flatten().next() {
-        return Some(found);
-    }
-    for f in QUOTED_OR_TOKEN.into_iter().skip(6) {
-        if let Some(v) = value_at(f) {
-            return Some(v);
+    for (f, attr) in ORDER {
+        if !scan.has(f) {
+            continue;
+        }
+        let found = if attr { attr_at(f) } else { value_at(f) };
+        if found.is_some() {
+            return found;
         }
     }
     // `pull access denied for NAME, repository does not exist …`
@@ -221,35 +215,45 @@ pub fn http_status(text: &str, scan: &Scan) -> Option<u16> {
     let b = text.as_bytes();
     let mut found = None;
     let mut i = 0;
-    while i + 3 <= b.len() {
-        let is_num = b[i..i + 3].iter().all(u8::is_ascii_digit);
-        let left_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
-        let right_ok = i + 3 == b.len() || !(b[i + 3].is_ascii_alphanumeric() || b[i + 3] == b'.');
-        if !(is_num && left_ok && right_ok) {
+    while i < b.len() {
+        // Jump to the next run of digits and measure it: only runs of exactly three count.
+        if !b[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        let n: u16 = text[i..i + 3].parse().unwrap_or(0);
-        let port_like = b[i - usize::from(i > 0)] == b':';
-        if (100..600).contains(&n) && !port_like {
-            let after = text[i + 3..].trim_start_matches([' ', '(']);
-            let before = text[..i].trim_end_matches([' ', ':']);
-            let wrapper = ends_with_ci(before, "http code") || ends_with_ci(before, "error (");
-            let reason = REASONS.iter().any(|r| starts_with_ci(after, r));
-            let lead = |s: &str| {
-                ends_with_ci(s, "status") || ends_with_ci(s, "code") || ends_with_ci(s, "registry")
-            };
-            let via_url = before.rfind(' ').is_some_and(|sp| {
-                starts_with_ci(&before[sp + 1..], "http") && {
-                    let pre = before[..sp].trim_end();
-                    lead(pre) || ends_with_ci(pre, " to")
-                }
-            });
-            if !wrapper && (reason || lead(before) || via_url) {
-                found = Some(n);
-            }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
         }
-        i += 3;
+        if i - start != 3 {
+            continue;
+        }
+        let left_ok = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'.');
+        let right_ok = i == b.len() || !(b[i].is_ascii_alphanumeric() || b[i] == b'.');
+        let port_like = start > 0 && b[start - 1] == b':';
+        if !(left_ok && right_ok) || port_like {
+            continue;
+        }
+        let n: u16 = text[start..i].parse().unwrap_or(0);
+        if !(100..600).contains(&n) {
+            continue;
+        }
+        let after = text[i..].trim_start_matches([' ', '(']);
+        let before = text[..start].trim_end_matches([' ', ':']);
+        let wrapper = ends_with_ci(before, "http code") || ends_with_ci(before, "error (");
+        let reason = REASONS.iter().any(|r| starts_with_ci(after, r));
+        let lead = |s: &str| {
+            ends_with_ci(s, "status") || ends_with_ci(s, "code") || ends_with_ci(s, "registry")
+        };
+        let via_url = before.rfind(' ').is_some_and(|sp| {
+            starts_with_ci(&before[sp + 1..], "http") && {
+                let pre = before[..sp].trim_end();
+                lead(pre) || ends_with_ci(pre, " to")
+            }
+        });
+        if !wrapper && (reason || lead(before) || via_url) {
+            found = Some(n);
+        }
     }
     // Only the reason phrase, no number: the scan says whether any is present at all.
     let phrased = scan.has(F::ServerError) || scan.has(F::RateLimit) || scan.has(F::Forbidden);

@@ -36,10 +36,10 @@ pub fn cap(s: &str, max: usize) -> &str {
 /// case for event messages.
 pub fn normalise(raw: &str) -> Cow<'_, str> {
     let s = cap(raw, MAX_ANALYSED).trim();
-    let needs_work =
-        s.as_bytes().windows(2).any(|w| {
-            w[0] == b'\\' || w[0] == b'\n' || w[0] == b'\t' || w[0] == b'\r' || w == b"  "
-        }) || s.ends_with(['\\', '\n', '\t', '\r']);
+    let b = s.as_bytes();
+    let needs_work = memchr::memchr3(b'\\', b'\n', b'\t', b).is_some()
+        || memchr::memchr(b'\r', b).is_some()
+        || memchr::memmem::find(b, b"  ").is_some();
     if !needs_work {
         return Cow::Borrowed(s);
     }
