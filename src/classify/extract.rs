@@ -185,6 +185,29 @@ pub fn failed_url(text: &str, spans: &[(usize, usize)], before: Option<usize>) -
     pick(limit).or_else(|| pick(text.len())).map(str::to_string)
 }
 
+/// The registry part of an image string that did not parse (`host.test/Team/app:1`), when its
+/// first component reads as a host.
+pub fn host_of_image(image: &str) -> Option<String> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_string())
+}
+
+/// The registry a URL addresses, when it is a registry API URL (`/v2/…`, `/v1/…`).
+pub fn registry_of_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let slash = rest.find('/')?;
+    let path = &rest[slash..];
+    (path.starts_with("/v2/") || path.starts_with("/v1/") || path == "/v2" || path == "/v1")
+        .then(|| rest[..slash].to_string())
+}
+
+/// The host and port of a URL, as written.
+pub fn url_authority(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| authority.to_string())
+}
+
 /// The host part of a URL, without the port.
 pub fn url_host(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;

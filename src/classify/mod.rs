@@ -127,7 +127,13 @@ pub(crate) fn classify_with_image(
         cause,
         family: cause.family(),
         runtime: extract::runtime(&scan),
-        registry: parsed.as_ref().map(|r| r.registry.clone()),
+        registry: match &parsed {
+            Some(r) => Some(r.registry.clone()),
+            None => image
+                .as_deref()
+                .and_then(extract::host_of_image)
+                .or_else(|| url.as_deref().and_then(extract::registry_of_url)),
+        },
         repository: parsed.as_ref().map(|r| r.repository.clone()),
         reference: parsed.as_ref().map(|r| r.manifest_reference().to_string()),
         image,
@@ -176,7 +182,11 @@ pub fn is_pull_failure(symptom: &Symptom) -> bool {
 
 /// The clause of `t` starting at `at`, cut to a readable length.
 fn clause(t: &str, at: usize) -> String {
-    let rest = t.get(at..).unwrap_or("");
+    let mut rest = t.get(at..).unwrap_or("");
+    // In a klog/logfmt line the error value ends where the next `key="` attribute begins.
+    if let Some(end) = logfmt_end(rest) {
+        rest = &rest[..end];
+    }
     let cut = text::cap(rest, DETAIL_MAX);
     let cut = cut.trim_end_matches(['"', ']', ' ', ')']);
     if cut.len() < rest.trim_end_matches(['"', ']', ' ', ')']).len() {
@@ -184,6 +194,24 @@ fn clause(t: &str, at: usize) -> String {
     } else {
         cut.to_string()
     }
+}
+
+/// Where a quoted logfmt value ends: a `"` followed by ` key=`.
+fn logfmt_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(rel) = memchr::memmem::find(&b[from..], b"\" ") {
+        let q = from + rel;
+        let key = &s[q + 2..];
+        let word = key.find('=').map(|i| &key[..i]);
+        if word.is_some_and(|w| {
+            !w.is_empty() && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        }) {
+            return Some(q);
+        }
+        from = q + 2;
+    }
+    None
 }
 
 #[cfg(test)]

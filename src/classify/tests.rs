@@ -184,3 +184,31 @@ fn prefixes_and_phrase_soup_never_panic() {
         assert!(symptoms_from_text(&text).len() <= text.lines().count().max(1));
     }
 }
+
+#[test]
+fn detail_stops_at_the_next_log_attribute_and_sentences_are_capitalised() {
+    let s = classify(
+        None,
+        r#"E1 x] "PullImage from image service failed" err="rpc error: code = Unknown desc = unable to retrieve auth token: invalid username/password: unauthorized" image="r.test/a:1""#,
+    );
+    assert_eq!(s.cause, Cause::AuthInvalidCredentials);
+    assert_eq!(
+        s.detail.as_deref(),
+        Some("invalid username/password: unauthorized")
+    );
+    let s = classify(
+        None,
+        "failed to fetch oauth token: unexpected status: 401 Unauthorized",
+    );
+    assert!(s.meaning.starts_with("The registry"), "{}", s.meaning);
+    let s = classify(
+        None,
+        "Get https://127.0.0.1:5000/v2/: http: server gave HTTP response to HTTPS client",
+    );
+    assert_eq!(s.registry.as_deref(), Some("127.0.0.1:5000"));
+    assert!(
+        s.meaning.starts_with("127.0.0.1:5000 answers plain HTTP"),
+        "{}",
+        s.meaning
+    );
+}
