@@ -13,6 +13,7 @@
 mod advice;
 mod describe;
 mod extract;
+mod http;
 mod rules;
 mod text;
 
