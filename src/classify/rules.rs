@@ -74,7 +74,11 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if let Some(pos) = ctx.repository_not_found {
         return (Cause::NotFoundRepo, Some(pos));
     }
-    if scan.has(F::ManifestUnknown) || scan.has(F::NotFound) || status == Some(404) {
+    if scan.has(F::ManifestUnknown)
+        || scan.has(F::NotFound)
+        || scan.has(F::TagNotFound)
+        || status == Some(404)
+    {
         let evidence = at(F::ManifestUnknown).or(at(F::NotFound));
         return (not_found(scan, ctx.registry), evidence);
     }
@@ -158,6 +162,10 @@ fn auth(scan: &Scan, status: Option<u16>) -> Option<(Cause, Option<usize>)> {
 fn not_found(scan: &Scan, registry: Option<&str>) -> Cause {
     let hub = registry
         .is_some_and(|r| r == "docker.io" || r == "registry-1.docker.io" || r == "index.docker.io");
+    // Old Docker: `Tag T not found in repository R`.
+    if scan.has(F::TagNotFound) {
+        return Cause::NotFoundTag;
+    }
     let resolved = scan
         .first(F::FailedCopy)
         .is_some_and(|c| scan.last(F::NotFound).is_some_and(|n| n > c));
