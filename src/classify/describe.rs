@@ -478,6 +478,17 @@ mod tests {
     }
 
     #[test]
+    fn unrelated_events_are_not_pull_failures() {
+        let text = "Events:\n  Type     Reason       Age   From     Message\n  ----     ------       ----  ----     -------\n  Warning  FailedMount  1m    kubelet  MountVolume.SetUp failed for volume \"cfg\" : secret \"app-config\" not found\n  Warning  BackOff      1m    kubelet  Back-off restarting failed container app in pod web_default\n  Warning  Failed       1m    kubelet  Error: failed to create containerd task: OCI runtime create failed\n";
+        assert!(
+            symptoms_from_text(text).is_empty(),
+            "{:#?}",
+            symptoms_from_text(text)
+        );
+        assert!(symptoms_from_text("Error: secret x not found").is_empty());
+    }
+
+    #[test]
     fn raw_lines_join_wrapped_continuations() {
         let text = "Failed to pull image \"busybox\": rpc error: code = Unknown\ndesc = failed to pull and unpack image \"docker.io/library/busybox:latest\": 429 Too Many Requests - Server message: toomanyrequests: limit.\nYou may increase the limit";
         let s = symptoms_from_text(text);

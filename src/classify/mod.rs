@@ -165,20 +165,47 @@ pub(crate) fn classify_with_image(
     symptom
 }
 
-/// True when the text is about a failed pull at all (a cause was found, or it uses the words
-/// kubelet and the runtimes use for a failed pull). Used to drop unrelated events.
+/// True when the symptom is about a failed image pull at all, so that unrelated events (a
+/// `FailedMount` whose secret is "not found", a container's `Error: …`) are dropped.
+///
+/// A pull-failure reason settles it; otherwise the text must show a pull: kubelet's or a
+/// runtime's pull wording, an image, a registry URL or certificate, or one of kubelet's own
+/// pull verdicts.
 pub fn is_pull_failure(symptom: &Symptom) -> bool {
-    if symptom.cause != Cause::Unknown {
+    const PULL_REASONS: [&str; 8] = [
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InspectFailed",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "FailedToRetrieveImagePullSecret",
+        "SignatureValidationFailed",
+        "RegistryUnavailable",
+    ];
+    if let Some(r) = symptom.reason.as_deref()
+        && PULL_REASONS.iter().any(|k| r.eq_ignore_ascii_case(k))
+    {
         return true;
     }
     let norm = text::normalise(&symptom.message);
     let scan = Scan::of(&norm);
-    let pull_reason = symptom.reason.as_deref().is_some_and(|r| {
-        ["ErrImagePull", "ImagePullBackOff", "InspectFailed"]
-            .iter()
-            .any(|k| r.eq_ignore_ascii_case(k))
-    });
-    scan.has(text::F::PullWords) || pull_reason
+    use text::F;
+    let pull_words = scan.has(F::PullWords);
+    let context = pull_words
+        || [
+            F::Docker,
+            F::Crio,
+            F::Containerd,
+            F::NeverPull,
+            F::InvalidRef,
+            F::PullSecret,
+        ]
+        .into_iter()
+        .any(|f| scan.has(f))
+        || symptom.image.is_some()
+        || symptom.url.is_some()
+        || symptom.cert_host.is_some();
+    context && (symptom.cause != Cause::Unknown || pull_words)
 }
 
 /// The clause of `t` starting at `at`, cut to a readable length.
