@@ -74,6 +74,13 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if let Some(pos) = ctx.repository_not_found {
         return (Cause::NotFoundRepo, Some(pos));
     }
+    // A digest missing from the node's content store during unpack is no registry answer.
+    let local = scan
+        .first(F::LocalUnpack)
+        .is_some_and(|u| scan.last(F::NotFound).is_some_and(|n| n > u));
+    if local {
+        return (Cause::Unknown, None);
+    }
     if scan.has(F::ManifestUnknown)
         || scan.has(F::NotFound)
         || scan.has(F::TagNotFound)

@@ -106,7 +106,8 @@ features! {
         "api error (", "may be because there are no credentials", "error while pulling image",
         "error pulling image (", "no matching manifest for ",
         "untar re-exec", "trying to pull repository", "error from registry:",
-        "does not exist or no pull access", "download failed after attempts"],
+        "does not exist or no pull access", "download failed after attempts",
+        "error getting v2 registry", "attempting next endpoint for pull"],
     Crio => ["pinging container registry", "pinging docker registry", "error pinging ",
         "reading manifest ", "unable to retrieve auth token", "initializing source docker://",
         "determining manifest mime type", "source image rejected", "signature validation failed",
@@ -170,6 +171,8 @@ features! {
     NotFound => [": not found", " not found: ", "404 not found", " not found\"",
         "was deleted or has expired", "manifest not found", "image not found", " not found"],
     FailedCopy => ["failed to copy:"],
+    // The node's own content store, while unpacking: not the registry's answer.
+    LocalUnpack => ["failed to unpack image on snapshotter", "content digest "],
     ServerError => ["internal server error", "bad gateway", "service unavailable",
         "gateway timeout", "unexpected eof", ": eof"],
     Tls => ["x509:", "tls: failed to verify certificate"],
