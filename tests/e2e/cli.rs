@@ -206,3 +206,45 @@ fn explain_one_message_gives_one_entry_and_no_failure_exits_0() {
         run.stderr
     );
 }
+
+/// kubectl's conventions: `KUBECONFIG` naming several files that merge, and the namespace
+/// taken from the current context when `-n` is absent.
+#[test]
+fn kubeconfig_list_merges_and_context_namespace_applies() {
+    use crate::scenario::Scenario;
+    use crate::support::kube_api::KubeApi;
+
+    let api = KubeApi::start();
+    let image = "registry.test:5000/app:1.0";
+    Scenario::new(image)
+        .failed(&format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"))
+        .load(&api);
+    let full: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(api.kubeconfig()).unwrap()).unwrap();
+    // Clusters and users in one file, contexts and the current context in the other.
+    let mut first = full.clone();
+    first.as_mapping_mut().unwrap().remove("contexts");
+    first.as_mapping_mut().unwrap().remove("current-context");
+    let mut second = full.clone();
+    second.as_mapping_mut().unwrap().remove("clusters");
+    second.as_mapping_mut().unwrap().remove("users");
+    let a = api.dir().join("kc-clusters.yaml");
+    let b = api.dir().join("kc-contexts.yaml");
+    std::fs::write(&a, serde_yaml_ng::to_string(&first).unwrap()).unwrap();
+    std::fs::write(&b, serde_yaml_ng::to_string(&second).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["pod", "web-0", "--no-probe", "-o", "json"])
+        .env("KUBECONFIG", format!("{}:{}", a.display(), b.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["pod"]["namespace"], "shop",
+        "the context's namespace"
+    );
+    assert_eq!(report["verdicts"][0]["cause"], "not_found");
+    assert_eq!(report["verdicts"][0]["confidence"], "likely");
+}
