@@ -592,3 +592,34 @@ fn schema_rejects_what_it_does_not_describe() {
         "an undescribed field must fail the schema"
     );
 }
+
+/// Every container counts: a bad init image and a missing tag give two verdicts, in start order.
+#[test]
+fn init_and_regular_containers_each_get_a_verdict() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:9.9", reg.host);
+    let bad = "Registry.test/Setup:1";
+    let parse_error = format!(
+        "Failed to apply default image tag \"{bad}\": couldn't parse image reference \"{bad}\": invalid reference format: repository name must be lowercase"
+    );
+    let not_found = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+    );
+    let api = KubeApi::start();
+    Scenario::new(&image)
+        .init_container(bad, "InvalidImageName", ("InspectFailed", &parse_error))
+        .failed(&not_found)
+        .load(&api);
+    let run = pod(&api, &["--ca-file", &ca(&reg)]);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    let verdicts = report["verdicts"].as_array().expect("verdicts");
+    assert_eq!(verdicts.len(), 2, "{report:#}");
+    assert_eq!(verdicts[0]["container"]["kind"], "init");
+    assert_eq!(cause(&verdicts[0]), "invalid_reference", "{report:#}");
+    assert_eq!(verdicts[1]["container"]["name"], "app");
+    assert_eq!(
+        (cause(&verdicts[1]), confidence(&verdicts[1])),
+        ("not_found_tag", "confirmed")
+    );
+}
