@@ -98,3 +98,41 @@ pub fn facts(creds: &ImageCredentials, image: &ImageRef) -> CredentialFacts {
         server_key: key,
     }
 }
+
+/// A secret the pod does not carry but should: one in the namespace that matches the image
+/// but is not referenced, or one its service account lists. Returns its label and what kubelet
+/// would do with it, so the probe can prove the fix before anyone applies it.
+pub fn candidate(
+    scene: &Scene,
+    image: &ImageRef,
+    creds: &ImageCredentials,
+) -> Option<(String, ImageCredentials)> {
+    if !creds.tries.is_empty() {
+        return None;
+    }
+    let finding = creds.findings.iter().find(|f| {
+        matches!(
+            f.id,
+            FindingId::UnreferencedMatchingSecret | FindingId::ServiceAccountSecretNotInPod
+        )
+    })?;
+    let label = finding.secret.clone()?;
+    let name = label.rsplit('/').next().unwrap_or(&label).to_string();
+    let mut input = PodSecrets::from_pod(&scene.pod);
+    input.namespace = scene.namespace.clone();
+    input.pod_pull_secrets = vec![name.clone()];
+    let fetched_secret = scene
+        .secrets
+        .get(&name)
+        .and_then(Lookup::found)
+        .or_else(|| {
+            scene
+                .namespace_pull_secrets
+                .found()?
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
+        })?;
+    input.secrets.insert(name, Fetched::Found(fetched_secret));
+    let with = credentials::for_image(&input, image);
+    (!with.tries.is_empty()).then_some((label, with))
+}

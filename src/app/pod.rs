@@ -4,12 +4,14 @@ use super::evidence::{containers, fix_target, node_facts, symptom_for};
 use super::probing::{self, Prober};
 use crate::cli::PodArgs;
 use crate::config::Common;
+use crate::credentials::ImageCredentials;
 use crate::diagnose::{self, Evidence, NodeFacts, ProbeFacts};
 use crate::registry::{ImageRef, Platform};
 use crate::report::{PodSubject, Report, Summary};
 use crate::scene::live::{LiveOptions, LiveSource};
 use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Lookup, Scene, Source};
+use crate::taxonomy::Cause;
 
 /// Gathers the pod's scene and diagnoses each of its images.
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
@@ -44,7 +46,9 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
                 let report = prober
                     .probe(r, super::creds::auths(cr), &platform, runtime)
                     .await?;
-                probing::facts(&report)
+                let mut facts = probing::facts(&report);
+                prove_candidate(&prober, &scene, r, cr, &platform, runtime, &mut facts).await?;
+                facts
             }
             _ => ProbeFacts::Off,
         };
@@ -80,6 +84,48 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     }
     report.verdicts = Some(verdicts);
     Ok(report)
+}
+
+/// When the registry wants credentials the pod lacks, and a secret it should carry exists,
+/// probes once more with that secret: a pass proves the suggested fix before it is applied.
+async fn prove_candidate(
+    prober: &Prober,
+    scene: &Scene,
+    image: &ImageRef,
+    creds: &ImageCredentials,
+    platform: &Platform,
+    runtime: crate::taxonomy::Runtime,
+    facts: &mut ProbeFacts,
+) -> crate::Result<()> {
+    let ProbeFacts::Ran(result) = facts else {
+        return Ok(());
+    };
+    let auth_refused = matches!(
+        result.cause,
+        Some(Cause::AuthRequired | Cause::AuthOrNotFound | Cause::AuthInvalidCredentials)
+    );
+    if !auth_refused {
+        return Ok(());
+    }
+    let Some((label, with)) = super::creds::candidate(scene, image, creds) else {
+        return Ok(());
+    };
+    let report = prober
+        .probe(image, super::creds::auths(&with), platform, runtime)
+        .await?;
+    result.requests += report.requests;
+    result.steps.push(format!(
+        "with secret {label} (not on the pod): {}",
+        if report.pullable() {
+            "the registry serves the image"
+        } else {
+            "still refused"
+        }
+    ));
+    if report.pullable() {
+        result.working_credential = Some(format!("secret {label} (not yet referenced by the pod)"));
+    }
+    Ok(())
 }
 
 /// Reads the scene from the snapshot, or from the live cluster kubectl-style.

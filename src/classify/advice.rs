@@ -13,7 +13,8 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     let registry = s
         .registry
         .clone()
-        .or_else(|| s.url.as_deref().and_then(super::extract::url_host))
+        .or_else(|| s.url.as_deref().and_then(super::extract::url_authority))
+        .or_else(|| s.image.as_deref().and_then(super::extract::host_of_image))
         .unwrap_or_else(|| "the registry".to_string());
     let repo = s.repository.as_deref().unwrap_or(image);
     let reference = s.reference.as_deref().unwrap_or("the requested tag");
@@ -30,7 +31,7 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     } else {
         cert_host.clone()
     };
-    let ca_place = match s.runtime {
+    let ca_place = || match s.runtime {
         Runtime::Containerd => format!("/etc/containerd/certs.d/{registry}/"),
         Runtime::Docker => format!("/etc/docker/certs.d/{registry}/"),
         Runtime::CriO => format!("/etc/containers/certs.d/{registry}/"),
@@ -40,7 +41,7 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     let (meaning, next) = match s.cause {
         Cause::TlsUnknownAuthority => (
             format!("The node does not trust the authority that signed the certificate of {whose}."),
-            format!("Install the CA that signed {cert_host}'s certificate where the node's runtime looks ({ca_place}), or give {cert_host} a certificate from a CA the node trusts."),
+            format!("Install the CA that signed {cert_host}'s certificate where the node's runtime looks ({}), or give {cert_host} a certificate from a CA the node trusts.", ca_place()),
         ),
         Cause::TlsHostnameMismatch => {
             let names = if s.cert_names.is_empty() {
@@ -154,6 +155,17 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
             "Read the raw message; probing the registry can show whether the image is pullable.".to_string(),
         ),
     };
-    s.meaning = meaning;
-    s.next_step = next;
+    s.meaning = sentence(meaning);
+    s.next_step = sentence(next);
+}
+
+/// Starts a sentence with a capital letter (`the registry …` when no host was named).
+fn sentence(s: String) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_lowercase() && !s.starts_with("kubelet") => {
+            c.to_ascii_uppercase().to_string() + chars.as_str()
+        }
+        _ => s,
+    }
 }

@@ -31,8 +31,9 @@ enum Mode {
     /// `kubectl get events`: the message starts after the object; `-o wide` adds three columns
     /// after it, whose offsets the header gives.
     GetEvents {
-        wide_end: Option<usize>,
+        reason_col: usize,
         msg_col: usize,
+        wide_end: Option<usize>,
     },
 }
 
@@ -119,7 +120,12 @@ fn parse(text: &str) -> Vec<Item> {
         let row = match mode {
             Mode::Events => event_row(line),
             Mode::OldEvents => old_event_row(line),
-            Mode::GetEvents { wide_end, msg_col } => get_event_row(line, wide_end, msg_col),
+            Mode::GetEvents {
+                reason_col,
+                msg_col,
+                wide_end,
+            } => aligned_row(line, reason_col, msg_col, wide_end)
+                .or_else(|| get_event_row(line, wide_end, msg_col)),
             Mode::Raw => {
                 headerless_row(line).or_else(|| raw_row(t, previous_line_ends_colon, open))
             }
@@ -158,8 +164,13 @@ fn header(line: &str) -> Option<Mode> {
     let upper = words.contains(&"MESSAGE") && words.contains(&"REASON");
     if upper {
         let msg_col = line.find("MESSAGE")?;
+        let reason_col = line.find("REASON")?;
         let wide_end = line[msg_col..].find("FIRST SEEN").map(|i| msg_col + i);
-        return Some(Mode::GetEvents { wide_end, msg_col });
+        return Some(Mode::GetEvents {
+            reason_col,
+            msg_col,
+            wide_end,
+        });
     }
     None
 }
@@ -256,6 +267,32 @@ fn get_event_row(
         }
     }
     let message = toks.get(k + 3).map(|&(at, _)| line[at..].to_string())?;
+    Some((Some(reason), message))
+}
+
+/// A `kubectl get events` row read by the header's column offsets (kubectl aligns with a
+/// tabwriter), which also covers the old `LASTSEEN FIRSTSEEN COUNT NAME KIND SUBOBJECT TYPE REASON
+/// SOURCE MESSAGE` layout. `None` when the row is not aligned with the header.
+fn aligned_row(
+    line: &str,
+    reason_col: usize,
+    msg_col: usize,
+    wide_end: Option<usize>,
+) -> Option<(Option<String>, String)> {
+    let starts_column = |col: usize| {
+        col > 0
+            && line.is_char_boundary(col)
+            && line[..col].ends_with([' ', '\t'])
+            && line[col..].starts_with(|c: char| !c.is_whitespace())
+    };
+    if !(starts_column(reason_col) && starts_column(msg_col)) {
+        return None;
+    }
+    let reason = tokens(&line[reason_col..]).first()?.1.to_string();
+    let end = wide_end
+        .filter(|&e| e <= line.len() && line.is_char_boundary(e))
+        .unwrap_or(line.len());
+    let message = line.get(msg_col..end)?.trim().to_string();
     Some((Some(reason), message))
 }
 
@@ -424,6 +461,31 @@ mod tests {
         assert!(symptoms_from_text("").is_empty());
         assert!(symptoms_from_text("Name: x\nStatus: Running\n").is_empty());
         assert!(symptoms_from_text("Type Reason Age From Message\nNormal Pulled 1s kubelet Successfully pulled image \"x\"").is_empty());
+    }
+
+    #[test]
+    fn get_events_wide_and_old_layouts_by_columns() {
+        let wide = "LAST SEEN   TYPE      REASON   OBJECT      SUBOBJECT                SOURCE              MESSAGE                                                      FIRST SEEN   COUNT   NAME\n2m          Warning   Failed   pod/web-1   spec.containers{web}     kubelet, node-1     Failed to pull image \"r.test/web:2\": not found: manifest unknown   5m           4       web-1.17a\n";
+        let s = symptoms_from_text(wide);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        assert_eq!(s[0].cause, Cause::NotFound);
+        assert_eq!(s[0].reason.as_deref(), Some("Failed"));
+        assert!(!s[0].message.contains("web-1.17a"));
+        let old = "LASTSEEN   FIRSTSEEN   COUNT     NAME      KIND      SUBOBJECT              TYPE      REASON    SOURCE              MESSAGE\n1m         5m          4         web-1     Pod       spec.containers{web}   Warning   Failed    {kubelet node-1}    Failed to pull image \"r.test/web:2\": x509: certificate signed by unknown authority\n";
+        let s = symptoms_from_text(old);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        assert_eq!(s[0].cause, Cause::TlsUnknownAuthority);
+    }
+
+    #[test]
+    fn unrelated_events_are_not_pull_failures() {
+        let text = "Events:\n  Type     Reason       Age   From     Message\n  ----     ------       ----  ----     -------\n  Warning  FailedMount  1m    kubelet  MountVolume.SetUp failed for volume \"cfg\" : secret \"app-config\" not found\n  Warning  BackOff      1m    kubelet  Back-off restarting failed container app in pod web_default\n  Warning  Failed       1m    kubelet  Error: failed to create containerd task: OCI runtime create failed\n";
+        assert!(
+            symptoms_from_text(text).is_empty(),
+            "{:#?}",
+            symptoms_from_text(text)
+        );
+        assert!(symptoms_from_text("Error: secret x not found").is_empty());
     }
 
     #[test]

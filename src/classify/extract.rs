@@ -8,8 +8,10 @@
 //! registry HOST`), Docker's distribution client (`manifest for REF not found`), and Go's
 //! crypto/x509 (`certificate is valid for a, b, not c`).
 
-use super::text::{F, Scan, ends_with_ci, find_ci, starts_with_ci};
-use crate::registry::reference::split_port;
+pub use super::http::{
+    failed_url, host_of_image, http_status, registry_of_url, url_authority, url_host, urls,
+};
+use super::text::{F, Scan, find_ci, starts_with_ci};
 use crate::taxonomy::Runtime;
 
 /// The runtime whose wording the message uses. Docker's daemon prefix wins: Docker with the
@@ -29,38 +31,32 @@ pub fn runtime(scan: &Scan) -> Runtime {
 /// The image as the message names it, preferring kubelet's own wording (the pod spec's string)
 /// over the runtime's normalised one.
 pub fn image(text: &str, scan: &Scan) -> Option<String> {
-    const QUOTED_OR_TOKEN: [F; 10] = [
-        F::ImgFailedToPull,
-        F::ImgBackOff,
-        F::ImgFailedPulling,
-        F::ImgDefaultTag,
-        F::ImgSandbox,
-        F::ImgInspectSandbox,
-        F::ImgUnpack,
-        F::ImgResolve,
-        F::ImgResolveRef,
-        F::ImgPulling,
-    ];
     let value_at = |f: F| scan.after(f).and_then(|at| value(text, at));
     // Quoted attributes whose opening quote is part of the phrase.
     let attr_at = |f: F| scan.after(f).and_then(|at| until(text, at, |c| c == '"'));
-    let candidates = [
-        value_at(F::ImgFailedToPull),
-        value_at(F::ImgBackOff),
-        value_at(F::ImgFailedPulling),
-        attr_at(F::ImgContainer),
-        value_at(F::ImgDefaultTag),
-        value_at(F::ImgSandbox),
-        value_at(F::ImgInspectSandbox),
-        attr_at(F::ImgAttr),
-        attr_at(F::ImgErrorPulling),
+    // Kubelet's own phrases first (the pod spec's string), then the runtimes'.
+    const ORDER: [(F, bool); 13] = [
+        (F::ImgFailedToPull, false),
+        (F::ImgBackOff, false),
+        (F::ImgFailedPulling, false),
+        (F::ImgContainer, true),
+        (F::ImgDefaultTag, false),
+        (F::ImgSandbox, false),
+        (F::ImgInspectSandbox, false),
+        (F::ImgAttr, true),
+        (F::ImgErrorPulling, true),
+        (F::ImgUnpack, false),
+        (F::ImgResolve, false),
+        (F::ImgResolveRef, false),
+        (F::ImgPulling, false),
     ];
-    if let Some(found) = candidates.into_iter().flatten().next() {
-        return Some(found);
-    }
-    for f in QUOTED_OR_TOKEN.into_iter().skip(6) {
-        if let Some(v) = value_at(f) {
-            return Some(v);
+    for (f, attr) in ORDER {
+        if !scan.has(f) {
+            continue;
+        }
+        let found = if attr { attr_at(f) } else { value_at(f) };
+        if found.is_some() {
+            return found;
         }
     }
     // `pull access denied for NAME, repository does not exist …`
@@ -135,137 +131,6 @@ fn until(text: &str, at: usize, stop: impl Fn(char) -> bool) -> Option<String> {
     (!v.is_empty()).then(|| v.to_string())
 }
 
-/// Every `http://` / `https://` URL in the text, as byte ranges.
-pub fn urls(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(rel) = text[from..].find("://") {
-        let colon = from + rel;
-        from = colon + 3;
-        let start = if ends_with_ci(&text[..colon], "https") {
-            colon - 5
-        } else if ends_with_ci(&text[..colon], "http") {
-            colon - 4
-        } else {
-            continue;
-        };
-        let rest = &text[start..];
-        let mut end = rest
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ']' || c == ',')
-            .unwrap_or(rest.len());
-        // `…/1.10.1-alpine:x509: …` (no space after the colon in old ctr output)
-        if let Some(x) = find_ci(&rest[..end], ":x509") {
-            end = x;
-        }
-        let url = rest[..end].trim_end_matches([':', '.', ')']);
-        if url.len() > "https://".len() {
-            out.push((start, start + url.len()));
-        }
-        from = from.max(start + end);
-    }
-    out
-}
-
-/// The registry endpoint that failed: the last URL before `before` that addresses a registry API
-/// (`/v2/`, `/v1/`, a token endpoint), skipping documentation links the registry appends.
-pub fn failed_url(text: &str, spans: &[(usize, usize)], before: Option<usize>) -> Option<String> {
-    let limit = before.unwrap_or(text.len());
-    let api = |u: &str| {
-        let path = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
-        let path = path.find('/').map(|i| &path[i..]).unwrap_or("");
-        path.starts_with("/v2")
-            || path.starts_with("/v1")
-            || path.contains("scope=")
-            || path.contains("service=")
-            || path.contains("/token")
-            || path.contains("/auth?")
-    };
-    let pick = |bound: usize| {
-        spans
-            .iter()
-            .rev()
-            .filter(|(s, _)| *s < bound)
-            .map(|&(s, e)| &text[s..e])
-            .find(|u| api(u))
-    };
-    pick(limit).or_else(|| pick(text.len())).map(str::to_string)
-}
-
-/// The host part of a URL, without the port.
-pub fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = split_port(authority).0;
-    (!host.is_empty()).then(|| host.to_string())
-}
-
-/// The HTTP status the registry answered with: the innermost number that reads as a status
-/// (`received unexpected HTTP status: 503`, `unexpected status from HEAD request to URL: 403`,
-/// `429 Too Many Requests`). Docker's API wrappers (`API error (500)`, `(HTTP code 500)`) are the
-/// daemon's own status, not the registry's, and are skipped.
-pub fn http_status(text: &str) -> Option<u16> {
-    const REASONS: [&str; 12] = [
-        "unauthorized",
-        "forbidden",
-        "not found",
-        "too many requests",
-        "internal server error",
-        "bad gateway",
-        "service unavailable",
-        "gateway timeout",
-        "bad request",
-        "method not allowed",
-        "conflict",
-        "request timeout",
-    ];
-    let b = text.as_bytes();
-    let mut found = None;
-    let mut i = 0;
-    while i + 3 <= b.len() {
-        let is_num = b[i..i + 3].iter().all(u8::is_ascii_digit);
-        let left_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
-        let right_ok = i + 3 == b.len() || !(b[i + 3].is_ascii_alphanumeric() || b[i + 3] == b'.');
-        if !(is_num && left_ok && right_ok) {
-            i += 1;
-            continue;
-        }
-        let n: u16 = text[i..i + 3].parse().unwrap_or(0);
-        let port_like = b[i - usize::from(i > 0)] == b':';
-        if (100..600).contains(&n) && !port_like {
-            let after = text[i + 3..].trim_start_matches([' ', '(']);
-            let before = text[..i].trim_end_matches([' ', ':']);
-            let wrapper = ends_with_ci(before, "http code") || ends_with_ci(before, "error (");
-            let reason = REASONS.iter().any(|r| starts_with_ci(after, r));
-            let lead = |s: &str| {
-                ends_with_ci(s, "status") || ends_with_ci(s, "code") || ends_with_ci(s, "registry")
-            };
-            let via_url = before.rfind(' ').is_some_and(|sp| {
-                starts_with_ci(&before[sp + 1..], "http") && {
-                    let pre = before[..sp].trim_end();
-                    lead(pre) || ends_with_ci(pre, " to")
-                }
-            });
-            if !wrapper && (reason || lead(before) || via_url) {
-                found = Some(n);
-            }
-        }
-        i += 3;
-    }
-    found.or_else(|| {
-        [
-            ("too many requests", 429),
-            ("internal server error", 500),
-            ("bad gateway", 502),
-            ("service unavailable", 503),
-            ("gateway timeout", 504),
-            ("forbidden", 403),
-        ]
-        .into_iter()
-        .find(|(p, _)| find_ci(text, p).is_some())
-        .map(|(_, n)| n)
-    })
-}
-
 /// The registry error code nearest the end of the chain (`MANIFEST_UNKNOWN`, `DENIED`, …).
 pub fn error_code(scan: &Scan) -> Option<&'static str> {
     [
@@ -327,6 +192,25 @@ pub fn platform(text: &str, scan: &Scan) -> Option<String> {
             if p.contains('/') {
                 return Some(p.to_string());
             }
+        }
+    }
+    None
+}
+
+/// Where Docker's `repository NAME not found` starts (the registry answered that the
+/// repository itself is missing), unless the same clause hedges with `no pull access`.
+pub fn repository_not_found(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(rel) = find_ci(&text[from..], "repository ") {
+        let at = from + rel;
+        let name_at = at + "repository ".len();
+        from = name_at;
+        let Some(name) = token(text, name_at) else {
+            continue;
+        };
+        let after = &text[name_at + name.len()..];
+        if starts_with_ci(after, " not found") && find_ci(after, "no pull access").is_none() {
+            return Some(at);
         }
     }
     None
@@ -397,56 +281,6 @@ mod tests {
         let t = "failed to pull image k8s.gcr.io/kube-apiserver:v1.13.3: output: x";
         assert_eq!(img(t).as_deref(), Some("k8s.gcr.io/kube-apiserver:v1.13.3"));
         assert_eq!(img(r#"Failed to pull image "": x"#), None);
-    }
-
-    #[test]
-    fn urls_stop_at_quotes_colons_and_x509() {
-        let t = r#"Head "https://r.test/v2/a/manifests/1": x; Get https://gcr.io/v2/: dial; Head https://h.test/v2/n/manifests/1.10.1-alpine:x509: bad"#;
-        let u: Vec<&str> = urls(t).iter().map(|&(s, e)| &t[s..e]).collect();
-        assert_eq!(
-            u,
-            [
-                "https://r.test/v2/a/manifests/1",
-                "https://gcr.io/v2/",
-                "https://h.test/v2/n/manifests/1.10.1-alpine"
-            ]
-        );
-        assert_eq!(
-            url_host("https://127.0.0.1:5000/v2/").as_deref(),
-            Some("127.0.0.1")
-        );
-    }
-
-    #[test]
-    fn status_reads_registry_not_wrapper_or_port() {
-        assert_eq!(
-            http_status("(HTTP code 500) server error - x: 401 Unauthorized"),
-            Some(401)
-        );
-        assert_eq!(
-            http_status("API error (500): Get x: no basic auth credentials"),
-            None
-        );
-        assert_eq!(
-            http_status("dial tcp 127.0.0.1:443: connect: connection refused"),
-            None
-        );
-        assert_eq!(
-            http_status("unexpected status from HEAD request to http://h.test/v2/x: 403"),
-            Some(403)
-        );
-        assert_eq!(
-            http_status("invalid status code from registry 502 (Bad Gateway)"),
-            Some(502)
-        );
-        assert_eq!(
-            http_status("Error: Status 429 trying to pull repository"),
-            Some(429)
-        );
-        assert_eq!(
-            http_status(r#"Get "https://n.test/v2/": Internal Server Error"#),
-            Some(500)
-        );
     }
 
     #[test]

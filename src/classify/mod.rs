@@ -13,6 +13,7 @@
 mod advice;
 mod describe;
 mod extract;
+mod http;
 mod rules;
 mod text;
 
@@ -101,7 +102,7 @@ pub(crate) fn classify_with_image(
     let image = extract::image(t, &scan).or_else(|| known_image.map(str::to_string));
     let parsed = image.as_deref().and_then(|i| ImageRef::parse(i).ok());
     let spans = extract::urls(t);
-    let status = extract::http_status(t);
+    let status = extract::http_status(t, &scan);
     let url_registry = spans
         .iter()
         .map(|&(s, e)| &t[s..e])
@@ -111,6 +112,10 @@ pub(crate) fn classify_with_image(
         reason,
         status,
         registry: registry_for_rules.as_deref(),
+        repository_not_found: scan
+            .has(text::F::NotFound)
+            .then(|| extract::repository_not_found(t))
+            .flatten(),
     };
     let (cause, evidence) = rules::decide(&scan, &ctx);
     let url = extract::failed_url(t, &spans, evidence);
@@ -123,7 +128,13 @@ pub(crate) fn classify_with_image(
         cause,
         family: cause.family(),
         runtime: extract::runtime(&scan),
-        registry: parsed.as_ref().map(|r| r.registry.clone()),
+        registry: match &parsed {
+            Some(r) => Some(r.registry.clone()),
+            None => image
+                .as_deref()
+                .and_then(extract::host_of_image)
+                .or_else(|| url.as_deref().and_then(extract::registry_of_url)),
+        },
         repository: parsed.as_ref().map(|r| r.repository.clone()),
         reference: parsed.as_ref().map(|r| r.manifest_reference().to_string()),
         image,
@@ -154,25 +165,56 @@ pub(crate) fn classify_with_image(
     symptom
 }
 
-/// True when the text is about a failed pull at all (a cause was found, or it uses the words
-/// kubelet and the runtimes use for a failed pull). Used to drop unrelated events.
+/// True when the symptom is about a failed image pull at all, so that unrelated events (a
+/// `FailedMount` whose secret is "not found", a container's `Error: …`) are dropped.
+///
+/// A pull-failure reason settles it; otherwise the text must show a pull: kubelet's or a
+/// runtime's pull wording, an image, a registry URL or certificate, or one of kubelet's own
+/// pull verdicts.
 pub fn is_pull_failure(symptom: &Symptom) -> bool {
-    if symptom.cause != Cause::Unknown {
+    const PULL_REASONS: [&str; 8] = [
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InspectFailed",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "FailedToRetrieveImagePullSecret",
+        "SignatureValidationFailed",
+        "RegistryUnavailable",
+    ];
+    if let Some(r) = symptom.reason.as_deref()
+        && PULL_REASONS.iter().any(|k| r.eq_ignore_ascii_case(k))
+    {
         return true;
     }
     let norm = text::normalise(&symptom.message);
     let scan = Scan::of(&norm);
-    let pull_reason = symptom.reason.as_deref().is_some_and(|r| {
-        ["ErrImagePull", "ImagePullBackOff", "InspectFailed"]
-            .iter()
-            .any(|k| r.eq_ignore_ascii_case(k))
-    });
-    scan.has(text::F::PullWords) || pull_reason
+    use text::F;
+    let pull_words = scan.has(F::PullWords);
+    let context = pull_words
+        || [
+            F::Docker,
+            F::Crio,
+            F::Containerd,
+            F::NeverPull,
+            F::InvalidRef,
+            F::PullSecret,
+        ]
+        .into_iter()
+        .any(|f| scan.has(f))
+        || symptom.image.is_some()
+        || symptom.url.is_some()
+        || symptom.cert_host.is_some();
+    context && (symptom.cause != Cause::Unknown || pull_words)
 }
 
 /// The clause of `t` starting at `at`, cut to a readable length.
 fn clause(t: &str, at: usize) -> String {
-    let rest = t.get(at..).unwrap_or("");
+    let mut rest = t.get(at..).unwrap_or("");
+    // In a klog/logfmt line the error value ends where the next `key="` attribute begins.
+    if let Some(end) = logfmt_end(rest) {
+        rest = &rest[..end];
+    }
     let cut = text::cap(rest, DETAIL_MAX);
     let cut = cut.trim_end_matches(['"', ']', ' ', ')']);
     if cut.len() < rest.trim_end_matches(['"', ']', ' ', ')']).len() {
@@ -180,6 +222,24 @@ fn clause(t: &str, at: usize) -> String {
     } else {
         cut.to_string()
     }
+}
+
+/// Where a quoted logfmt value ends: a `"` followed by ` key=`.
+fn logfmt_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(rel) = memchr::memmem::find(&b[from..], b"\" ") {
+        let q = from + rel;
+        let key = &s[q + 2..];
+        let word = key.find('=').map(|i| &key[..i]);
+        if word.is_some_and(|w| {
+            !w.is_empty() && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        }) {
+            return Some(q);
+        }
+        from = q + 2;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     pub status: Option<u16>,
     /// Registry host of the image (`docker.io` for Docker Hub) or of the failing URL.
     pub registry: Option<&'a str>,
+    /// Where Docker's `repository NAME not found` starts, if the text has it.
+    pub repository_not_found: Option<usize>,
 }
 
 /// The cause, and where in the text its evidence starts.
@@ -68,7 +70,22 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if scan.has(F::NameUnknown) {
         return (Cause::NotFoundRepo, at(F::NameUnknown));
     }
-    if scan.has(F::ManifestUnknown) || scan.has(F::NotFound) || status == Some(404) {
+    // Docker's `repository NAME not found` names the repository itself.
+    if let Some(pos) = ctx.repository_not_found {
+        return (Cause::NotFoundRepo, Some(pos));
+    }
+    // A digest missing from the node's content store during unpack is no registry answer.
+    let local = scan
+        .first(F::LocalUnpack)
+        .is_some_and(|u| scan.last(F::NotFound).is_some_and(|n| n > u));
+    if local {
+        return (Cause::Unknown, None);
+    }
+    if scan.has(F::ManifestUnknown)
+        || scan.has(F::NotFound)
+        || scan.has(F::TagNotFound)
+        || status == Some(404)
+    {
         let evidence = at(F::ManifestUnknown).or(at(F::NotFound));
         return (not_found(scan, ctx.registry), evidence);
     }
@@ -122,6 +139,11 @@ fn auth(scan: &Scan, status: Option<u16>) -> Option<(Cause, Option<usize>)> {
     if scan.has(F::Unauthenticated) {
         return Some((Cause::AuthRequired, at(F::Unauthenticated)));
     }
+    // The registry's DENIED code (distribution spec: "requested access to the resource is
+    // denied"), when nothing above explained it: the request was understood and refused.
+    if scan.has(F::CodeDenied) && !scan.has(F::Unauthorized) {
+        return Some((Cause::AuthForbidden, at(F::CodeDenied)));
+    }
     if scan.has(F::Forbidden) || status == Some(403) {
         return Some((Cause::AuthForbidden, at(F::Forbidden)));
     }
@@ -147,6 +169,10 @@ fn auth(scan: &Scan, status: Option<u16>) -> Option<(Cause, Option<usize>)> {
 fn not_found(scan: &Scan, registry: Option<&str>) -> Cause {
     let hub = registry
         .is_some_and(|r| r == "docker.io" || r == "registry-1.docker.io" || r == "index.docker.io");
+    // Old Docker: `Tag T not found in repository R`.
+    if scan.has(F::TagNotFound) {
+        return Cause::NotFoundTag;
+    }
     let resolved = scan
         .first(F::FailedCopy)
         .is_some_and(|c| scan.last(F::NotFound).is_some_and(|n| n > c));
@@ -165,8 +191,9 @@ mod tests {
         let scan = Scan::of(text);
         let ctx = Context {
             reason: None,
-            status: super::super::extract::http_status(text),
+            status: super::super::extract::http_status(text, &scan),
             registry,
+            repository_not_found: super::super::extract::repository_not_found(text),
         };
         decide(&scan, &ctx).0
     }

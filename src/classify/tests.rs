@@ -123,3 +123,92 @@ fn serialises_stable_ids() {
     assert_eq!(json["error_code"], "TOOMANYREQUESTS");
     assert!(json.get("cert_names").is_none());
 }
+
+/// A cheap, deterministic stand-in for the fuzz targets: every prefix of some awkward messages,
+/// and pseudo-random byte soup built from the phrases the scanner knows.
+#[test]
+fn prefixes_and_phrase_soup_never_panic() {
+    let samples = [
+        r#"E0920 10:00:37.381343 1 remote_image.go:171] "PullImage from image service failed" err="rpc error: code = Unknown desc = failed to pull and unpack image \"r.test/a:1\": failed to resolve reference \"r.test/a:1\": failed to do request: Head \"https://r.test/v2/a/manifests/1\": x509: certificate is valid for é.test, b.test, not r.test" image="r.test/a:1""#,
+        "Failed to pull image \"x\": [rpc error: code = Unknown desc = Error response from daemon: Get https://h.test/v2/: received unexpected HTTP status: 503 Service Unavailable, rpc error: code = 2 desc = reading manifest 1 in h.test/x: manifest unknown]",
+        "  Warning  Failed  1s (x2 over 3s)  kubelet, n  Failed to pull image \"a\": repository a/b not found: 404 Not Found",
+    ];
+    for s in samples {
+        for (i, _) in s.char_indices() {
+            let _ = classify(Some("Failed"), &s[..i]);
+            let _ = classify(None, &s[i..]);
+            let _ = symptoms_from_text(&s[..i]);
+        }
+    }
+    let words = [
+        "Failed to pull image ",
+        "\"",
+        "\\\"",
+        ": ",
+        "https://",
+        "x509: ",
+        "certificate is valid for ",
+        ", not ",
+        "lookup ",
+        "dial tcp ",
+        "403",
+        " Forbidden",
+        "repository ",
+        " not found",
+        "é",
+        "reading manifest ",
+        " in ",
+        "image=\"",
+        "\n",
+        "Type Reason Age From Message\n",
+        "Warning Failed ",
+        "(x2 over 1s) ",
+        "State: Waiting\n",
+        "Reason: ErrImagePull\n",
+        "Message: ",
+        "LAST SEEN TYPE REASON OBJECT MESSAGE\n",
+        "image pull secrets (",
+        ")",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 12) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            text.push_str(words[(seed % words.len() as u64) as usize]);
+        }
+        let s = classify(None, &text);
+        assert_eq!(s.family, s.cause.family());
+        assert!(symptoms_from_text(&text).len() <= text.lines().count().max(1));
+    }
+}
+
+#[test]
+fn detail_stops_at_the_next_log_attribute_and_sentences_are_capitalised() {
+    let s = classify(
+        None,
+        r#"E1 x] "PullImage from image service failed" err="rpc error: code = Unknown desc = unable to retrieve auth token: invalid username/password: unauthorized" image="r.test/a:1""#,
+    );
+    assert_eq!(s.cause, Cause::AuthInvalidCredentials);
+    assert_eq!(
+        s.detail.as_deref(),
+        Some("invalid username/password: unauthorized")
+    );
+    let s = classify(
+        None,
+        "failed to fetch oauth token: unexpected status: 401 Unauthorized",
+    );
+    assert!(s.meaning.starts_with("The registry"), "{}", s.meaning);
+    let s = classify(
+        None,
+        "Get https://127.0.0.1:5000/v2/: http: server gave HTTP response to HTTPS client",
+    );
+    assert_eq!(s.registry.as_deref(), Some("127.0.0.1:5000"));
+    assert!(
+        s.meaning.starts_with("127.0.0.1:5000 answers plain HTTP"),
+        "{}",
+        s.meaning
+    );
+}

@@ -36,10 +36,10 @@ pub fn cap(s: &str, max: usize) -> &str {
 /// case for event messages.
 pub fn normalise(raw: &str) -> Cow<'_, str> {
     let s = cap(raw, MAX_ANALYSED).trim();
-    let needs_work =
-        s.as_bytes().windows(2).any(|w| {
-            w[0] == b'\\' || w[0] == b'\n' || w[0] == b'\t' || w[0] == b'\r' || w == b"  "
-        }) || s.ends_with(['\\', '\n', '\t', '\r']);
+    let b = s.as_bytes();
+    let needs_work = memchr::memchr3(b'\\', b'\n', b'\t', b).is_some()
+        || memchr::memchr(b'\r', b).is_some()
+        || memchr::memmem::find(b, b"  ").is_some();
     if !needs_work {
         return Cow::Borrowed(s);
     }
@@ -106,7 +106,8 @@ features! {
         "api error (", "may be because there are no credentials", "error while pulling image",
         "error pulling image (", "no matching manifest for ",
         "untar re-exec", "trying to pull repository", "error from registry:",
-        "does not exist or no pull access", "download failed after attempts", "manifest for "],
+        "does not exist or no pull access", "download failed after attempts",
+        "error getting v2 registry", "attempting next endpoint for pull"],
     Crio => ["pinging container registry", "pinging docker registry", "error pinging ",
         "reading manifest ", "unable to retrieve auth token", "initializing source docker://",
         "determining manifest mime type", "source image rejected", "signature validation failed",
@@ -158,18 +159,22 @@ features! {
     NoBasicAuth => ["no basic auth credentials"],
     AuthOrNotFound => ["pull access denied", "repository does not exist",
         "does not exist or no pull access", "or it may not exist",
-        "requested access to the resource is denied", "insufficient_scope"],
+        "requested access to the resource is denied", "insufficient_scope",
+        "verify that it exists"],
     Unauthenticated => ["unauthenticated requests"],
     Unauthorized => ["unauthorized", "authentication required"],
     Forbidden => ["forbidden", "permission denied", "\" denied on resource", "denied: permission",
         "not authorized to perform"],
     NameUnknown => ["name_unknown", "name unknown", "repository name not known to registry"],
     ManifestUnknown => ["manifest_unknown", "manifest unknown"],
+    TagNotFound => ["not found in repository"],
     NotFound => [": not found", " not found: ", "404 not found", " not found\"",
         "was deleted or has expired", "manifest not found", "image not found", " not found"],
     FailedCopy => ["failed to copy:"],
+    // The node's own content store, while unpacking: not the registry's answer.
+    LocalUnpack => ["failed to unpack image on snapshotter", "content digest "],
     ServerError => ["internal server error", "bad gateway", "service unavailable",
-        "gateway timeout", "unexpected eof"],
+        "gateway timeout", "unexpected eof", ": eof"],
     Tls => ["x509:", "tls: failed to verify certificate"],
     // Registry error codes (as the registry or the runtime spells them).
     CodeDenied => ["denied:"],
@@ -308,7 +313,18 @@ pub fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     if n.is_empty() || h.len() < n.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    // Jump between candidate first bytes rather than comparing at every position.
+    let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+    let last = h.len() - n.len();
+    let mut from = 0;
+    while from <= last {
+        let i = from + memchr::memchr2(lo, up, &h[from..=last])?;
+        if h[i..i + n.len()].eq_ignore_ascii_case(n) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 #[cfg(test)]

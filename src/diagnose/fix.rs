@@ -8,8 +8,10 @@
 
 use serde::Serialize;
 
-use super::evidence::{Evidence, ProbeFacts};
-use crate::taxonomy::{Cause, Runtime};
+use super::evidence::Evidence;
+use super::image_fix::{platform_fixes, tag_fixes};
+use super::node_fix::{ca_fixes, http_fixes};
+use crate::taxonomy::Cause;
 
 /// What kind of step a fix is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,7 +36,7 @@ pub struct Fix {
     pub text: String,
 }
 
-fn command(title: impl Into<String>, text: impl Into<String>) -> Fix {
+pub(super) fn command(title: impl Into<String>, text: impl Into<String>) -> Fix {
     Fix {
         title: title.into(),
         kind: FixKind::Command,
@@ -42,7 +44,7 @@ fn command(title: impl Into<String>, text: impl Into<String>) -> Fix {
     }
 }
 
-fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
+pub(super) fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
     Fix {
         title: title.into(),
         kind: FixKind::File,
@@ -50,7 +52,7 @@ fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
     }
 }
 
-fn note(text: impl Into<String>) -> Fix {
+pub(super) fn note(text: impl Into<String>) -> Fix {
     let text = text.into();
     Fix {
         title: text.clone(),
@@ -369,199 +371,9 @@ fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
     )]
 }
 
-fn node_runtime(ev: &Evidence) -> Runtime {
-    ev.node
-        .as_ref()
-        .map(|n| n.runtime)
-        .unwrap_or(Runtime::Unknown)
-}
-
-fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
-    let runtime = node_runtime(ev);
-    let mut out = Vec::new();
-    let all = runtime == Runtime::Unknown;
-    if all || runtime == Runtime::Containerd {
-        out.push(file(
-            format!("containerd: /etc/containerd/certs.d/{registry}/hosts.toml (copy the CA to ca.crt beside it; config_path must point at /etc/containerd/certs.d)"),
-            format!(
-                "server = \"https://{registry}\"\n\n[host.\"https://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"/etc/containerd/certs.d/{registry}/ca.crt\""
-            ),
-        ));
-    }
-    if all || runtime == Runtime::Docker {
-        out.push(command(
-            format!("docker: install the CA as /etc/docker/certs.d/{registry}/ca.crt"),
-            format!("sudo mkdir -p /etc/docker/certs.d/{registry} && sudo cp ca.crt /etc/docker/certs.d/{registry}/ca.crt"),
-        ));
-    }
-    if all || runtime == Runtime::CriO {
-        out.push(command(
-            format!("CRI-O: install the CA as /etc/containers/certs.d/{registry}/ca.crt"),
-            format!("sudo mkdir -p /etc/containers/certs.d/{registry} && sudo cp ca.crt /etc/containers/certs.d/{registry}/ca.crt"),
-        ));
-    }
-    out.push(note(
-        "Do this on every node that may run the pod (a DaemonSet or the node image), then delete the pod to retry at once.".to_string(),
-    ));
-    out
-}
-
-fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
-    let runtime = node_runtime(ev);
-    let all = runtime == Runtime::Unknown;
-    let mut out = Vec::new();
-    if all || runtime == Runtime::Containerd {
-        out.push(file(
-            format!("containerd: /etc/containerd/certs.d/{registry}/hosts.toml"),
-            format!("server = \"http://{registry}\"\n\n[host.\"http://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]"),
-        ));
-    }
-    if all || runtime == Runtime::Docker {
-        out.push(file(
-            "docker: /etc/docker/daemon.json, then restart dockerd".to_string(),
-            format!("{{ \"insecure-registries\": [\"{registry}\"] }}"),
-        ));
-    }
-    if all || runtime == Runtime::CriO {
-        out.push(file(
-            "CRI-O: /etc/containers/registries.conf.d/50-insecure.conf, then restart crio"
-                .to_string(),
-            format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true"),
-        ));
-    }
-    out.push(note(
-        "Better still: serve the registry over HTTPS.".to_string(),
-    ));
-    out
-}
-
-fn probe_lists(ev: &Evidence) -> (Vec<String>, Vec<String>, String) {
-    match &ev.probe {
-        ProbeFacts::Ran(p) => (p.tags.clone(), p.platforms.clone(), p.platform.clone()),
-        _ => (Vec::new(), Vec::new(), String::new()),
-    }
-}
-
-fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
-    let (tags, _, _) = probe_lists(ev);
-    let Some(r) = &ev.image_ref else {
-        return Vec::new();
-    };
-    let wanted = r.tag.clone().unwrap_or_default();
-    let closest = closest(&wanted, &tags, 3);
-    if closest.is_empty() {
-        return vec![note(format!(
-            "Push {}:{wanted}, or use a tag that exists.",
-            r.name()
-        ))];
-    }
-    let mut out = vec![note(format!("Closest tags: {}", closest.join(", ")))];
-    let t = &ev.target;
-    if let Some(c) = &ev.container
-        && !t.kind.is_empty()
-        && t.kind != "Pod"
-    {
-        let base = ev
-            .image
-            .rsplit_once(':')
-            .map(|(b, _)| b)
-            .unwrap_or(&ev.image);
-        out.push(command(
-            format!("Point {} {} at {}", t.kind, t.name, closest[0]),
-            format!(
-                "kubectl set image {}/{} {}={base}:{} -n {}",
-                t.kind.to_ascii_lowercase(),
-                t.name,
-                c.name,
-                closest[0],
-                ev.namespace
-            ),
-        ));
-    }
-    out
-}
-
-fn platform_fixes(ev: &Evidence) -> Vec<Fix> {
-    let (_, platforms, wanted) = probe_lists(ev);
-    let mut out = Vec::new();
-    if !platforms.is_empty() {
-        out.push(note(format!(
-            "The image offers {}; the node is {}. Build and push a {} variant (docker buildx --platform), or schedule the pod on a matching node:",
-            platforms.join(", "),
-            if wanted.is_empty() { "another platform" } else { &wanted },
-            if wanted.is_empty() { "matching" } else { &wanted },
-        )));
-        if let Some(arch) = platforms.first().and_then(|p| p.split('/').nth(1)) {
-            let t = &ev.target;
-            if !t.kind.is_empty() && t.kind != "Pod" {
-                out.push(command(
-                    format!("Pin {} {} to {arch} nodes", t.kind, t.name),
-                    format!(
-                        "kubectl patch {} {} -n {} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{arch}\"}}}}}}}}}}'",
-                        t.kind.to_ascii_lowercase(),
-                        t.name,
-                        ev.namespace
-                    ),
-                ));
-            }
-        }
-    } else {
-        out.push(note(
-            "Build and push an image for the node's platform.".to_string(),
-        ));
-    }
-    out
-}
-
-/// The `n` tags closest to `wanted` by edit distance, nearest first; ties go to the longer
-/// shared prefix, because tag typos are usually in the last component (`1.25.4` → `1.25`).
-pub fn closest(wanted: &str, tags: &[String], n: usize) -> Vec<String> {
-    let prefix = |t: &str| {
-        wanted
-            .chars()
-            .zip(t.chars())
-            .take_while(|(a, b)| a == b)
-            .count()
-    };
-    let mut scored: Vec<(usize, usize, &String)> = tags
-        .iter()
-        .map(|t| (edit_distance(wanted, t), prefix(t), t))
-        .collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then_with(|| a.2.cmp(b.2)));
-    scored
-        .into_iter()
-        .take(n)
-        .map(|(_, _, t)| t.clone())
-        .collect()
-}
-
-/// Levenshtein distance over chars; tags are short, so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn closest_tags_rank_typos_first() {
-        let tags: Vec<String> = ["1.24", "1.25.3", "latest", "1.25"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(closest("1.25.4", &tags, 2), vec!["1.25.3", "1.25"]);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 
     #[test]
     fn patches_land_at_the_right_depth() {

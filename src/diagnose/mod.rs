@@ -7,6 +7,8 @@
 
 pub mod evidence;
 pub mod fix;
+mod image_fix;
+mod node_fix;
 pub mod verdict;
 
 pub use evidence::{

@@ -293,6 +293,12 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             ),
         );
     }
+    if ev.healthy && cause.is_some() {
+        push(
+            "note",
+            "the container runs (its image is already on the node), but a new pull would fail: the next reschedule or node change will hit this".to_string(),
+        );
+    }
     for u in &ev.unreadable {
         push("note", format!("could not read {u}"));
     }

@@ -228,3 +228,25 @@ fn node_side_causes_stay_with_the_text() {
         (Some(Cause::NeverPull), Confidence::Likely)
     );
 }
+
+#[test]
+fn running_container_whose_image_can_no_longer_be_pulled_is_flagged() {
+    let mut ev = evidence(
+        "reg.test/app:1",
+        None,
+        ran(Some(Cause::AuthInvalidCredentials)),
+    );
+    ev.healthy = true;
+    let v = diagnose(&ev);
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::AuthInvalidCredentials), Confidence::Confirmed)
+    );
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.text.contains("a new pull would fail")),
+        "{:?}",
+        v.evidence
+    );
+}

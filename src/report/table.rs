@@ -5,7 +5,9 @@
 
 use std::io::Write;
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{
+    Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
+};
 
 use super::Report;
 use crate::diagnose::{FixKind, Verdict};
@@ -22,6 +24,21 @@ fn table(style: super::Style, header: &[&str]) -> Table {
         t.force_no_tty();
     }
     t
+}
+
+/// Keeps column `index` at least as wide as its longest word-free value (an image reference
+/// or a cause id), up to `cap`, so references are not broken mid-name while prose wraps.
+fn keep_whole(t: &mut Table, index: usize, values: &[String], cap: u16) {
+    let longest = values
+        .iter()
+        .flat_map(|v| v.lines())
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = (longest as u16).min(cap) + 2; // one space of padding on each side
+    if let Some(col) = t.column_mut(index) {
+        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+    }
 }
 
 /// The confidence cell: red when confirmed, yellow when only likely, green when healthy.
@@ -61,9 +78,13 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
                     s.image.clone().unwrap_or_else(|| "-".to_string()),
                     s.cause.id().to_string(),
                     s.runtime.id().to_string(),
-                    format!("{} Next: {}", s.meaning, s.next_step),
+                    format!("{}\nNext: {}", s.meaning, s.next_step),
                 ]);
             }
+            let images: Vec<String> = symptoms.iter().filter_map(|s| s.image.clone()).collect();
+            let causes: Vec<String> = symptoms.iter().map(|s| s.cause.id().to_string()).collect();
+            keep_whole(&mut t, 0, &images, 40);
+            keep_whole(&mut t, 1, &causes, 24);
             writeln!(out, "{t}")?;
         }
     }
@@ -87,6 +108,10 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
                     g.verdict.summary.clone(),
                 ]);
             }
+            let causes: Vec<String> = groups.iter().map(|g| g.cause.id().to_string()).collect();
+            let registries: Vec<String> = groups.iter().map(|g| g.registry.clone()).collect();
+            keep_whole(&mut t, 0, &causes, 24);
+            keep_whole(&mut t, 1, &registries, 30);
             writeln!(out, "{t}")?;
             for g in groups {
                 details(&g.verdict, out)?;
@@ -124,6 +149,13 @@ fn verdict_table(
             Cell::new(&v.summary),
         ]);
     }
+    let images: Vec<String> = verdicts.iter().map(|v| v.image.clone()).collect();
+    let causes: Vec<String> = verdicts
+        .iter()
+        .filter_map(|v| v.cause.map(|c| c.id().to_string()))
+        .collect();
+    keep_whole(&mut t, 0, &images, 40);
+    keep_whole(&mut t, 1, &causes, 24);
     writeln!(out, "{t}")
 }
 

@@ -96,6 +96,11 @@ fn secret_created_but_not_referenced() {
     );
     assert_eq!(v["event_cause"], "auth_or_not_found");
     assert!(finding_ids(&v).contains(&"unreferenced_matching_secret".to_string()));
+    let evidence = evidence_text(&v);
+    assert!(
+        evidence.contains("credentials from secret shop/aliyunregistry (not yet referenced by the pod) are accepted by the registry"),
+        "the probe proves the fix: {evidence}"
+    );
     let fixes = fix_text(&v);
     assert!(
         fixes
@@ -563,5 +568,58 @@ fn rbac_forbids_secrets() {
     assert!(
         all.contains("forbidden"),
         "the report says what could not be read: {all}"
+    );
+}
+
+/// The schema check is not a formality: a report with a field it does not know fails it.
+#[test]
+fn schema_rejects_what_it_does_not_describe() {
+    let api = KubeApi::start();
+    let image = "registry.test:5000/app:1.0";
+    Scenario::new(image)
+        .failed(&containerd_failure(
+            image,
+            "registry.test:5000",
+            "x509: certificate signed by unknown authority",
+        ))
+        .load(&api);
+    let run = pod(&api, &["--no-probe"]);
+    let mut report = run.json();
+    report["verdicts"][0]["surprise"] = "field".into();
+    let outcome = std::panic::catch_unwind(|| crate::scenario::assert_schema(&report));
+    assert!(
+        outcome.is_err(),
+        "an undescribed field must fail the schema"
+    );
+}
+
+/// Every container counts: a bad init image and a missing tag give two verdicts, in start order.
+#[test]
+fn init_and_regular_containers_each_get_a_verdict() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:9.9", reg.host);
+    let bad = "Registry.test/Setup:1";
+    let parse_error = format!(
+        "Failed to apply default image tag \"{bad}\": couldn't parse image reference \"{bad}\": invalid reference format: repository name must be lowercase"
+    );
+    let not_found = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+    );
+    let api = KubeApi::start();
+    Scenario::new(&image)
+        .init_container(bad, "InvalidImageName", ("InspectFailed", &parse_error))
+        .failed(&not_found)
+        .load(&api);
+    let run = pod(&api, &["--ca-file", &ca(&reg)]);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    let verdicts = report["verdicts"].as_array().expect("verdicts");
+    assert_eq!(verdicts.len(), 2, "{report:#}");
+    assert_eq!(verdicts[0]["container"]["kind"], "init");
+    assert_eq!(cause(&verdicts[0]), "invalid_reference", "{report:#}");
+    assert_eq!(verdicts[1]["container"]["name"], "app");
+    assert_eq!(
+        (cause(&verdicts[1]), confidence(&verdicts[1])),
+        ("not_found_tag", "confirmed")
     );
 }

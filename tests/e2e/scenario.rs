@@ -33,6 +33,8 @@ pub struct Scenario {
     pub owner: Option<(String, String)>,
     pub healthy: bool,
     pub waiting_message: Option<String>,
+    /// An init container `setup`: image, waiting reason, and kubelet's event (reason, message).
+    pub init: Option<(String, String, String, String)>,
 }
 
 impl Scenario {
@@ -51,6 +53,7 @@ impl Scenario {
             owner: None,
             healthy: false,
             waiting_message: None,
+            init: None,
         }
     }
 
@@ -88,6 +91,12 @@ impl Scenario {
 
     pub fn owned_by(mut self, kind: &str, name: &str) -> Scenario {
         self.owner = Some((kind.to_string(), name.to_string()));
+        self
+    }
+
+    /// Adds an init container `setup` waiting on `reason`, with one event about it.
+    pub fn init_container(mut self, image: &str, reason: &str, event: (&str, &str)) -> Scenario {
+        self.init = Some((image.into(), reason.into(), event.0.into(), event.1.into()));
         self
     }
 
@@ -143,10 +152,28 @@ impl Scenario {
             .iter()
             .map(|n| json!({"name": n}))
             .collect();
+        let (init_containers, init_statuses) = match &self.init {
+            Some((image, reason, _, message)) => (
+                json!([{"name": "setup", "image": image}]),
+                json!([{"name": "setup", "image": image, "imageID": "", "ready": false,
+                    "restartCount": 0, "state": {"waiting": {"reason": reason, "message": message}}}]),
+            ),
+            None => (json!([]), json!([])),
+        };
+        if let Some((_, _, reason, message)) = &self.init {
+            api.add(json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("{}.init", self.pod), "namespace": ns},
+                "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": self.pod,
+                    "namespace": ns, "uid": uid, "fieldPath": "spec.initContainers{setup}"},
+                "reason": reason, "message": message, "type": "Warning", "count": 2,
+                "source": {"component": "kubelet", "host": "node-1"}}));
+        }
         api.add(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
             "spec": {"containers": [{"name": "app", "image": self.image, "imagePullPolicy": "IfNotPresent"}],
+                     "initContainers": init_containers,
                      "imagePullSecrets": secrets, "nodeName": "node-1", "serviceAccountName": "default"},
             "status": {"phase": if self.healthy { "Running" } else { "Pending" },
+                       "initContainerStatuses": init_statuses,
                        "containerStatuses": [{"name": "app", "image": self.image, "imageID": "",
                            "ready": self.healthy, "restartCount": 0, "state": state}]}}));
         for (i, (reason, message)) in self.events.iter().enumerate() {
@@ -331,4 +358,21 @@ pub fn evidence_text(verdict: &Value) -> String {
                 .join("\n")
         })
         .unwrap_or_default()
+}
+
+/// Fails with every violation when `report` does not follow `docs/report.schema.json`.
+pub fn assert_schema(report: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("schema file"))
+        .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report breaks the schema:\n{}\n{report:#}",
+        errors.join("\n")
+    );
 }

@@ -1,0 +1,77 @@
+//! Fixes on the node itself: the CA file or `hosts.toml` for a private CA, and the setting that
+//! lets a runtime speak plain HTTP, each where that node's runtime reads it.
+//!
+//! Paths follow each runtime's lookup: Docker's `/etc/docker/certs.d/<host:port>/`, containerd's
+//! `hosts.toml` under its `config_path` (<https://github.com/containerd/containerd/blob/main/docs/hosts.md>),
+//! CRI-O's `/etc/containers/certs.d/` and `registries.conf`. The runtime comes from
+//! `node.status.nodeInfo.containerRuntimeVersion`; when it is unknown, every runtime's form is given.
+
+use super::evidence::Evidence;
+use super::fix::{Fix, command, file, note};
+use crate::taxonomy::Runtime;
+
+fn node_runtime(ev: &Evidence) -> Runtime {
+    ev.node
+        .as_ref()
+        .map(|n| n.runtime)
+        .unwrap_or(Runtime::Unknown)
+}
+
+pub(super) fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
+    let runtime = node_runtime(ev);
+    let mut out = Vec::new();
+    let all = runtime == Runtime::Unknown;
+    if all || runtime == Runtime::Containerd {
+        out.push(file(
+            format!("containerd: /etc/containerd/certs.d/{registry}/hosts.toml (copy the CA to ca.crt beside it; config_path must point at /etc/containerd/certs.d)"),
+            format!(
+                "server = \"https://{registry}\"\n\n[host.\"https://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"/etc/containerd/certs.d/{registry}/ca.crt\""
+            ),
+        ));
+    }
+    if all || runtime == Runtime::Docker {
+        out.push(command(
+            format!("docker: install the CA as /etc/docker/certs.d/{registry}/ca.crt"),
+            format!("sudo mkdir -p /etc/docker/certs.d/{registry} && sudo cp ca.crt /etc/docker/certs.d/{registry}/ca.crt"),
+        ));
+    }
+    if all || runtime == Runtime::CriO {
+        out.push(command(
+            format!("CRI-O: install the CA as /etc/containers/certs.d/{registry}/ca.crt"),
+            format!("sudo mkdir -p /etc/containers/certs.d/{registry} && sudo cp ca.crt /etc/containers/certs.d/{registry}/ca.crt"),
+        ));
+    }
+    out.push(note(
+        "Do this on every node that may run the pod (a DaemonSet or the node image), then delete the pod to retry at once.".to_string(),
+    ));
+    out
+}
+
+pub(super) fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
+    let runtime = node_runtime(ev);
+    let all = runtime == Runtime::Unknown;
+    let mut out = Vec::new();
+    if all || runtime == Runtime::Containerd {
+        out.push(file(
+            format!("containerd: /etc/containerd/certs.d/{registry}/hosts.toml"),
+            format!("server = \"http://{registry}\"\n\n[host.\"http://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]"),
+        ));
+    }
+    if all || runtime == Runtime::Docker {
+        out.push(file(
+            "docker: /etc/docker/daemon.json, then restart dockerd".to_string(),
+            format!("{{ \"insecure-registries\": [\"{registry}\"] }}"),
+        ));
+    }
+    if all || runtime == Runtime::CriO {
+        out.push(file(
+            "CRI-O: /etc/containers/registries.conf.d/50-insecure.conf, then restart crio"
+                .to_string(),
+            format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true"),
+        ));
+    }
+    out.push(note(
+        "Better still: serve the registry over HTTPS.".to_string(),
+    ));
+    out
+}

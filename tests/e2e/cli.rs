@@ -1,0 +1,250 @@
+//! The command line as a user meets it: exit codes, the kubectl plugin, completions, the man
+//! page, colour rules, and `explain` on pasted text. Runs the real binaries.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::scenario::{assert_schema, pulldoctor};
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs the plugin binary with `args`.
+fn plugin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-pulldoctor"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-pulldoctor");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_names_the_commit() {
+    let run = pulldoctor(&["--version"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "pulldoctor {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_arguments_and_unreadable_files_exit_2_with_one_line() {
+    let run = pulldoctor(&["pod"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = pulldoctor(&["explain", "/nonexistent/describe.txt"]);
+    assert_eq!(run.code, 2);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("pulldoctor:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].contains("/nonexistent/describe.txt"),
+        "{}",
+        lines[0]
+    );
+    let run = pulldoctor(&["pod", "x", "--snapshot", "/nonexistent/snap.yaml"]);
+    assert_eq!(run.code, 2);
+    let run = pulldoctor(&["image", "127.0.0.1:1/app", "--timeout", "-3"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn kubectl_runs_it_as_a_plugin() {
+    let (code, out, _) = plugin(&["pod", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("kubectl pulldoctor pod nginx-registry -n shop"),
+        "{out}"
+    );
+    assert!(out.contains("Usage: kubectl pulldoctor pod"), "{out}");
+
+    // The machine's kubectl finds the plugin on PATH and hands it the arguments.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-pulldoctor"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("kubectl")
+        .args([
+            "pulldoctor",
+            "explain",
+            "--message",
+            "x509: certificate signed by unknown authority",
+            "-o",
+            "json",
+        ])
+        .env("PATH", path)
+        .env("KUBECONFIG", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubectl runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON from the plugin");
+    assert_eq!(report["symptoms"][0]["cause"], "tls_unknown_authority");
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = pulldoctor(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        for sub in ["pod", "scan", "image", "explain"] {
+            assert!(run.stdout.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let run = pulldoctor(&["completions", "bash"]);
+    assert!(run.stdout.contains("--kubeconfig"));
+    let run = pulldoctor(&["man"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains(".TH pulldoctor 1"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+    let (_, out, _) = plugin(&["completions", "bash"]);
+    assert!(
+        out.contains("kubectl-pulldoctor"),
+        "the plugin's completion is for its own name"
+    );
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let snap = fixture("snapshots/private-ca.yaml");
+    let base = ["pod", "nginx-registry", "--snapshot", snap.as_str()];
+    let plain = pulldoctor(&base);
+    assert!(
+        !plain.stdout.contains('\u{1b}'),
+        "piped output has no escapes"
+    );
+    let mut always = base.to_vec();
+    always.extend(["--color", "always"]);
+    assert!(
+        pulldoctor(&always).stdout.contains("\u{1b}["),
+        "--color always colours"
+    );
+    let mut json = always.clone();
+    json.extend(["-o", "json"]);
+    let run = pulldoctor(&json);
+    assert!(!run.stdout.contains('\u{1b}'), "JSON is never coloured");
+    assert_schema(&serde_json::from_str(&run.stdout).expect("stdout is only JSON"));
+}
+
+#[test]
+fn explain_reads_describe_output_from_stdin() {
+    let text = std::fs::read(fixture("messages/describe/crc-1376-crio-unknown-ca.txt")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["explain", "-", "-o", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &text).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema(&report);
+    assert_eq!(
+        report["symptoms"][0]["cause"], "tls_unknown_authority",
+        "{report:#}"
+    );
+    assert_eq!(report["symptoms"][0]["runtime"], "cri-o");
+}
+
+#[test]
+fn explain_one_message_gives_one_entry_and_no_failure_exits_0() {
+    let run = pulldoctor(&[
+        "explain",
+        "--message",
+        "Back-off pulling image \"nginx:1.99\"",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["symptoms"].as_array().map(Vec::len), Some(1));
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let run = pulldoctor(&["explain", empty.path().to_str().unwrap(), "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["symptoms"], serde_json::json!([]));
+    let garbage = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        garbage.path(),
+        [0xffu8, 0xfe, 0x00, 0x80, b'\n', 0xc3, 0x28],
+    )
+    .unwrap();
+    let run = pulldoctor(&["explain", garbage.path().to_str().unwrap()]);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "garbage is not a crash: {}",
+        run.stderr
+    );
+}
+
+/// kubectl's conventions: `KUBECONFIG` naming several files that merge, and the namespace
+/// taken from the current context when `-n` is absent.
+#[test]
+fn kubeconfig_list_merges_and_context_namespace_applies() {
+    use crate::scenario::Scenario;
+    use crate::support::kube_api::KubeApi;
+
+    let api = KubeApi::start();
+    let image = "registry.test:5000/app:1.0";
+    Scenario::new(image)
+        .failed(&format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"))
+        .load(&api);
+    let full: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(api.kubeconfig()).unwrap()).unwrap();
+    // Clusters and users in one file, contexts and the current context in the other.
+    let mut first = full.clone();
+    first.as_mapping_mut().unwrap().remove("contexts");
+    first.as_mapping_mut().unwrap().remove("current-context");
+    let mut second = full.clone();
+    second.as_mapping_mut().unwrap().remove("clusters");
+    second.as_mapping_mut().unwrap().remove("users");
+    let a = api.dir().join("kc-clusters.yaml");
+    let b = api.dir().join("kc-contexts.yaml");
+    std::fs::write(&a, serde_yaml_ng::to_string(&first).unwrap()).unwrap();
+    std::fs::write(&b, serde_yaml_ng::to_string(&second).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["pod", "web-0", "--no-probe", "-o", "json"])
+        .env("KUBECONFIG", format!("{}:{}", a.display(), b.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["pod"]["namespace"], "shop",
+        "the context's namespace"
+    );
+    assert_eq!(report["verdicts"][0]["cause"], "not_found");
+    assert_eq!(report["verdicts"][0]["confidence"], "likely");
+}
