@@ -37,7 +37,7 @@ pub(crate) trait Reader {
         &self,
         namespace: &str,
         names: &[String],
-    ) -> Result<(Vec<Secret>, Vec<String>)>;
+    ) -> Result<(std::sync::Arc<Vec<Secret>>, Vec<String>)>;
 }
 
 /// The service account a pod runs as: `spec.serviceAccountName`, the deprecated

@@ -83,7 +83,7 @@ pub struct Scene {
     pub owners: Vec<Owner>,
     /// Secrets of other namespaces that may be meant for this pod: those named like one it
     /// lists, and docker-type ones. Filled by the snapshot source, or live when asked.
-    pub other_namespace_secrets: Vec<Secret>,
+    pub other_namespace_secrets: std::sync::Arc<Vec<Secret>>,
     /// Human lines for what could not be read: `secret shop/regcred: forbidden (…)`.
     pub unreadable: Vec<String>,
 }

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
@@ -37,7 +38,12 @@ pub struct SnapshotSource {
     nodes: Vec<Node>,
     replica_sets: Vec<ReplicaSet>,
     jobs: Vec<Job>,
+    /// Other-namespace secrets per (namespace, missing names), shared by every scene that asks
+    /// the same question: a scan of thousands of pods holds one copy, not one per pod.
+    others: Arc<Mutex<OthersCache>>,
 }
+
+type OthersCache = HashMap<(String, Vec<String>), Arc<Vec<Secret>>>;
 
 impl SnapshotSource {
     /// Reads and parses a snapshot file.
@@ -433,8 +439,15 @@ impl Reader for SnapshotSource {
         &self,
         namespace: &str,
         names: &[String],
-    ) -> Result<(Vec<Secret>, Vec<String>)> {
-        let others = self
+    ) -> Result<(Arc<Vec<Secret>>, Vec<String>)> {
+        let mut names = names.to_vec();
+        names.sort();
+        let key = (namespace.to_string(), names);
+        if let Some(hit) = self.others.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok((hit, Vec::new()));
+        }
+        let names = &key.1;
+        let others: Arc<Vec<Secret>> = self
             .secrets
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() != Some(namespace))
@@ -442,7 +455,11 @@ impl Reader for SnapshotSource {
                 is_docker_secret(s) || s.metadata.name.as_ref().is_some_and(|n| names.contains(n))
             })
             .cloned()
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
+        if let Ok(mut cache) = self.others.lock() {
+            cache.insert(key, others.clone());
+        }
         Ok((others, Vec::new()))
     }
 }

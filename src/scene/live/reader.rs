@@ -237,11 +237,11 @@ impl Reader for LiveReader<'_> {
         &self,
         namespace: &str,
         names: &[String],
-    ) -> Result<(Vec<Secret>, Vec<String>)> {
+    ) -> Result<(std::sync::Arc<Vec<Secret>>, Vec<String>)> {
         let mut found = Vec::new();
         let mut lines = Vec::new();
         if !self.source.other_namespaces {
-            return Ok((found, lines));
+            return Ok((found.into(), lines));
         }
         for name in names {
             let api: Api<Secret> = Api::all(self.source.client.clone());
@@ -260,7 +260,7 @@ impl Reader for LiveReader<'_> {
                 )),
             }
         }
-        Ok((found, lines))
+        Ok((found.into(), lines))
     }
 }
 
