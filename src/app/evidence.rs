@@ -7,7 +7,9 @@
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 
 use crate::classify::{self, Symptom};
-use crate::diagnose::{ContainerInfo, FixTarget, NodeFacts};
+use crate::credentials::ImageCredentials;
+use crate::diagnose::{ContainerInfo, Evidence, FixTarget, NodeFacts, ProbeFacts};
+use crate::registry::{ImageRef, Platform};
 use crate::scene::{ContainerKind, Scene, is_pull_failure_event, is_pull_waiting_reason};
 use crate::taxonomy::{Cause, Runtime};
 
@@ -188,5 +190,88 @@ pub fn fix_target(scene: &Scene) -> FixTarget {
             service_account: sa,
             bare_pod: true,
         },
+    }
+}
+
+/// What every container of one pod shares: the node, the platform and runtime to probe as,
+/// and the object a fix must change.
+pub struct PodContext {
+    /// The node's facts, when the pod is scheduled and the node readable.
+    pub node: Option<NodeFacts>,
+    /// The platform to ask an index for (`linux/amd64` when the node is unknown).
+    pub platform: Platform,
+    /// The node's runtime, for certs.d lookups and CA fixes.
+    pub runtime: Runtime,
+    /// Where a pod-spec fix goes.
+    pub target: FixTarget,
+}
+
+impl PodContext {
+    /// Reads the context from a scene.
+    pub fn of(scene: &Scene) -> PodContext {
+        let node = scene.node.found().map(node_facts);
+        let platform = node
+            .as_ref()
+            .and_then(|n| Platform::parse(&n.platform).ok())
+            .unwrap_or_else(|| Platform::new("linux", "amd64", None));
+        PodContext {
+            runtime: node.as_ref().map(|n| n.runtime).unwrap_or_default(),
+            platform,
+            node,
+            target: fix_target(scene),
+        }
+    }
+
+    /// The evidence for one container, with whatever the probe found.
+    pub fn evidence(&self, scene: &Scene, case: &Case, probe: ProbeFacts) -> Evidence {
+        Evidence {
+            image: case.container.image.clone(),
+            credentials: case
+                .creds
+                .as_ref()
+                .zip(case.image_ref.as_ref())
+                .map(|(cr, r)| super::creds::facts(cr, r)),
+            image_ref: case.image_ref.clone(),
+            container: Some(case.container.info.clone()),
+            symptom: case.symptom.clone(),
+            probe,
+            node: self.node.clone(),
+            target: self.target.clone(),
+            namespace: scene.namespace.clone(),
+            healthy: case.healthy(),
+            unreadable: scene.unreadable.clone(),
+        }
+    }
+}
+
+/// One container's case before the probe: its image, what the text said, its credentials.
+pub struct Case {
+    /// The container.
+    pub container: PodContainer,
+    /// The image, parsed (`None` when it does not parse).
+    pub image_ref: Option<ImageRef>,
+    /// What kubelet would do for the image with the pod's secrets.
+    pub creds: Option<ImageCredentials>,
+    /// The most telling pull-failure text about the container.
+    pub symptom: Option<Symptom>,
+}
+
+impl Case {
+    /// Gathers the case of container `c`.
+    pub fn of(scene: &Scene, c: PodContainer) -> Case {
+        let image_ref = ImageRef::parse(&c.image).ok();
+        Case {
+            symptom: symptom_for(scene, &c),
+            creds: image_ref
+                .as_ref()
+                .map(|r| super::creds::for_scene(scene, r)),
+            image_ref,
+            container: c,
+        }
+    }
+
+    /// True when nothing says the pull failed.
+    pub fn healthy(&self) -> bool {
+        self.symptom.is_none() && !self.container.pull_failing()
     }
 }

@@ -1,11 +1,11 @@
 //! `pulldoctor pod`: one pod's scene, every container's image, one verdict each.
 
-use super::evidence::{containers, fix_target, node_facts, symptom_for};
+use super::evidence::{Case, PodContext, containers};
 use super::probing::{self, Prober};
 use crate::cli::PodArgs;
 use crate::config::Common;
 use crate::credentials::ImageCredentials;
-use crate::diagnose::{self, Evidence, NodeFacts, ProbeFacts};
+use crate::diagnose::{self, ProbeFacts};
 use crate::registry::{ImageRef, Platform};
 use crate::report::{PodSubject, Report, Summary};
 use crate::scene::live::{LiveOptions, LiveSource};
@@ -18,56 +18,38 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     let scene = gather(args, common).await?;
     let prober = Prober::new(&args.probe, common)?;
     let mut report = Report::new("pod");
-    let node = scene.node.found().map(node_facts);
+    let ctx = PodContext::of(&scene);
+    let node = ctx.node.as_ref();
     report.pod = Some(PodSubject {
         namespace: scene.namespace.clone(),
         name: scene.pod_name().to_string(),
-        node: node.as_ref().map(|n| n.name.clone()),
+        node: node.map(|n| n.name.clone()),
         runtime: node
-            .as_ref()
             .map(|n| n.runtime_version.clone())
             .filter(|r| !r.is_empty()),
         owner: scene.top_owner().map(|o| format!("{}/{}", o.kind, o.name)),
     });
-    let target = fix_target(&scene);
-    let runtime = node.as_ref().map(|n| n.runtime).unwrap_or_default();
-    let platform = node_platform(node.as_ref());
+    let (platform, runtime) = (&ctx.platform, ctx.runtime);
     let mut verdicts = Vec::new();
     for c in containers(&scene.pod) {
-        let symptom = symptom_for(&scene, &c);
-        let image_ref = ImageRef::parse(&c.image).ok();
-        let healthy = symptom.is_none() && !c.pull_failing();
-        let creds = image_ref
-            .as_ref()
-            .map(|r| super::creds::for_scene(&scene, r));
-        let probe = match (prober.skip_reason(image_ref.as_ref()), &image_ref, &creds) {
+        let case = Case::of(&scene, c);
+        let probe = match (
+            prober.skip_reason(case.image_ref.as_ref()),
+            &case.image_ref,
+            &case.creds,
+        ) {
             (Some(skip), _, _) => skip,
             (None, Some(r), Some(cr)) => {
                 let report = prober
-                    .probe(r, super::creds::auths(cr), &platform, runtime)
+                    .probe(r, super::creds::auths(cr), platform, runtime)
                     .await?;
                 let mut facts = probing::facts(&report);
-                prove_candidate(&prober, &scene, r, cr, &platform, runtime, &mut facts).await?;
+                prove_candidate(&prober, &scene, r, cr, platform, runtime, &mut facts).await?;
                 facts
             }
             _ => ProbeFacts::Off,
         };
-        let ev = Evidence {
-            image: c.image.clone(),
-            credentials: creds
-                .as_ref()
-                .zip(image_ref.as_ref())
-                .map(|(cr, r)| super::creds::facts(cr, r)),
-            image_ref,
-            container: Some(c.info.clone()),
-            symptom,
-            probe,
-            node: node.clone(),
-            target: target.clone(),
-            namespace: scene.namespace.clone(),
-            healthy,
-            unreadable: scene.unreadable.clone(),
-        };
+        let ev = ctx.evidence(&scene, &case, probe);
         verdicts.push(diagnose::diagnose(&ev));
     }
     let problems = verdicts.iter().filter(|v| v.is_problem()).count();
@@ -150,11 +132,4 @@ async fn gather(args: &PodArgs, common: &Common) -> crate::Result<Scene> {
     let live = LiveSource::connect(&opts).await?;
     let namespace = live.namespace().to_string();
     live.pod_scene(&namespace, &args.name).await
-}
-
-/// The node's platform, `linux/amd64` when the node is unknown (the common case, and what
-/// `pulldoctor image` defaults to as well).
-fn node_platform(node: Option<&NodeFacts>) -> Platform {
-    node.and_then(|n| Platform::parse(&n.platform).ok())
-        .unwrap_or_else(|| Platform::new("linux", "amd64", None))
 }

@@ -16,7 +16,7 @@ use std::io::IsTerminal;
 
 use futures::StreamExt;
 
-use super::evidence::{containers, fix_target, node_facts, symptom_for};
+use super::evidence::{Case, PodContext, containers};
 use super::probing::{self, Prober};
 use crate::cli::ScanArgs;
 use crate::config::Common;
@@ -192,27 +192,19 @@ fn collect(
     jobs: &mut HashMap<ProbeKey, ProbeJob>,
     pending: &mut Vec<Pending>,
 ) {
-    let node = scene.node.found().map(node_facts);
-    let runtime = node.as_ref().map(|n| n.runtime).unwrap_or_default();
-    let platform = node
-        .as_ref()
-        .and_then(|n| Platform::parse(&n.platform).ok())
-        .unwrap_or_else(|| Platform::new("linux", "amd64", None));
-    let target = fix_target(scene);
+    let ctx = PodContext::of(scene);
+    let (target, platform, runtime) = (&ctx.target, &ctx.platform, ctx.runtime);
     let workload = format!("{}/{} {}", scene.namespace, target.kind, target.name);
     for c in containers(&scene.pod) {
-        let symptom = symptom_for(scene, &c);
-        if symptom.is_none() && !c.pull_failing() {
+        let case = Case::of(scene, c);
+        if case.healthy() {
             continue;
         }
-        let image_ref = ImageRef::parse(&c.image).ok();
-        let creds = image_ref
-            .as_ref()
-            .map(|r| super::creds::for_scene(scene, r));
+        let (image_ref, creds) = (&case.image_ref, &case.creds);
         let mut probe = ProbeFacts::Off;
         let mut probe_key = None;
         let mut labels = Vec::new();
-        match (prober.skip_reason(image_ref.as_ref()), &image_ref, &creds) {
+        match (prober.skip_reason(image_ref.as_ref()), image_ref, creds) {
             (Some(skip), _, _) => probe = skip,
             (None, Some(r), Some(cr)) => {
                 let auths = super::creds::auths(cr);
@@ -239,22 +231,7 @@ fn collect(
             }
             _ => {}
         }
-        let evidence = Evidence {
-            image: c.image.clone(),
-            credentials: creds
-                .as_ref()
-                .zip(image_ref.as_ref())
-                .map(|(cr, r)| super::creds::facts(cr, r)),
-            image_ref,
-            container: Some(c.info.clone()),
-            symptom,
-            probe,
-            node: node.clone(),
-            target: target.clone(),
-            namespace: scene.namespace.clone(),
-            healthy: false,
-            unreadable: scene.unreadable.clone(),
-        };
+        let evidence = ctx.evidence(scene, &case, probe);
         pending.push(Pending {
             evidence,
             probe_key,
