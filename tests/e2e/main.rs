@@ -3,6 +3,7 @@
 mod classify_corpus;
 mod credentials_authfile;
 mod credentials_kubectl;
+mod hostile;
 mod kube_api;
 mod pod_scenarios;
 mod probe_auth;
