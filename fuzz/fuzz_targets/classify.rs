@@ -1,14 +1,19 @@
-//! Fuzz target: `classify` must return (never panic, never hang) on any bytes, read the way
-//! callers read them (lossy UTF-8), with the first line as the reason.
+//! Fuzzes the event classifier with an event reason (first line, may be empty) and a message.
+//!
+//! Event messages come from kubelet and three runtimes, often truncated or wrapped; whatever
+//! they hold, classification must end in a `Symptom`, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pulldoctor::classify::classify;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let (reason, message) = text.split_once('\n').unwrap_or(("", &text));
-    let reason = (!reason.is_empty()).then_some(reason);
-    let symptom = classify(reason, message);
-    assert_eq!(symptom.family, symptom.cause.family());
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (reason, message) = match text.split_once('\n') {
+        Some(("", m)) => (None, m),
+        Some((r, m)) => (Some(r), m),
+        None => (None, text),
+    };
+    let _ = pulldoctor::classify::classify(reason, message);
 });

@@ -64,6 +64,17 @@ async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
         let granted = s.basic(cred);
         let page = tags(s, &granted).await;
         match &page {
+            // A redirect took the request to another origin, where the password never went.
+            Some(Exchange {
+                status: 401,
+                withheld: Some(why),
+                ..
+            }) => {
+                return Err(Verdict::cause(
+                    Cause::AuthRequired,
+                    format!("the registry's answer asks for credentials, and {why}"),
+                ));
+            }
             Some(x) if x.status == 401 => {
                 s.note(&format!("credentials of {} rejected", cred.label))
             }

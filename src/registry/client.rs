@@ -440,7 +440,13 @@ impl RegistryClient {
                         body.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(classify(&e, ms)),
+                    Err(e) => {
+                        return Err(match classify(&e, ms) {
+                            // The head came and the body broke off: a truncated response.
+                            Failure::Other { detail } => Failure::Truncated { detail },
+                            f => f,
+                        });
+                    }
                 }
             }
             return Ok(Exchange {

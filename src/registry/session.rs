@@ -315,12 +315,17 @@ impl<'a> Session<'a> {
             },
             401 => Err((
                 Some(401),
-                match cred {
-                    Some(c) => Verdict::cause(
+                match (cred, &x.withheld) {
+                    // The password never left: the refusal says nothing about it.
+                    (Some(_), Some(why)) => Verdict::cause(
+                        Cause::AuthRequired,
+                        format!("the token server refuses anonymous access, and {why}"),
+                    ),
+                    (Some(c), None) => Verdict::cause(
                         Cause::AuthInvalidCredentials,
                         format!("the token server rejected the credentials of {}", c.label),
                     ),
-                    None => Verdict::cause(
+                    (None, _) => Verdict::cause(
                         Cause::AuthRequired,
                         "the token server refuses anonymous access",
                     ),

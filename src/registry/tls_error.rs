@@ -54,6 +54,9 @@ pub enum Failure {
     Downgrade { location: String },
     /// More redirects than the probe follows.
     TooManyRedirects,
+    /// The head arrived, then the connection broke before the body ended (a reset or early
+    /// close mid-body): a truncated response, what a failing registry or proxy sends.
+    Truncated { detail: String },
     /// The connection broke for another reason.
     Other { detail: String },
 }
@@ -68,6 +71,7 @@ impl Failure {
             Failure::PlainHttpServer => Cause::HttpToHttps,
             Failure::Refused | Failure::Timeout { .. } => Cause::NetworkUnreachable,
             Failure::Dns { .. } => Cause::DnsFailure,
+            Failure::Truncated { .. } => Cause::RegistryServerError,
             Failure::BadCertificate { .. }
             | Failure::ClientCertificateRefused { .. }
             | Failure::Tls { .. }
@@ -132,6 +136,7 @@ impl Failure {
                 format!("redirect to plain HTTP refused: {location}")
             }
             Failure::TooManyRedirects => "too many redirects".into(),
+            Failure::Truncated { detail } => format!("the response broke off mid-body: {detail}"),
             Failure::Other { detail } => detail.clone(),
         }
     }
@@ -301,6 +306,15 @@ fn server_name(n: &rustls_pki_types::ServerName<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_that_breaks_off_is_the_registrys_fault() {
+        let f = Failure::Truncated {
+            detail: "Connection reset by peer (os error 104)".into(),
+        };
+        assert_eq!(f.cause(), Cause::RegistryServerError);
+        assert!(f.describe().contains("mid-body"), "{}", f.describe());
+    }
 
     #[test]
     fn finds_rustls_error_inside_nested_io_errors() {

@@ -64,6 +64,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod hostile;
 pub mod kube_api;
 pub mod layer;
 pub mod pki;
