@@ -89,11 +89,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
             verdicts.push(diagnose::diagnose(&ev));
         }
     }
-    let problems = verdicts.iter().filter(|v| v.is_problem()).count();
-    report.summary = Summary {
-        problems,
-        healthy: verdicts.len() - problems,
-    };
+    report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
     report.verdicts = Some(verdicts);
     Ok(report)

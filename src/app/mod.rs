@@ -27,6 +27,21 @@ pub enum Outcome {
     ProblemFound,
 }
 
+/// Connects to the cluster kubectl-style (`--kubeconfig`, `KUBECONFIG`, `--context`, `-n`).
+async fn connect(
+    c: &crate::cli::ClusterArgs,
+    common: &Common,
+) -> crate::Result<crate::scene::live::LiveSource> {
+    let opts = crate::scene::live::LiveOptions {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.context.clone(),
+        namespace: c.namespace.clone(),
+        timeout: common.timeout,
+        ..Default::default()
+    };
+    crate::scene::live::LiveSource::connect(&opts).await
+}
+
 /// Sends tracing output to stderr at the level `-v` asks for; secrets never reach a log line
 /// because they only exist as `Redacted`.
 pub fn init_logging(verbose: u8) {

@@ -8,7 +8,6 @@ use crate::credentials::ImageCredentials;
 use crate::diagnose::{self, ProbeFacts};
 use crate::registry::{ImageRef, Platform};
 use crate::report::{PodSubject, Report, Summary};
-use crate::scene::live::{LiveOptions, LiveSource};
 use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Lookup, Scene, Source};
 use crate::taxonomy::Cause;
@@ -52,11 +51,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
         let ev = ctx.evidence(&scene, &case, probe);
         verdicts.push(diagnose::diagnose(&ev));
     }
-    let problems = verdicts.iter().filter(|v| v.is_problem()).count();
-    report.summary = Summary {
-        problems,
-        healthy: verdicts.len() - problems,
-    };
+    report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
         report.notes.push(format!(
@@ -122,14 +117,7 @@ async fn gather(args: &PodArgs, common: &Common) -> crate::Result<Scene> {
             .unwrap_or_else(|| "default".to_string());
         return snap.pod_scene(&namespace, &args.name).await;
     }
-    let opts = LiveOptions {
-        kubeconfig: c.kubeconfig.clone(),
-        context: c.context.clone(),
-        namespace: c.namespace.clone(),
-        timeout: common.timeout,
-        ..LiveOptions::default()
-    };
-    let live = LiveSource::connect(&opts).await?;
+    let live = super::connect(c, common).await?;
     let namespace = live.namespace().to_string();
     live.pod_scene(&namespace, &args.name).await
 }

@@ -24,7 +24,6 @@ use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
 use crate::redacted::Redacted;
 use crate::registry::{self, ImageRef, Platform};
 use crate::report::{Group, Report, Summary};
-use crate::scene::live::{LiveOptions, LiveSource};
 use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Scene, Source};
 use crate::taxonomy::Runtime;
@@ -285,14 +284,7 @@ async fn gather(args: &ScanArgs, common: &Common) -> crate::Result<Vec<Scene>> {
         };
         return snap.failing_pods(ns.as_deref()).await;
     }
-    let opts = LiveOptions {
-        kubeconfig: c.kubeconfig.clone(),
-        context: c.context.clone(),
-        namespace: c.namespace.clone(),
-        timeout: common.timeout,
-        ..LiveOptions::default()
-    };
-    let live = LiveSource::connect(&opts).await?;
+    let live = super::connect(c, common).await?;
     let ns = live.namespace().to_string();
     live.failing_pods(if all { None } else { Some(&ns) }).await
 }

@@ -36,6 +36,15 @@ pub async fn authenticate(
 
 async fn tags(s: &mut Session<'_>, granted: &Granted) -> Option<Exchange> {
     let url = s.repo_url("tags/list");
+    tags_page(s, url, granted).await
+}
+
+/// One `tags/list` page: the first, or one a `Link` header named.
+pub(super) async fn tags_page(
+    s: &mut Session<'_>,
+    url: reqwest::Url,
+    granted: &Granted,
+) -> Option<Exchange> {
     s.step(
         StepName::Tags,
         Method::GET,

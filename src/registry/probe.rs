@@ -317,16 +317,7 @@ async fn read_tags(
             break;
         }
         let Ok(url) = s.root.join(&next) else { break };
-        let page = s
-            .step(
-                StepName::Tags,
-                Method::GET,
-                url,
-                None,
-                granted,
-                CAP_DOCUMENT,
-            )
-            .await;
+        let page = auth::tags_page(s, url, granted).await;
         pages += 1;
         match page.as_ref().filter(|p| p.status == 200).and_then(parse) {
             Some(t) => all.extend(t),

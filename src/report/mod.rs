@@ -88,6 +88,17 @@ pub struct Summary {
     pub healthy: usize,
 }
 
+impl Summary {
+    /// Counts problems and healthy images among verdicts.
+    pub fn of(verdicts: &[Verdict]) -> Summary {
+        let problems = verdicts.iter().filter(|v| v.is_problem()).count();
+        Summary {
+            problems,
+            healthy: verdicts.len() - problems,
+        }
+    }
+}
+
 impl Report {
     /// An empty report for `command`.
     pub fn new(command: &'static str) -> Report {
