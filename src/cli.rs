@@ -59,7 +59,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Diagnose one pod: its events, pull secrets and node, proved against the registry.
     #[command(
-        after_help = "Examples:\n  pulldoctor pod nginx-registry -n shop\n  pulldoctor pod nginx-registry --snapshot fixtures/snapshots/private-ca/snapshot.yaml --no-probe"
+        after_help = "Examples:\n  pulldoctor pod nginx-registry -n shop\n  pulldoctor pod nginx-registry --snapshot fixtures/snapshots/private-ca.yaml --no-probe"
     )]
     Pod(PodArgs),
     /// Find every pull failure in a namespace or the cluster, grouped by cause.
@@ -79,9 +79,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) generated from these definitions.
-    #[command(after_help = "Example:\n  pulldoctor man > /usr/local/share/man/man1/pulldoctor.1")]
-    Man,
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  pulldoctor man --dir /usr/local/share/man/man1   # pulldoctor.1, pulldoctor-pod.1, …\n  pulldoctor man | man -l -"
+    )]
+    Man {
+        /// Write pulldoctor.1 and one pulldoctor-COMMAND.1 per command into DIR (its SEE
+        /// ALSO names them), instead of printing the main page.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Classify pasted `kubectl describe pod` or `kubectl get events` text, or one message.
     #[command(
         after_help = "Examples:\n  kubectl describe pod web-0 | pulldoctor explain -\n  pulldoctor explain --message 'Failed to pull image \"reg:8000/app\": ... x509: certificate signed by unknown authority'"

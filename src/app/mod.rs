@@ -71,13 +71,20 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
             write_stdout(&buf)?;
             return Ok(Outcome::Healthy);
         }
-        Command::Man => {
-            let cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut buf)
-                .map_err(crate::Error::Output)?;
-            write_stdout(&buf)?;
+        Command::Man { dir } => {
+            // No `help` page: the SEE ALSO section then names only pages `--dir` writes.
+            let cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name)
+                .disable_help_subcommand(true);
+            match dir {
+                Some(dir) => clap_mangen::generate_to(cmd, &dir).map_err(crate::Error::Output)?,
+                None => {
+                    let mut buf = Vec::new();
+                    clap_mangen::Man::new(cmd)
+                        .render(&mut buf)
+                        .map_err(crate::Error::Output)?;
+                    write_stdout(&buf)?;
+                }
+            }
             return Ok(Outcome::Healthy);
         }
         Command::Explain(args) => explain::run(&args)?,

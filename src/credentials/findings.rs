@@ -4,7 +4,7 @@
 //! diagnosis can say "your secret exists, but…" instead of "401". The ids are part of the JSON
 //! schema and never change meaning; the message is one line for people and never holds a secret
 //! value (only names, keys, sizes and positions). The kubelet behaviour behind each id is in
-//! `shared/reference/kubelet-credentials.md` and kubernetes' `pkg/credentialprovider`
+//! `docs/internals/kubelet-credentials.md` and kubernetes' `pkg/credentialprovider`
 //! (<https://github.com/kubernetes/kubernetes/tree/master/pkg/credentialprovider>).
 
 use serde::Serialize;

@@ -7,7 +7,7 @@
 //! `config.go`, `secrets/secrets.go`, `pkg/kubelet/kubelet_pods.go` `getPullSecretsForPod`, and
 //! the ServiceAccount admission plugin,
 //! <https://github.com/kubernetes/kubernetes/tree/master/pkg/credentialprovider>) are summarised
-//! in `shared/reference/kubelet-credentials.md`; each submodule reproduces one part:
+//! in `docs/internals/kubelet-credentials.md`; each submodule reproduces one part:
 //! [`dockerconfig`] (with `auth` and `json`) the decoding, [`keyring`] (on `goparse`, Go's URL
 //! and glob rules) the matching and order, `secrets` which Secret objects kubelet reads, [`pod`]
 //! which secrets a pod carries, `nearmiss` the credential that would have worked.

@@ -4,7 +4,7 @@
 //! list containerd sends → `GET` where the body decides (a 404's error code, an index's
 //! platforms) → optionally `_catalog`. Follows the OCI distribution spec
 //! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>) and what Debian's
-//! docker-registry 2.8 answers (see `shared/reference/registry-protocol.md`): only
+//! docker-registry 2.8 answers (see `docs/internals/registry-protocol.md`): only
 //! `tags/list` says NAME_UNKNOWN, so it tells a missing repository from a missing tag. One
 //! client, so one TLS handshake; the token is reused. A full probe costs at most 4 requests on
 //! a Basic registry and 5 on a token registry (more only for extra credentials or tag pages).

@@ -2,7 +2,7 @@
 //!
 //! reqwest 0.13 wraps a rustls error twice (`io::Error(Other, io::Error(InvalidData,
 //! rustls::Error))`) and `Error::source()` does not reach it, so the chain is walked with
-//! `io::Error::get_ref` and each link downcast (see `shared/reference/registry-protocol.md`).
+//! `io::Error::get_ref` and each link downcast (see `docs/internals/registry-protocol.md`).
 //! The variants map onto what Docker and containerd print (Go's `x509: certificate signed by
 //! unknown authority`, `… is valid for X, not Y`, `… has expired`, `http: server gave HTTP
 //! response to HTTPS client`).

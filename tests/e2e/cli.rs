@@ -248,3 +248,29 @@ fn kubeconfig_list_merges_and_context_namespace_applies() {
     assert_eq!(report["verdicts"][0]["cause"], "not_found");
     assert_eq!(report["verdicts"][0]["confidence"], "likely");
 }
+
+#[test]
+fn man_dir_writes_every_page_the_main_page_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pulldoctor(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let main = std::fs::read_to_string(dir.path().join("pulldoctor.1")).expect("pulldoctor.1");
+    // SEE ALSO names each page as `pulldoctor\-pod(1)`: every one must have been written.
+    let named: Vec<String> = main
+        .split(|c: char| c.is_whitespace())
+        .filter_map(|w| w.strip_suffix("(1)"))
+        .map(|w| w.replace("\\-", "-"))
+        .collect();
+    for sub in ["pod", "scan", "image", "explain"] {
+        assert!(
+            named.contains(&format!("pulldoctor-{sub}")),
+            "SEE ALSO lacks {sub}: {named:?}"
+        );
+    }
+    for page in &named {
+        let path = dir.path().join(format!("{page}.1"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{page}.1 missing"));
+        assert!(text.contains(".TH"), "{page}.1 is not a man page");
+    }
+    assert!(!named.iter().any(|p| p.ends_with("-help")), "{named:?}");
+}

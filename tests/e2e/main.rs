@@ -6,6 +6,7 @@ mod commands_image;
 mod commands_scan;
 mod credentials_authfile;
 mod credentials_kubectl;
+mod docs_links;
 mod hostile;
 mod kube_api;
 mod pod_scenarios;
