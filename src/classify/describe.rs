@@ -13,6 +13,7 @@
 use super::{Symptom, classify_with_image, is_pull_failure};
 use crate::registry::ImageRef;
 use crate::taxonomy::Cause;
+use std::collections::HashMap;
 
 /// One message found in the text, with what its surroundings say.
 struct Item {
@@ -363,12 +364,18 @@ fn is_progress(s: &Symptom) -> bool {
 /// One symptom per image, the most specific cause winning; image-less events (`Error:
 /// ErrImagePull`) join the single image when there is one.
 fn merge(symptoms: Vec<Symptom>) -> Vec<Symptom> {
+    // Groups in order of first appearance, found through an index so that text naming many
+    // distinct images costs one lookup per symptom, not one comparison per group.
     let mut groups: Vec<(Option<String>, Vec<Symptom>)> = Vec::new();
+    let mut index: HashMap<Option<String>, usize> = HashMap::new();
     for s in symptoms {
         let key = s.image.as_deref().map(image_key);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push(s),
-            None => groups.push((key, vec![s])),
+        match index.get(&key) {
+            Some(&i) => groups[i].1.push(s),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![s]));
+            }
         }
     }
     let with_image = groups.iter().filter(|(k, _)| k.is_some()).count();
