@@ -24,6 +24,7 @@ pub enum Cause {
     RateLimited,
     DnsFailure,
     NetworkUnreachable,
+    ProxyFailure,
     InvalidReference,
     NeverPull,
     SignatureFailed,
@@ -54,7 +55,7 @@ pub enum Family {
 
 impl Cause {
     /// Every cause, in taxonomy order (the order of the design's table).
-    pub const ALL: [Cause; 22] = [
+    pub const ALL: [Cause; 23] = [
         Cause::TlsUnknownAuthority,
         Cause::TlsHostnameMismatch,
         Cause::TlsExpired,
@@ -70,6 +71,7 @@ impl Cause {
         Cause::RateLimited,
         Cause::DnsFailure,
         Cause::NetworkUnreachable,
+        Cause::ProxyFailure,
         Cause::InvalidReference,
         Cause::NeverPull,
         Cause::SignatureFailed,
@@ -97,6 +99,7 @@ impl Cause {
             Cause::RateLimited => "rate_limited",
             Cause::DnsFailure => "dns_failure",
             Cause::NetworkUnreachable => "network_unreachable",
+            Cause::ProxyFailure => "proxy_failure",
             Cause::InvalidReference => "invalid_reference",
             Cause::NeverPull => "never_pull",
             Cause::SignatureFailed => "signature_failed",
@@ -122,7 +125,7 @@ impl Cause {
             NotFoundTag | NotFoundRepo | NotFound => Family::NotFound,
             PlatformMismatch => Family::Platform,
             RateLimited => Family::Limits,
-            DnsFailure | NetworkUnreachable => Family::Network,
+            DnsFailure | NetworkUnreachable | ProxyFailure => Family::Network,
             InvalidReference => Family::Reference,
             NeverPull | SignatureFailed => Family::Policy,
             PullSecretMissing => Family::Secret,
@@ -158,6 +161,7 @@ impl Cause {
             Cause::RateLimited => "rate limited by the registry",
             Cause::DnsFailure => "registry host does not resolve",
             Cause::NetworkUnreachable => "registry unreachable",
+            Cause::ProxyFailure => "proxy setting wrong or proxy refusing",
             Cause::InvalidReference => "invalid image reference",
             Cause::NeverPull => "pull policy Never and image absent",
             Cause::SignatureFailed => "signature or policy check failed",

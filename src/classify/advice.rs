@@ -110,9 +110,35 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
         }
         Cause::NetworkUnreachable => {
             let target = dial.map(str::to_string).unwrap_or(registry.clone());
+            let how = match s.connection.as_deref() {
+                Some("timeout") => format!("The node's request to {target} timed out."),
+                Some("refused") => format!("{target} refused the node's connection."),
+                Some("no_route") => format!("The node has no route to {target}."),
+                Some("reset") => format!("The connection to {target} was reset."),
+                _ => format!("The node could not connect to {target} (refused, timed out or no route)."),
+            };
             (
-                format!("The node could not connect to {target} (refused, timed out or no route)."),
+                how,
                 format!("Check that {registry} is up and reachable from the node: firewall, proxy, routes and the port in the image reference."),
+            )
+        }
+        Cause::ProxyFailure => {
+            let proxy = s
+                .proxy
+                .as_deref()
+                .map(|p| format!("the proxy {p}"))
+                .unwrap_or_else(|| "its proxy".to_string());
+            let how = match s.connection.as_deref() {
+                Some("dns") => " (its name does not resolve)",
+                Some("timeout") => " (timed out)",
+                Some("refused") => " (connection refused)",
+                Some("no_route") => " (no route)",
+                Some("reset") => " (connection reset)",
+                _ => "",
+            };
+            (
+                format!("The node's runtime could not reach {registry} through {proxy}{how}: the proxy setting is wrong or the proxy refuses."),
+                format!("Check the runtime's HTTP_PROXY/HTTPS_PROXY (a systemd drop-in for containerd, Docker or CRI-O): the proxy's address, scheme and credentials, or add {registry} to NO_PROXY if it should be reached directly."),
             )
         }
         Cause::InvalidReference => (
@@ -159,11 +185,14 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     s.next_step = sentence(next);
 }
 
-/// Starts a sentence with a capital letter (`the registry …` when no host was named).
+/// Starts a sentence with a capital letter (`the registry …` when no host was named); a
+/// sentence that opens with a name (`kubelet`, a host, an image) keeps it as written.
 fn sentence(s: String) -> String {
+    let first = s.split(' ').next().unwrap_or("");
+    let name = first == "kubelet" || first.contains(['.', '/', ':']);
     let mut chars = s.chars();
     match chars.next() {
-        Some(c) if c.is_ascii_lowercase() && !s.starts_with("kubelet") => {
+        Some(c) if c.is_ascii_lowercase() && !name => {
             c.to_ascii_uppercase().to_string() + chars.as_str()
         }
         _ => s,

@@ -13,6 +13,7 @@
 use super::{Symptom, classify_with_image, is_pull_failure};
 use crate::registry::ImageRef;
 use crate::taxonomy::Cause;
+use std::collections::HashMap;
 
 /// One message found in the text, with what its surroundings say.
 struct Item {
@@ -49,6 +50,8 @@ pub fn symptoms_from_text(text: &str) -> Vec<Symptom> {
 }
 
 fn parse(text: &str) -> Vec<Item> {
+    let wrap = wrap_width(text);
+    let mut previous_line = "";
     let mut items: Vec<Item> = Vec::new();
     let mut mode = Mode::Raw;
     // Whether the last item may still take continuation lines.
@@ -60,6 +63,7 @@ fn parse(text: &str) -> Vec<Item> {
 
     for raw_line in text.lines() {
         let line = raw_line.trim_end();
+        let previous = std::mem::replace(&mut previous_line, line);
         let t = line.trim_start();
         let ends_colon = t.ends_with(':');
         if t.is_empty() {
@@ -141,7 +145,9 @@ fn parse(text: &str) -> Vec<Item> {
             }
             None if open => {
                 if let Some(last) = items.last_mut() {
-                    last.message.push('\n');
+                    if !hard_wrapped(previous, raw_line, wrap) {
+                        last.message.push('\n');
+                    }
                     last.message.push_str(t);
                 }
             }
@@ -150,6 +156,28 @@ fn parse(text: &str) -> Vec<Item> {
         previous_line_ends_colon = ends_colon;
     }
     items
+}
+
+/// The column a terminal hard-wrapped the paste at: the length of its longest lines, when at
+/// least two lines reach it (one long line alone may just be long).
+fn wrap_width(text: &str) -> Option<usize> {
+    let (mut width, mut count) = (0, 0);
+    for line in text.lines() {
+        let n = line.trim_end().chars().count();
+        if n > width {
+            (width, count) = (n, 1);
+        } else if n == width {
+            count += 1;
+        }
+    }
+    (width >= 40 && count >= 2).then_some(width)
+}
+
+/// True when `line` continues `previous` mid-token: `previous` filled the wrap width to its last
+/// column and `line` starts at column 0, so the terminal cut a word, not the writer.
+fn hard_wrapped(previous: &str, line: &str, wrap: Option<usize>) -> bool {
+    wrap.is_some_and(|w| previous.chars().count() == w)
+        && line.starts_with(|c: char| !c.is_whitespace())
 }
 
 /// Recognises the header lines of the events tables.
@@ -363,12 +391,18 @@ fn is_progress(s: &Symptom) -> bool {
 /// One symptom per image, the most specific cause winning; image-less events (`Error:
 /// ErrImagePull`) join the single image when there is one.
 fn merge(symptoms: Vec<Symptom>) -> Vec<Symptom> {
+    // Groups in order of first appearance, found through an index so that text naming many
+    // distinct images costs one lookup per symptom, not one comparison per group.
     let mut groups: Vec<(Option<String>, Vec<Symptom>)> = Vec::new();
+    let mut index: HashMap<Option<String>, usize> = HashMap::new();
     for s in symptoms {
         let key = s.image.as_deref().map(image_key);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push(s),
-            None => groups.push((key, vec![s])),
+        match index.get(&key) {
+            Some(&i) => groups[i].1.push(s),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![s]));
+            }
         }
     }
     let with_image = groups.iter().filter(|(k, _)| k.is_some()).count();

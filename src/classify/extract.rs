@@ -194,7 +194,75 @@ pub fn platform(text: &str, scan: &Scan) -> Option<String> {
             }
         }
     }
-    None
+    // containers/image: `… for architecture arm64, variant "v8", OS linux` (values quoted or
+    // not, the variant absent or empty, the list or the index named).
+    let fields = &rest[find_ci(rest, " for architecture ")? + 5..];
+    platform_fields(fields)
+}
+
+/// `os/arch[/variant]` from `architecture A, variant V, OS O` in any order, up to the first
+/// clause that is none of them.
+fn platform_fields(fields: &str) -> Option<String> {
+    let (mut os, mut arch, mut variant) = (None, None, None);
+    for part in fields.split(',') {
+        let part = part.trim();
+        let (key, value) = part.split_once(' ').unwrap_or((part, ""));
+        let value = value
+            .split([' ', ':', ')'])
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c| c == '"' || c == '\'');
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "architecture" => &mut arch,
+            "variant" => &mut variant,
+            "os" => &mut os,
+            _ => break,
+        };
+        if !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            *slot = Some(value);
+        }
+    }
+    let mut p = format!("{}/{}", os?, arch?);
+    if let Some(v) = variant {
+        p.push('/');
+        p.push_str(v);
+    }
+    Some(p)
+}
+
+/// The proxy the runtime tried to use: the address Go dialled under `proxyconnect tcp:` (or the
+/// host it looked up), or the URL of old Go's `error connecting to proxy URL:`.
+pub fn proxy(text: &str, scan: &Scan) -> Option<String> {
+    let at = scan.first(F::Proxy)?;
+    let rest = &text[at..];
+    if let Some(url) = rest.strip_prefix_ci("error connecting to proxy ") {
+        return token(url, 0).filter(|u| u.contains("://"));
+    }
+    let rest = rest.strip_prefix_ci("proxyconnect tcp: ")?;
+    if starts_with_ci(rest, "dial tcp: lookup ") {
+        return lookup_host(rest);
+    }
+    dial_target(rest)
+}
+
+/// How a connection failed, from the innermost network error: `timeout`, `refused`,
+/// `no_route`, `reset`, or `dns` (the name looked up, e.g. the proxy's, does not resolve).
+pub fn connection(scan: &Scan) -> Option<&'static str> {
+    [
+        (F::Dns, "dns"),
+        (F::NetTimeout, "timeout"),
+        (F::NetRefused, "refused"),
+        (F::NetNoRoute, "no_route"),
+        (F::NetReset, "reset"),
+    ]
+    .into_iter()
+    .filter_map(|(f, kind)| scan.last(f).map(|at| (at, kind)))
+    .max_by_key(|(at, _)| *at)
+    .map(|(_, kind)| kind)
 }
 
 /// Where Docker's `repository NAME not found` starts (the registry answered that the
@@ -293,6 +361,41 @@ mod tests {
         let (h, n) = certificate(t, &Scan::of(t), &urls(t));
         assert_eq!(h.as_deref(), Some("auth.test"));
         assert!(n.is_empty());
+    }
+
+    #[test]
+    fn containers_image_platform_wordings() {
+        let p = |t: &str| platform(t, &Scan::of(t));
+        let t = "Error choosing image instance: no image found in manifest list for architecture arm, variant v8, OS linux";
+        assert_eq!(p(t).as_deref(), Some("linux/arm/v8"));
+        let t = r#"choosing image instance: no image found in image index for architecture "arm64", variant "v8", OS "linux""#;
+        assert_eq!(p(t).as_deref(), Some("linux/arm64/v8"));
+        let t = r#"no image found in manifest list for architecture amd64, variant "", OS linux"#;
+        assert_eq!(p(t).as_deref(), Some("linux/amd64"));
+        let t = "no image found in manifest list for architecture s390x, OS linux: x";
+        assert_eq!(p(t).as_deref(), Some("linux/s390x"));
+        let t = "no image found in manifest list for architecture";
+        assert_eq!(p(t), None);
+    }
+
+    #[test]
+    fn proxy_address_and_connection_kind() {
+        let px = |t: &str| proxy(t, &Scan::of(t));
+        let t = "Get https://r.test/v2/: proxyconnect tcp: dial tcp 127.0.0.1:3128: connect: connection refused";
+        assert_eq!(px(t).as_deref(), Some("127.0.0.1:3128"));
+        assert_eq!(connection(&Scan::of(t)), Some("refused"));
+        let t = "proxyconnect tcp: dial tcp: lookup proxy.test on 127.0.0.53:53: no such host";
+        assert_eq!(px(t).as_deref(), Some("proxy.test"));
+        let t = "Get https://r.test/v2/: http: error connecting to proxy http://127.0.0.1:53847: dial tcp 127.0.0.1:53847: getsockopt: connection refused";
+        assert_eq!(px(t).as_deref(), Some("http://127.0.0.1:53847"));
+        let t = "Get https://r.test/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)";
+        assert_eq!(connection(&Scan::of(t)), Some("timeout"));
+        assert_eq!(
+            connection(&Scan::of(
+                "dial tcp 127.0.0.1:5000: connect: no route to host"
+            )),
+            Some("no_route")
+        );
     }
 
     #[test]

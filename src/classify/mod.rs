@@ -63,6 +63,13 @@ pub struct Symptom {
     /// The platform asked for, when the message names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// How the connection failed, for network and proxy causes: `timeout`, `refused`,
+    /// `no_route`, `reset`, or `dns` (the proxy's name does not resolve).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The proxy the runtime went through (`host:port` or URL), when the message names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     /// The event or waiting reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -144,6 +151,13 @@ pub(crate) fn classify_with_image(
         cert_host,
         cert_names,
         platform: extract::platform(t, &scan),
+        connection: matches!(cause, Cause::NetworkUnreachable | Cause::ProxyFailure)
+            .then(|| extract::connection(&scan))
+            .flatten()
+            .map(str::to_string),
+        proxy: (cause == Cause::ProxyFailure)
+            .then(|| extract::proxy(t, &scan))
+            .flatten(),
         reason: reason.map(str::to_string),
         detail: evidence.map(|at| clause(t, at)),
         meaning: String::new(),

@@ -44,7 +44,12 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if scan.has(F::Signature) || reason("SignatureValidationFailed") {
         return (Cause::SignatureFailed, at(F::Signature));
     }
-    // The connection failed: nothing the registry said was read.
+    // The connection failed: nothing the registry said was read. A failure on the way to the
+    // runtime's proxy (refused, unresolvable, wrong scheme, 407) is the proxy setting's, whatever
+    // the network error under it says.
+    if scan.has(F::Proxy) {
+        return (Cause::ProxyFailure, at(F::Proxy));
+    }
     if scan.has(F::Dns) {
         return (Cause::DnsFailure, at(F::Dns));
     }
@@ -204,6 +209,16 @@ mod tests {
         assert_eq!(cause(t, None), Cause::DnsFailure);
         let t = "failed to fetch oauth token: Post \"https://auth.test/token\": x509: certificate has expired or is not yet valid";
         assert_eq!(cause(t, None), Cause::TlsExpired);
+    }
+
+    #[test]
+    fn proxy_failures_beat_the_network_error_under_them() {
+        let t = "Get https://registry-1.docker.io/v2/: proxyconnect tcp: dial tcp: lookup proxy.test on 127.0.0.53:53: no such host";
+        assert_eq!(cause(t, None), Cause::ProxyFailure);
+        let t = "Get https://r.test/v2/: http: error connecting to proxy http://127.0.0.1:3128: dial tcp 127.0.0.1:3128: connection refused";
+        assert_eq!(cause(t, None), Cause::ProxyFailure);
+        let t = "Get \"https://r.test/v2/\": net/http: request canceled (Client.Timeout exceeded while awaiting headers)";
+        assert_eq!(cause(t, None), Cause::NetworkUnreachable);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn cap(s: &str, max: usize) -> &str {
 }
 
 /// Removes log-quoting backslashes and collapses whitespace runs (including line breaks) to one
-/// space.
+/// space, except a line break that split a token (see [`wrap_splits_token`]), which disappears.
 ///
 /// A run of backslashes before `"` is quoting at some depth and disappears; `\n` and `\t` written
 /// out as escapes become a space. Borrowed when there is nothing to change, which is the common
@@ -44,16 +44,20 @@ pub fn normalise(raw: &str) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    let mut pending_space = false;
-    while let Some(c) = chars.next() {
+    let mut chars = s.chars();
+    let peek = |chars: &std::str::Chars<'_>| chars.clone().next();
+    // Whitespace seen since the last kept character, and whether it held a line break.
+    let mut gap = Gap::None;
+    loop {
+        let here = chars.as_str();
+        let Some(c) = chars.next() else { break };
         let c = if c == '\\' {
             let mut run = 1;
-            while chars.peek() == Some(&'\\') {
+            while peek(&chars) == Some('\\') {
                 chars.next();
                 run += 1;
             }
-            match chars.peek() {
+            match peek(&chars) {
                 Some('"') => {
                     chars.next();
                     '"'
@@ -63,7 +67,7 @@ pub fn normalise(raw: &str) -> Cow<'_, str> {
                     ' '
                 }
                 _ => {
-                    flush_space(&mut out, &mut pending_space);
+                    gap.flush(&mut out, here);
                     out.extend(std::iter::repeat_n('\\', run));
                     continue;
                 }
@@ -72,20 +76,73 @@ pub fn normalise(raw: &str) -> Cow<'_, str> {
             c
         };
         if c.is_whitespace() {
-            pending_space = !out.is_empty();
+            gap = match gap {
+                _ if out.is_empty() => Gap::None,
+                Gap::Break => Gap::Break,
+                _ if c == '\n' || c == '\r' => Gap::Break,
+                _ => Gap::Space,
+            };
         } else {
-            flush_space(&mut out, &mut pending_space);
+            gap.flush(&mut out, here);
             out.push(c);
         }
     }
     Cow::Owned(out)
 }
 
-fn flush_space(out: &mut String, pending: &mut bool) {
-    if *pending {
-        out.push(' ');
-        *pending = false;
+/// The whitespace between two kept characters of [`normalise`].
+#[derive(Clone, Copy)]
+enum Gap {
+    None,
+    Space,
+    /// Whitespace that holds a line break: a wrap, possibly inside a token.
+    Break,
+}
+
+impl Gap {
+    /// Writes the one space the gap stands for, unless a line break split a token.
+    fn flush(&mut self, out: &mut String, after: &str) {
+        match std::mem::replace(self, Gap::None) {
+            Gap::None => {}
+            Gap::Break if wrap_splits_token(out, after) => {}
+            Gap::Space | Gap::Break => out.push(' '),
+        }
     }
+}
+
+/// True when a line break between `before` and `after` fell inside one token that cannot hold
+/// whitespace, as a terminal's hard wrap of a long event does: a digest shorter than its
+/// algorithm's length, an image reference between quotes (`"host/app@sha25` + `6:…": …`), or an
+/// unquoted registry URL, which Go always ends with `:` (`Get https://r/v2/app/m` + `anifests…:`).
+pub fn wrap_splits_token(before: &str, after: &str) -> bool {
+    let token = |c: char| c.is_ascii_alphanumeric() || "._:/@-%?=&+".contains(c);
+    let head = before.trim_end_matches(token);
+    let left = &before[head.len()..];
+    let right = &after[..after.find(|c: char| !token(c)).unwrap_or(after.len())];
+    if left.is_empty() {
+        return false;
+    }
+    // A digest cut short, continued by hex digits.
+    for (algo, len) in [("sha256:", 64), ("sha512:", 128)] {
+        if let Some(at) = left.rfind(algo) {
+            let hex = &left[at + algo.len()..];
+            let continues = right.starts_with(|c: char| c.is_ascii_hexdigit());
+            if hex.bytes().all(|b| b.is_ascii_hexdigit()) && hex.len() < len && continues {
+                return true;
+            }
+        }
+    }
+    // Opened by a quote and closed by one with no whitespace in between.
+    let opened = head.trim_end_matches('\\').ends_with('"');
+    let closed = after[right.len()..]
+        .trim_start_matches('\\')
+        .starts_with('"');
+    if opened && closed {
+        return true;
+    }
+    // An unquoted registry URL not yet ended by its `:`.
+    let api = left.contains("://") && (left.contains("/v2") || left.contains("/v1/"));
+    api && !left.ends_with(':') && !right.is_empty()
 }
 
 macro_rules! features {
@@ -107,12 +164,15 @@ features! {
         "error pulling image (", "no matching manifest for ",
         "untar re-exec", "trying to pull repository", "error from registry:",
         "does not exist or no pull access", "download failed after attempts",
-        "error getting v2 registry", "attempting next endpoint for pull"],
+        "error getting v2 registry", "attempting next endpoint for pull",
+        "no supported platform found in manifest list"],
     Crio => ["pinging container registry", "pinging docker registry", "error pinging ",
         "reading manifest ", "unable to retrieve auth token", "initializing source docker://",
         "determining manifest mime type", "source image rejected", "signature validation failed",
         "checking signature of", "reading signatures", "copying system image",
-        "requesting bearer token", "invalid policy in ", "unable to try pulling"],
+        "requesting bearer token", "invalid policy in ", "unable to try pulling",
+        "choosing image instance", "choosing an image from manifest list",
+        "no image found in manifest list", "no image found in image index"],
     Containerd => ["failed to pull and unpack image", "failed to resolve reference",
         "failed to resolve image:", "failed to do request", "failed to fetch anonymous token",
         "failed to fetch oauth token", "failed to authorize", "httpreadseeker",
@@ -142,15 +202,31 @@ features! {
         "relies on legacy common name field", "doesn't contain any ip sans",
         "x509: cannot validate certificate for"],
     HttpToHttps => ["server gave http response to https client"],
+    // The runtime's proxy: Go wraps every failure to reach or use it as `proxyconnect tcp: …`
+    // (`http: error connecting to proxy …` before Go 1.10); a proxy refusing the CONNECT answers
+    // with its own 407.
+    Proxy => ["proxyconnect tcp", "error connecting to proxy", "proxy authentication required"],
     Network => ["connection refused", "no route to host", "i/o timeout", "connection timed out",
         "network is unreachable", "request canceled while waiting for connection",
         "client.timeout exceeded", "tls handshake timeout", "connection reset by peer",
         "context deadline exceeded", "deadlineexceeded", "connectex:",
-        "a connection attempt failed", "host is unreachable"],
+        "a connection attempt failed", "host is unreachable", "net/http: request canceled",
+        "client.timeout or context cancellation", "timeout awaiting response headers",
+        "actively refused"],
+    // How the connection failed (each phrase is also a `Network` one).
+    NetTimeout => ["i/o timeout", "connection timed out", "request canceled while waiting for connection",
+        "client.timeout exceeded", "tls handshake timeout", "context deadline exceeded",
+        "deadlineexceeded", "a connection attempt failed", "net/http: request canceled",
+        "client.timeout or context cancellation", "timeout awaiting response headers"],
+    NetRefused => ["connection refused", "actively refused"],
+    NetNoRoute => ["no route to host", "network is unreachable", "host is unreachable"],
+    NetReset => ["connection reset by peer"],
     RateLimit => ["toomanyrequests", "too many requests", "pull rate limit",
         "rate limit exceeded"],
     Platform => ["no match for platform in manifest", "no matching manifest for ",
-        "no match for current platform", "does not match the specified platform"],
+        "no match for current platform", "does not match the specified platform",
+        "no image found in manifest list", "no image found in image index",
+        "image architecture mismatch", "no supported platform found in manifest list"],
     AuthInvalid => ["incorrect username or password", "invalid username/password",
         "cannot be authenticated with the token", "password is invalid",
         "authentication failed", "invalid credentials", "bad credentials"],
@@ -343,6 +419,51 @@ mod tests {
     fn joins_wrapped_lines_and_collapses_spaces() {
         assert_eq!(normalise("  a:\n  b\t\tc  "), "a: b c");
         assert!(matches!(normalise("plain text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn rejoins_tokens_a_hard_wrap_split() {
+        let d = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        // A digest cut short, wherever the quote is.
+        let t = format!("image \"r.test/app@sha256:{}\n{}\": x", &d[..20], &d[20..]);
+        assert_eq!(normalise(&t), format!("image \"r.test/app@sha256:{d}\": x"));
+        let t = format!(
+            "reading manifest sha256:{}\n{} in r.test/app",
+            &d[..7],
+            &d[7..]
+        );
+        assert_eq!(
+            normalise(&t),
+            format!("reading manifest sha256:{d} in r.test/app")
+        );
+        // A quoted reference split anywhere, also right before its closing quote.
+        let t = "pull image \"index.docker.io/\njaeger/all-in-one:1.4\": rpc error";
+        assert_eq!(
+            normalise(t),
+            "pull image \"index.docker.io/jaeger/all-in-one:1.4\": rpc error"
+        );
+        assert_eq!(normalise("image \"a/b:1\n\": x"), "image \"a/b:1\": x");
+        // A registry URL before its colon.
+        let t = "code https://r.test/v2/app/m\nanifests/1.0: 429";
+        assert_eq!(
+            normalise(t),
+            "code https://r.test/v2/app/manifests/1.0: 429"
+        );
+        // Ordinary wrapping between words keeps its space.
+        assert_eq!(
+            normalise("failed to\npull \"a b\n c\""),
+            "failed to pull \"a b c\""
+        );
+        assert_eq!(
+            normalise("image \"a/b:1\": rpc\nerror"),
+            "image \"a/b:1\": rpc error"
+        );
+        assert_eq!(
+            normalise("Get https://r.test/v2/:\ndial tcp"),
+            "Get https://r.test/v2/: dial tcp"
+        );
+        let full = format!("sha256:{d}\nnext");
+        assert_eq!(normalise(&full), format!("sha256:{d} next"));
     }
 
     #[test]

@@ -111,6 +111,14 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
         Cause::NetworkUnreachable => vec![note(format!(
             "Check that {registry} is up and that the node can reach its port (firewall, proxy, NetworkPolicy on the node's egress)."
         ))],
+        Cause::ProxyFailure => vec![note(format!(
+            "Fix the node runtime's proxy setting (HTTP_PROXY/HTTPS_PROXY in its systemd drop-in, e.g. /etc/systemd/system/containerd.service.d/http-proxy.conf): {} must be up, reachable and spoken to with the scheme its URL says; or add {registry} to NO_PROXY. Restart the runtime afterwards.",
+            ev.symptom
+                .as_ref()
+                .and_then(|s| s.proxy.as_deref())
+                .map(|p| format!("the proxy {p}"))
+                .unwrap_or_else(|| "the proxy".to_string())
+        ))],
         Cause::InvalidReference => vec![note(
             "Fix the image reference: lower-case repository, host[:port]/path[:tag][@sha256:…]."
                 .to_string(),

@@ -143,7 +143,8 @@ fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence) {
 
 /// Text and probe together.
 fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
-    // Causes the registry cannot see: the node or the pod spec decides them.
+    // Causes the registry cannot see: the node or the pod spec decides them. The runtime's proxy
+    // is the node's too: a probe that does not go through it cannot contradict it.
     let node_side = matches!(
         text,
         Cause::NeverPull
@@ -151,6 +152,7 @@ fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
             | Cause::PullSecretMissing
             | Cause::InvalidReference
             | Cause::SignatureFailed
+            | Cause::ProxyFailure
     );
     if node_side {
         return (Some(text), Confidence::Likely);
@@ -372,6 +374,9 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
         Cause::RateLimited => format!("{registry} is rate limiting pulls."),
         Cause::DnsFailure => format!("The node cannot resolve {registry}."),
         Cause::NetworkUnreachable => format!("The node cannot connect to {registry}."),
+        Cause::ProxyFailure => format!(
+            "The node's runtime cannot reach {registry} through its proxy: the proxy setting is wrong or the proxy refuses."
+        ),
         Cause::InvalidReference => "The image reference is not valid.".to_string(),
         Cause::NeverPull => {
             "imagePullPolicy is Never and the image is not on the node.".to_string()

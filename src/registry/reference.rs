@@ -54,6 +54,9 @@ pub enum ReferenceError {
     /// The registry part is not a host with an optional port.
     #[error("invalid registry host {0:?}")]
     BadHost(String),
+    /// A bracketed IPv6 registry host that is not `[address]` with an optional `:port`.
+    #[error("invalid registry host {host:?}: {why}")]
+    BadIpv6Host { host: String, why: &'static str },
     /// Longer than the 255 characters the grammar allows for a name.
     #[error("repository name is longer than 255 characters")]
     TooLong,
@@ -211,6 +214,9 @@ fn split_registry(name: &str) -> (Option<String>, &str) {
 }
 
 fn check_host(host: &str) -> Result<(), ReferenceError> {
+    if host.starts_with('[') {
+        return check_ipv6_host(host);
+    }
     let (h, port) = split_port(host);
     let bad = || ReferenceError::BadHost(host.to_string());
     if h.is_empty() {
@@ -221,19 +227,51 @@ fn check_host(host: &str) -> Result<(), ReferenceError> {
     {
         return Err(bad());
     }
-    if host.contains(':') && port.is_none() && !h.starts_with('[') {
+    if host.contains(':') && port.is_none() {
         return Err(bad());
     }
-    let ok = h.starts_with('[')
-        || h.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
+    let ok = h.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
     if ok { Ok(()) } else { Err(bad()) }
+}
+
+/// `[v6]` or `[v6]:port`, the address made of hex digits and colons only: the grammar's
+/// `ipv6address` (`\[(?:[a-fA-F0-9:]+)\]`), so a zone (`%eth0`) or a missing `]` is refused
+/// as the runtimes refuse it.
+fn check_ipv6_host(host: &str) -> Result<(), ReferenceError> {
+    let bad = |why| ReferenceError::BadIpv6Host {
+        host: host.to_string(),
+        why,
+    };
+    let inner = &host[1..];
+    let Some(close) = inner.find(']') else {
+        return Err(bad("an IPv6 address opened with '[' must close with ']'"));
+    };
+    let (address, after) = (&inner[..close], &inner[close + 1..]);
+    if address.is_empty() || !address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+        return Err(bad(
+            "between '[' and ']' only an IPv6 address (hex digits and ':') may stand",
+        ));
+    }
+    if after.is_empty() {
+        return Ok(());
+    }
+    match after.strip_prefix(':') {
+        Some(port) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            if port.parse::<u16>().is_ok() {
+                Ok(())
+            } else {
+                Err(bad("the port is not a number from 0 to 65535"))
+            }
+        }
+        _ => Err(bad("after ']' only ':port' may follow")),
+    }
 }
 
 fn check_component(reference: &str, component: &str) -> Result<(), ReferenceError> {
@@ -378,6 +416,31 @@ mod tests {
         assert!(ImageRef::parse("reg.example.com:99999/app").is_err());
         assert!(ImageRef::parse("app_-x").is_err());
         assert!(ImageRef::parse(&"a".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn bracketed_ipv6_hosts_follow_the_grammar() {
+        let r = parse("[::1]:5000/app:1");
+        assert_eq!(r.registry, "[::1]:5000");
+        assert_eq!(r.host(), "[::1]");
+        assert_eq!(parse("[fd00::1]/a").registry, "[fd00::1]");
+        for bad in [
+            "[::1/a",
+            "[::1]x/a",
+            "[]/a",
+            "[fe80::1%eth0]:5000/a",
+            "[::1]:/a",
+            "[::1]:99999/a",
+            "[::g]/a",
+        ] {
+            let e = ImageRef::parse(bad).expect_err(bad);
+            assert!(
+                matches!(e, ReferenceError::BadIpv6Host { .. }),
+                "{bad}: {e:?}"
+            );
+        }
+        let e = ImageRef::parse("[::1/a").unwrap_err().to_string();
+        assert!(e.contains("must close with ']'"), "{e}");
     }
 
     #[test]

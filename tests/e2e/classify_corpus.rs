@@ -160,6 +160,19 @@ fn classify_corpus_extracted_facts() {
     assert_eq!(s.platform.as_deref(), Some("linux/arm64/v8"));
     let s = get("containerd-2410-current-platform");
     assert_eq!(s.platform.as_deref(), Some("linux/arm/v7"));
+    let s = get("crio-3626-choosing-instance-arm-v8");
+    assert_eq!(s.platform.as_deref(), Some("linux/arm/v8"));
+    let s = get("diun-94-empty-variant");
+    assert_eq!(s.platform.as_deref(), Some("linux/amd64"));
+
+    // The proxy, not the registry, and how the connection to it failed.
+    let s = get("kitematic-3573-proxyconnect-refused");
+    assert_eq!(s.proxy.as_deref(), Some("127.0.0.1:3128"));
+    assert_eq!(s.connection.as_deref(), Some("refused"));
+    let s = get("crio-2331-proxy-lookup");
+    assert_eq!(s.proxy.as_deref(), Some("http"));
+    let s = get("k8s-58526-request-canceled");
+    assert_eq!(s.connection.as_deref(), Some("timeout"));
 
     // Wrapped over five lines, the rate limit still yields the URL, status and code.
     let s = get("kata-10109-rate-limit-wrapped");

@@ -1,6 +1,7 @@
 //! pulldoctor's integration tests: one binary, real servers from `support/`.
 
 mod classify_corpus;
+mod classify_wording;
 mod cli;
 mod commands_image;
 mod commands_scan;
