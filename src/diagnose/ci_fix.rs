@@ -71,10 +71,9 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
         && let (Some(file), Some(wanted)) = (&f.secret, &f.suggested_key)
     {
         out.push(note(format!(
-            "{} holds credentials under {}, which is not looked up for this image: rename that key to {} (docker, podman and kubelet match {} exactly).",
+            "{} holds credentials under {}, which is not looked up for this image: rename that key to {} (docker and podman look credentials up by the registry's host and port as the image writes them).",
             inert(file),
             inert(f.key.as_deref().unwrap_or("another key")),
-            inert(wanted),
             inert(wanted),
         )));
         return out;

@@ -287,7 +287,12 @@ pub(super) fn target(ev: &Evidence) -> Result<(String, &str), Rejected> {
 /// `kubectl get pod NAME -n NS -o json | jq FILTER | kubectl replace --force -f -`.
 fn replace_pod(ev: &Evidence, filter: &str) -> Result<Script, Rejected> {
     let (_, name) = target(ev)?;
-    let mut get = vec!["kubectl".to_string(), "get".into(), "pod".into(), name.into()];
+    let mut get = vec![
+        "kubectl".to_string(),
+        "get".into(),
+        "pod".into(),
+        name.into(),
+    ];
     get.extend(namespace_args(ev)?);
     get.extend(["-o".to_string(), "json".into()]);
     Ok(Script::new(get)
@@ -327,7 +332,10 @@ fn reference_secret(ev: &Evidence, secret: &str) -> Vec<Fix> {
                 argv.extend(namespace_args(ev)?);
                 argv.push(format!("--image={image}"));
                 argv.push(format!("--overrides={}", pull_secret_patch("Pod", secret)));
-                Ok(command("Or start it again with kubectl run", Script::new(argv)))
+                Ok(command(
+                    "Or start it again with kubectl run",
+                    Script::new(argv),
+                ))
             })());
         }
     } else {
@@ -419,9 +427,8 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
         .unwrap_or_default();
     let name = secret_name(&registry);
     let key = server_key(ev);
-    out.extend(steps([create_secret(&name, &key, &ev.namespace).map(|s| {
-        command(format!("Create a pull secret for {key}"), s)
-    })]));
+    out.extend(steps([create_secret(&name, &key, &ev.namespace)
+        .map(|s| command(format!("Create a pull secret for {key}"), s))]));
     out.extend(reference_secret(ev, &name));
     out
 }

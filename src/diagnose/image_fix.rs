@@ -23,7 +23,10 @@ pub(super) fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
     };
     let wanted = r.tag.clone().unwrap_or_default();
     // The registry wrote these: only tags a reference may carry are offered.
-    let tags: Vec<String> = tags.into_iter().filter(|t| valid(Grammar::Tag, t)).collect();
+    let tags: Vec<String> = tags
+        .into_iter()
+        .filter(|t| valid(Grammar::Tag, t))
+        .collect();
     let closest = closest(&wanted, &tags, 3);
     if closest.is_empty() {
         return vec![note(format!(

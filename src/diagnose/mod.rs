@@ -15,8 +15,8 @@ pub mod shell;
 pub mod verdict;
 
 pub use evidence::{
-    Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence, FixTarget,
-    NodeFacts, ProbeFacts, ProbeResult,
+    Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence,
+    FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

@@ -51,7 +51,9 @@ impl Grammar {
             }
             Grammar::Kind => "a kind: a letter, then letters and digits",
             Grammar::Image => "an image reference: host[:port]/path[:tag][@digest]",
-            Grammar::Tag => "a tag: at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            Grammar::Tag => {
+                "a tag: at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+            }
             Grammar::Host => "a registry host: host[:port]",
             Grammar::RegistryKey => "a registry key: [https://]host[:port][/path]",
             Grammar::LabelValue => {
@@ -264,7 +266,18 @@ mod tests {
         assert!(valid(Grammar::Secret, "regcred"));
         assert!(valid(Grammar::Secret, "a.b-c"));
         assert!(!valid(Grammar::Namespace, "a.b"));
-        for bad in ["", "-x", "x-", "A", "a_b", "a;b", "ｒｅｇ", "a..b", "x\n", "$(id)"] {
+        for bad in [
+            "",
+            "-x",
+            "x-",
+            "A",
+            "a_b",
+            "a;b",
+            "ｒｅｇ",
+            "a..b",
+            "x\n",
+            "$(id)",
+        ] {
             assert!(!valid(Grammar::Secret, bad), "{bad:?}");
         }
         assert!(!valid(Grammar::Namespace, &"a".repeat(64)));
@@ -274,17 +287,36 @@ mod tests {
 
     #[test]
     fn hosts_images_and_keys() {
-        for ok in ["reg.test", "reg.test:5000", "127.0.0.1:5000", "[::1]:5000", "localhost"] {
+        for ok in [
+            "reg.test",
+            "reg.test:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "localhost",
+        ] {
             assert!(valid(Grammar::Host, ok), "{ok}");
         }
-        for bad in ["[;id]:5000", "reg:0", "reg:99999", "reg:", "-reg", "a b", "*.reg"] {
+        for bad in [
+            "[;id]:5000",
+            "reg:0",
+            "reg:99999",
+            "reg:",
+            "-reg",
+            "a b",
+            "*.reg",
+        ] {
             assert!(!valid(Grammar::Host, bad), "{bad}");
         }
         assert!(valid(Grammar::Image, "reg.test:5000/app/x:1.0"));
         assert!(valid(Grammar::Image, "nginx"));
         assert!(!valid(Grammar::Image, "[$(id)]:5000/app"));
         assert!(!valid(Grammar::Image, "-x"));
-        for ok in ["https://index.docker.io/v1/", "*.gcr.io", "reg:5000/team", "docker.io"] {
+        for ok in [
+            "https://index.docker.io/v1/",
+            "*.gcr.io",
+            "reg:5000/team",
+            "docker.io",
+        ] {
             assert!(valid(Grammar::RegistryKey, ok), "{ok}");
         }
         for bad in ["reg;id", "https://reg/a b", "reg?x", "user@reg"] {
@@ -294,7 +326,10 @@ mod tests {
 
     #[test]
     fn shown_values_are_inert() {
-        assert_eq!(shown("a\nb\u{1b}[2J\u{202e}"), r#""a\nb\u{001b}[2J\u{202e}""#);
+        assert_eq!(
+            shown("a\nb\u{1b}[2J\u{202e}"),
+            r#""a\nb\u{001b}[2J\u{202e}""#
+        );
         assert_eq!(inert("plain $(x)"), "plain $(x)");
         assert!(shown(&"x".repeat(500)).ends_with("…\""));
         let r = check(Grammar::Secret, "pull secret name", "a;b\n").unwrap_err();

@@ -31,7 +31,12 @@ fn registry(ev: &Evidence) -> Result<&str, Rejected> {
 
 /// `sudo mkdir -p DIR && sudo cp ca.crt DIR/ca.crt`.
 fn install_ca(dir: &str) -> Script {
-    Script::new(["sudo", "mkdir", "-p", dir]).and(["sudo", "cp", "ca.crt", &format!("{dir}/ca.crt")])
+    Script::new(["sudo", "mkdir", "-p", dir]).and([
+        "sudo",
+        "cp",
+        "ca.crt",
+        &format!("{dir}/ca.crt"),
+    ])
 }
 
 pub(super) fn ca_fixes(ev: &Evidence) -> Vec<Fix> {

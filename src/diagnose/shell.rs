@@ -173,7 +173,10 @@ mod tests {
     #[test]
     fn safe_words_stay_bare_and_the_rest_is_single_quoted() {
         assert_eq!(quote("regcred-a.b"), "regcred-a.b");
-        assert_eq!(quote("--docker-server=reg:5000"), "--docker-server=reg:5000");
+        assert_eq!(
+            quote("--docker-server=reg:5000"),
+            "--docker-server=reg:5000"
+        );
         assert_eq!(quote(""), "''");
         assert_eq!(quote("a;b"), "'a;b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
@@ -210,7 +213,9 @@ mod tests {
 
     #[test]
     fn split_refuses_what_a_shell_would_expand() {
-        for t in ["a $(b)", "a;b", "a `b`", "a \"b\"", "a *", "a > b", "a & b", "#a", "a ||b"] {
+        for t in [
+            "a $(b)", "a;b", "a `b`", "a \"b\"", "a *", "a > b", "a & b", "#a", "a ||b",
+        ] {
             assert!(split(t).is_err(), "{t}");
         }
         assert_eq!(
