@@ -12,13 +12,13 @@
 //! command's CI audience gets its own words (`ci_fix`).
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::ci_fix;
 use super::evidence::{Audience, Evidence};
 use super::image_fix::{platform_fixes, tag_fixes};
 use super::names::{Grammar, Rejected, check, inert};
 use super::node_fix::{ca_fixes, http_fixes};
+use super::owner_fix::{reference_secret, restart_fixes};
 use super::shell::Script;
 use crate::taxonomy::Cause;
 
@@ -264,113 +264,6 @@ pub(super) fn docker_login(ev: &Evidence) -> Step {
     ))
 }
 
-/// The JSON merge that adds a pull secret at the right depth of the owner's spec.
-fn pull_secret_patch(kind: &str, secret: &str) -> String {
-    let inner = json!({"imagePullSecrets": [{"name": secret}]});
-    let patch = match kind {
-        "Pod" | "" => json!({"spec": inner}),
-        "CronJob" => json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": inner}}}}}),
-        _ => json!({"spec": {"template": {"spec": inner}}}),
-    };
-    patch.to_string()
-}
-
-/// The fix target's kind and name, checked, with `kubectl`'s lower-case resource name.
-pub(super) fn target(ev: &Evidence) -> Result<(String, &str), Rejected> {
-    let t = &ev.target;
-    let kind = check(Grammar::Kind, "owner kind", &t.kind)?;
-    let what = format!("{} name", inert(kind));
-    let name = check(Grammar::Object, &what, &t.name)?;
-    Ok((kind.to_ascii_lowercase(), name))
-}
-
-/// `kubectl get pod NAME -n NS -o json | jq FILTER | kubectl replace --force -f -`.
-fn replace_pod(ev: &Evidence, filter: &str) -> Result<Script, Rejected> {
-    let (_, name) = target(ev)?;
-    let mut get = vec![
-        "kubectl".to_string(),
-        "get".into(),
-        "pod".into(),
-        name.into(),
-    ];
-    get.extend(namespace_args(ev)?);
-    get.extend(["-o".to_string(), "json".into()]);
-    Ok(Script::new(get)
-        .pipe(["jq", filter])
-        .pipe(["kubectl", "replace", "--force", "-f", "-"]))
-}
-
-/// Steps that make the pod carry `secret`.
-fn reference_secret(ev: &Evidence, secret: &str) -> Vec<Fix> {
-    let t = &ev.target;
-    if t.kind.is_empty() {
-        return Vec::new();
-    }
-    let secret = match check(Grammar::Secret, "pull secret name", secret) {
-        Ok(s) => s,
-        Err(r) => return vec![r.note()],
-    };
-    let entry = json!({"name": secret});
-    let mut out: Vec<Step> = Vec::new();
-    if t.kind == "Pod" {
-        out.push(
-            replace_pod(ev, &format!(".spec.imagePullSecrets += [{entry}]")).map(|s| {
-                command(
-                    format!(
-                        "Recreate pod {} with imagePullSecrets (a pod's spec cannot be patched)",
-                        t.name
-                    ),
-                    s,
-                )
-            }),
-        );
-        if t.bare_pod {
-            out.push((|| {
-                let (_, name) = target(ev)?;
-                let image = check(Grammar::Image, "image", &ev.image)?;
-                let mut argv = vec!["kubectl".to_string(), "run".into(), name.into()];
-                argv.extend(namespace_args(ev)?);
-                argv.push(format!("--image={image}"));
-                argv.push(format!("--overrides={}", pull_secret_patch("Pod", secret)));
-                Ok(command(
-                    "Or start it again with kubectl run",
-                    Script::new(argv),
-                ))
-            })());
-        }
-    } else {
-        out.push((|| {
-            let (kind, name) = target(ev)?;
-            let mut argv = vec!["kubectl".to_string(), "patch".into(), kind, name.into()];
-            argv.extend(namespace_args(ev)?);
-            argv.extend([
-                "--type=strategic".to_string(),
-                "-p".into(),
-                pull_secret_patch(&t.kind, secret),
-            ]);
-            Ok(command(
-                format!("Reference {secret} from {} {}", t.kind, t.name),
-                Script::new(argv),
-            ))
-        })());
-    }
-    out.push((|| {
-        let sa = if t.service_account.is_empty() {
-            "default"
-        } else {
-            check(Grammar::ServiceAccount, "service account name", &t.service_account)?
-        };
-        let mut argv = vec!["kubectl".to_string(), "patch".into(), "serviceaccount".into(), sa.into()];
-        argv.extend(namespace_args(ev)?);
-        argv.extend(["-p".to_string(), json!({"imagePullSecrets": [entry]}).to_string()]);
-        Ok(command(
-            format!("Or give every new pod of service account {sa} the secret (existing pods keep their spec; this replaces the account's list)"),
-            Script::new(argv),
-        ))
-    })());
-    steps(out)
-}
-
 /// The first credential finding with one of `ids`.
 fn finding<'a>(ev: &'a Evidence, ids: &[&str]) -> Option<&'a super::CredentialFinding> {
     ev.credentials
@@ -433,50 +326,6 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
     out
 }
 
-/// The service account already lists the secret; pods created before that lack it, and only
-/// new pods get it copied in by the admission plugin.
-fn restart_fixes(ev: &Evidence) -> Vec<Fix> {
-    let t = &ev.target;
-    if t.kind.is_empty() || t.kind == "Pod" {
-        return steps([replace_pod(ev, "del(.spec.imagePullSecrets)").map(|s| {
-            command(
-                format!(
-                    "Recreate pod {} so admission copies the service account's pull secrets",
-                    t.name
-                ),
-                s,
-            )
-        })]);
-    }
-    let kind = t.kind.to_ascii_lowercase();
-    let restartable = matches!(kind.as_str(), "deployment" | "statefulset" | "daemonset");
-    if restartable {
-        steps([(|| {
-            let (kind, name) = target(ev)?;
-            let mut argv = vec![
-                "kubectl".to_string(),
-                "rollout".into(),
-                "restart".into(),
-                format!("{kind}/{name}"),
-            ];
-            argv.extend(namespace_args(ev)?);
-            Ok(command(
-                format!(
-                    "Restart {} {}: new pods get the service account's pull secrets",
-                    t.kind, t.name
-                ),
-                Script::new(argv),
-            ))
-        })()])
-    } else {
-        vec![note(format!(
-            "Delete the pods of {} {} so they are recreated with the service account's pull secrets.",
-            inert(&t.kind),
-            inert(&t.name)
-        ))]
-    }
-}
-
 fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
     let missing = ev.credentials.as_ref().and_then(|c| {
         c.findings
@@ -511,28 +360,104 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patches_land_at_the_right_depth() {
-        let d = pull_secret_patch("Deployment", "s");
-        assert_eq!(
-            d,
-            r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"s"}]}}}}"#
-        );
-        let c = pull_secret_patch("CronJob", "s");
-        let v: serde_json::Value = serde_json::from_str(&c).unwrap();
-        assert_eq!(
-            v["spec"]["jobTemplate"]["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"],
-            "s"
-        );
-        let p: serde_json::Value = serde_json::from_str(&pull_secret_patch("Pod", "s")).unwrap();
-        assert_eq!(p["spec"]["imagePullSecrets"][0]["name"], "s");
-    }
-
-    #[test]
     fn secret_names_are_dns_safe() {
         assert_eq!(
             secret_name("reg.example.com:8000"),
             "regcred-reg-example-com-8000"
         );
         assert_eq!(secret_name(""), "regcred");
+    }
+
+    fn missing(secret: &str, audience: Audience) -> Evidence {
+        Evidence {
+            image: "reg.test:5000/app:1".to_string(),
+            image_ref: crate::registry::ImageRef::parse("reg.test:5000/app:1").ok(),
+            namespace: "shop".to_string(),
+            target: super::super::FixTarget {
+                kind: "Deployment".to_string(),
+                name: "web".to_string(),
+                service_account: "default".to_string(),
+                bare_pod: false,
+            },
+            credentials: Some(super::super::CredentialFacts {
+                anonymous: true,
+                findings: vec![super::super::CredentialFinding {
+                    id: "secret_not_found".to_string(),
+                    secret: Some(format!("shop/{secret}")),
+                    key: None,
+                    message: String::new(),
+                    suggested_key: None,
+                }],
+                server_key: "reg.test:5000".to_string(),
+                ..Default::default()
+            }),
+            audience,
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_secret_gets_its_create_command_as_argv() {
+        let fixes = fixes_for(Cause::AuthRequired, &missing("regcred", Audience::Cluster));
+        assert_eq!(fixes.len(), 1);
+        assert_eq!(
+            fixes[0].text,
+            "kubectl create secret docker-registry regcred -n shop --docker-server=reg.test:5000 --docker-username='<username>' --docker-password='<password>'"
+        );
+        assert_eq!(
+            Ok(fixes[0].argv.clone()),
+            super::super::shell::split(&fixes[0].text)
+        );
+    }
+
+    #[test]
+    fn a_hostile_secret_name_gets_a_note_and_no_command() {
+        let name = "regcred;touch${IFS}PWNED;#";
+        for cause in Cause::ALL {
+            for fix in fixes_for(cause, &missing(name, Audience::Cluster)) {
+                assert!(
+                    fix.kind == FixKind::Note || !fix.text.contains("PWNED"),
+                    "{cause:?}: {fix:?}"
+                );
+            }
+        }
+        let fixes = fixes_for(Cause::AuthRequired, &missing(name, Audience::Cluster));
+        assert_eq!(fixes.len(), 1);
+        assert_eq!(fixes[0].kind, FixKind::Note);
+        assert!(
+            fixes[0].text.contains(&format!("pull secret name \"{name}\" is not a DNS-1123")),
+            "{}",
+            fixes[0].text
+        );
+    }
+
+    #[test]
+    fn ci_fixes_name_flags_not_cluster_steps() {
+        let mut ev = missing("regcred", Audience::Ci);
+        ev.target = super::super::FixTarget::default();
+        ev.namespace.clear();
+        ev.credentials = Some(super::super::CredentialFacts {
+            tried: vec![super::super::CredentialLabel {
+                source: "--creds".to_string(),
+                key: "reg.test:5000".to_string(),
+                username: "alice".to_string(),
+            }],
+            server_key: "reg.test:5000".to_string(),
+            ..Default::default()
+        });
+        for cause in Cause::ALL {
+            let fixes = fixes_for(cause, &ev);
+            let text = format!("{fixes:?}").to_lowercase();
+            for word in ["kubectl", "kubelet", "every node", "daemonset", "/etc/containerd"] {
+                let reachable = !matches!(
+                    cause,
+                    Cause::NeverPull | Cause::DiskFull | Cause::PullSecretMissing
+                );
+                assert!(!reachable || !text.contains(word), "{cause:?}: {word}: {text}");
+            }
+        }
+        let invalid = fixes_for(Cause::AuthInvalidCredentials, &ev);
+        assert!(invalid[0].text.contains("given with --creds"), "{invalid:?}");
+        assert_eq!(invalid[1].argv, vec![vec!["docker", "login", "reg.test:5000"]]);
     }
 }

@@ -5,7 +5,8 @@
 use serde_json::json;
 
 use super::evidence::{Evidence, ProbeFacts};
-use super::fix::{Fix, Step, command, namespace_args, note, steps, target};
+use super::fix::{Fix, Step, command, namespace_args, note, steps};
+use super::owner_fix::target;
 use super::names::{Grammar, check, inert, valid};
 use super::shell::Script;
 

@@ -11,6 +11,7 @@ pub mod fix;
 mod image_fix;
 pub mod names;
 mod node_fix;
+mod owner_fix;
 pub mod shell;
 pub mod verdict;
 
