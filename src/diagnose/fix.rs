@@ -425,7 +425,9 @@ mod tests {
         assert_eq!(fixes.len(), 1);
         assert_eq!(fixes[0].kind, FixKind::Note);
         assert!(
-            fixes[0].text.contains(&format!("pull secret name \"{name}\" is not a DNS-1123")),
+            fixes[0]
+                .text
+                .contains(&format!("pull secret name \"{name}\" is not a DNS-1123")),
             "{}",
             fixes[0].text
         );
@@ -448,16 +450,31 @@ mod tests {
         for cause in Cause::ALL {
             let fixes = fixes_for(cause, &ev);
             let text = format!("{fixes:?}").to_lowercase();
-            for word in ["kubectl", "kubelet", "every node", "daemonset", "/etc/containerd"] {
+            for word in [
+                "kubectl",
+                "kubelet",
+                "every node",
+                "daemonset",
+                "/etc/containerd",
+            ] {
                 let reachable = !matches!(
                     cause,
                     Cause::NeverPull | Cause::DiskFull | Cause::PullSecretMissing
                 );
-                assert!(!reachable || !text.contains(word), "{cause:?}: {word}: {text}");
+                assert!(
+                    !reachable || !text.contains(word),
+                    "{cause:?}: {word}: {text}"
+                );
             }
         }
         let invalid = fixes_for(Cause::AuthInvalidCredentials, &ev);
-        assert!(invalid[0].text.contains("given with --creds"), "{invalid:?}");
-        assert_eq!(invalid[1].argv, vec![vec!["docker", "login", "reg.test:5000"]]);
+        assert!(
+            invalid[0].text.contains("given with --creds"),
+            "{invalid:?}"
+        );
+        assert_eq!(
+            invalid[1].argv,
+            vec![vec!["docker", "login", "reg.test:5000"]]
+        );
     }
 }

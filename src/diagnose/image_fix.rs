@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::evidence::{Evidence, ProbeFacts};
 use super::fix::{Fix, Step, command, namespace_args, note, steps};
-use super::owner_fix::target;
 use super::names::{Grammar, check, inert, valid};
+use super::owner_fix::target;
 use super::shell::Script;
 
 fn probe_lists(ev: &Evidence) -> (Vec<String>, Vec<String>, String) {

@@ -33,7 +33,7 @@ pub(super) fn target(ev: &Evidence) -> Result<(String, &str), Rejected> {
 
 /// `kubectl get pod NAME -n NS -o json | jq FILTER | kubectl replace --force -f -`.
 fn replace_pod(ev: &Evidence, filter: &str) -> Result<Script, Rejected> {
-    let (_, name) = target(ev)?;
+    let name = check(Grammar::Object, "pod name", &ev.target.name)?;
     let mut get = vec![
         "kubectl".to_string(),
         "get".into(),

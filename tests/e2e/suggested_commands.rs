@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::scenario::{Scenario, dockerconfigjson, path, pod, pulldoctor};
 use crate::support::kube_api::KubeApi;
@@ -119,33 +119,52 @@ fn assert_no_payload(work: &Path, text: &str) {
     assert!(names.is_empty(), "pasting {text:?} created {names:?}");
 }
 
-/// Runs every command fix of every verdict; returns (fix, recorded argvs) per command.
+/// Every fix anywhere in a report (verdicts, scan groups, per-pod entries), in order.
+fn all_fixes(report: &Value) -> Vec<Value> {
+    fn walk(v: &Value, out: &mut Vec<Value>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(fixes)) = m.get("fixes") {
+                    out.extend(fixes.iter().cloned());
+                }
+                for (k, child) in m {
+                    if k != "fixes" {
+                        walk(child, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| walk(c, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(report, &mut out);
+    out
+}
+
+/// Runs every command fix of the report; returns (fix, recorded argvs) per command.
 fn run_commands(shell: &Shell, report: &Value) -> Vec<(Value, Vec<Vec<String>>)> {
     let mut out = Vec::new();
-    for v in report["verdicts"].as_array().expect("verdicts") {
-        for f in v["fixes"].as_array().into_iter().flatten() {
-            if f["kind"] != "command" {
-                continue;
-            }
-            let text = f["text"].as_str().unwrap();
-            let recorded = shell.run(text);
-            let stated: Vec<Vec<String>> = serde_json::from_value(f["argv"].clone())
-                .unwrap_or_else(|e| panic!("command without argv ({e}): {f:#}"));
-            assert_eq!(
-                recorded, stated,
-                "the shell ran another argv than the report states for {text:?}"
-            );
-            out.push((f.clone(), recorded));
+    for f in all_fixes(report) {
+        if f["kind"] != "command" {
+            continue;
         }
+        let text = f["text"].as_str().unwrap();
+        let recorded = shell.run(text);
+        let stated: Vec<Vec<String>> = serde_json::from_value(f["argv"].clone())
+            .unwrap_or_else(|e| panic!("command without argv ({e}): {f:#}"));
+        assert_eq!(
+            recorded, stated,
+            "the shell ran another argv than the report states for {text:?}"
+        );
+        out.push((f.clone(), recorded));
     }
     out
 }
 
 fn note_text(report: &Value) -> String {
-    report["verdicts"][0]["fixes"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    all_fixes(report)
+        .iter()
         .filter(|f| f["kind"] == "note")
         .map(|f| f["text"].as_str().unwrap().to_string())
         .collect::<Vec<_>>()
@@ -326,6 +345,70 @@ fn json_patches_reach_kubectl_whole_and_hostile_owners_are_refused() {
         assert!(
             notes.contains("is not a DNS-1123 subdomain"),
             "{name:?}: no note names the problem:\n{notes}\n{report:#}"
+        );
+    }
+}
+
+/// `scan -A` over a snapshot whose namespace names are hostile (a snapshot holds whatever was
+/// typed into it): no command carries the namespace, a note names it.
+#[test]
+fn hostile_namespaces_in_a_snapshot_scan() {
+    let shell = Shell::new();
+    let dir = tempfile::tempdir().unwrap();
+    for ns in HOSTILE {
+        let uid = "0b7e6a52-1d0e-4c2a-9a57-3f1e2d4c5b6a";
+        let mut items = vec![
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
+                "status": {"nodeInfo": {"architecture": "amd64", "operatingSystem": "linux",
+                    "containerRuntimeVersion": "containerd://1.7.24", "kubeletVersion": "v1.30.4",
+                    "bootID": "", "kernelVersion": "", "kubeProxyVersion": "", "machineID": "",
+                    "osImage": "", "systemUUID": ""}}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": ns}}),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web-0", "namespace": ns, "uid": uid},
+                "spec": {"containers": [{"name": "app", "image": IMAGE}],
+                    "imagePullSecrets": [{"name": "regcred"}], "nodeName": "node-1",
+                    "serviceAccountName": "default"},
+                "status": {"phase": "Pending", "containerStatuses": [{"name": "app",
+                    "image": IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ImagePullBackOff",
+                        "message": format!("Back-off pulling image \"{IMAGE}\"")}}}]}}),
+        ];
+        items.push(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "web-0.0001", "namespace": ns},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": "web-0",
+                "namespace": ns, "uid": uid, "fieldPath": "spec.containers{app}"},
+            "reason": "Failed", "message": docker_denied(IMAGE), "type": "Warning", "count": 3,
+            "source": {"component": "kubelet", "host": "node-1"}}));
+        let file = dir.path().join("cluster.json");
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+        std::fs::write(&file, list.to_string()).unwrap();
+        let run = pulldoctor(&[
+            "scan",
+            "-A",
+            "--snapshot",
+            path(&file),
+            "--no-probe",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(run.code, 1, "{ns:?}: {}\n{}", run.stdout, run.stderr);
+        let report = run.json();
+        assert!(
+            !all_fixes(&report).is_empty(),
+            "{ns:?}: no fixes: {report:#}"
+        );
+        for (fix, argvs) in run_commands(&shell, &report) {
+            assert!(
+                !argvs.iter().flatten().any(|w| w.contains(ns)),
+                "{ns:?} reached a command: {fix:#}"
+            );
+        }
+        let notes = note_text(&report);
+        assert!(
+            notes.contains("The namespace") && notes.contains("is not a DNS-1123 label"),
+            "{ns:?}: no note names the problem:\n{notes}\n{report:#}"
         );
     }
 }
