@@ -187,6 +187,33 @@ fn argv(words: &[&str]) -> Vec<String> {
 #[test]
 fn hostile_pull_secret_names_give_notes_not_commands() {
     let shell = Shell::new();
+    for name in HOSTILE {
+        let api = KubeApi::start();
+        Scenario::new(IMAGE)
+            .failed(&docker_denied(IMAGE))
+            .pull_secret(name)
+            .load(&api);
+        let run = pod(&api, &["--no-probe"]);
+        assert_eq!(run.code, 1, "{name:?}: {}", run.stderr);
+        let report = run.json();
+        for (fix, argvs) in run_commands(&shell, &report) {
+            assert!(
+                !argvs.iter().flatten().any(|w| w.contains(name)),
+                "{name:?} reached a command: {fix:#}"
+            );
+        }
+        let notes = note_text(&report);
+        assert!(
+            notes.contains("pull secret name") && notes.contains("is not a DNS-1123 subdomain"),
+            "{name:?}: no note names the problem:\n{notes}"
+        );
+        assert!(
+            notes.lines().all(|l| l.chars().all(|c| !c.is_control())),
+            "{name:?}: a note holds a control character: {notes:?}"
+        );
+    }
+
+    // A valid name: exactly the create command, as kubectl receives it.
     let api = KubeApi::start();
     Scenario::new(IMAGE)
         .failed(&docker_denied(IMAGE))
@@ -213,32 +240,6 @@ fn hostile_pull_secret_names_give_notes_not_commands() {
         "{:#}",
         run.json()
     );
-
-    for name in HOSTILE {
-        let api = KubeApi::start();
-        Scenario::new(IMAGE)
-            .failed(&docker_denied(IMAGE))
-            .pull_secret(name)
-            .load(&api);
-        let run = pod(&api, &["--no-probe"]);
-        assert_eq!(run.code, 1, "{name:?}: {}", run.stderr);
-        let report = run.json();
-        for (fix, argvs) in run_commands(&shell, &report) {
-            assert!(
-                !argvs.iter().flatten().any(|w| w.contains(name)),
-                "{name:?} reached a command: {fix:#}"
-            );
-        }
-        let notes = note_text(&report);
-        assert!(
-            notes.contains("pull secret name") && notes.contains("is not a DNS-1123 subdomain"),
-            "{name:?}: no note names the problem:\n{notes}"
-        );
-        assert!(
-            notes.lines().all(|l| l.chars().all(|c| !c.is_control())),
-            "{name:?}: a note holds a control character: {notes:?}"
-        );
-    }
 }
 
 /// The owner's patch, the service account's patch and `kubectl run --overrides` carry JSON in
