@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 
 use crate::classify::{self, Symptom};
 use crate::credentials::ImageCredentials;
-use crate::diagnose::{ContainerInfo, Evidence, FixTarget, NodeFacts, ProbeFacts};
+use crate::diagnose::{Audience, ContainerInfo, Evidence, FixTarget, NodeFacts, ProbeFacts};
 use crate::registry::{ImageRef, Platform};
 use crate::scene::{ContainerKind, Scene, is_pull_failure_event, is_pull_waiting_reason};
 use crate::taxonomy::{Cause, Runtime};
@@ -240,6 +240,7 @@ impl PodContext {
             namespace: scene.namespace.clone(),
             healthy: case.healthy(),
             unreadable: scene.unreadable.clone(),
+            audience: Audience::Cluster,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::authfile::{self, Authfile, Helpers};
 use crate::cli::ImageArgs;
 use crate::config::Common;
 use crate::credentials::ImageCredentials;
-use crate::diagnose::{self, Evidence, ProbeFacts};
+use crate::diagnose::{self, Audience, Evidence, ProbeFacts};
 use crate::redacted::Redacted;
 use crate::registry::{ImageRef, Platform};
 use crate::report::{Report, Summary};
@@ -50,6 +50,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         image: raw.clone(),
                         symptom: Some(s),
                         probe: ProbeFacts::NotRun(format!("not a valid reference: {e}")),
+                        audience: Audience::Ci,
                         ..Evidence::default()
                     }
                 }
@@ -82,6 +83,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         image_ref: Some(r.clone()),
                         credentials: Some(super::creds::facts(&ic, r)),
                         probe,
+                        audience: Audience::Ci,
                         ..Evidence::default()
                     }
                 }

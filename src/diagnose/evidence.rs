@@ -36,6 +36,21 @@ pub struct Evidence {
     pub healthy: bool,
     /// Things that could not be read (RBAC), each a human line.
     pub unreadable: Vec<String>,
+    /// Who acts on the fixes: the cluster's operator (`pod`, `scan`) or a CI job (`image`).
+    pub audience: Audience,
+}
+
+/// Who reads the fixes, decided once where the evidence is gathered: it sets their words and
+/// which steps exist, so no fix is reworded afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// An operator with kubectl and the nodes: pull secrets, owner patches, node files.
+    #[default]
+    Cluster,
+    /// The user of `pulldoctor image` in CI: its flags (`--ca-file`, `--authfile`, `--creds`),
+    /// the registry's own login; no node, kubelet or kubectl steps.
+    Ci,
 }
 
 /// A container and its kind.

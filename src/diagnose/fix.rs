@@ -5,12 +5,21 @@
 //! old spec. CA and plain-HTTP fixes name the file for the node's runtime as each reads it
 //! (docker `certs.d`, containerd `hosts.toml`, CRI-O `containers/certs.d` and `registries.conf`;
 //! see `shared/reference/node-registry-config.md`). No fix ever contains a secret value.
+//!
+//! Every command is built as argv from values checked against their grammar (`names`) and
+//! quoted once (`shell`): a pull secret named `regcred;touch${IFS}PWNED;#` gets a note saying
+//! the name is invalid, never a command that would run the rest when pasted. The `image`
+//! command's CI audience gets its own words (`ci_fix`).
 
 use serde::Serialize;
 
-use super::evidence::Evidence;
+use super::ci_fix;
+use super::evidence::{Audience, Evidence};
 use super::image_fix::{platform_fixes, tag_fixes};
+use super::names::{Grammar, Rejected, check, inert};
 use super::node_fix::{ca_fixes, http_fixes};
+use super::owner_fix::{reference_secret, restart_fixes};
+use super::shell::Script;
 use crate::taxonomy::Cause;
 
 /// What kind of step a fix is.
@@ -34,13 +43,21 @@ pub struct Fix {
     pub kind: FixKind,
     /// The text to paste (may span lines).
     pub text: String,
+    /// For a command: the argv of each simple command in `text`, in order, exactly as a POSIX
+    /// shell splits `text` (for automation that runs it without a shell).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<Vec<String>>,
 }
 
-pub(super) fn command(title: impl Into<String>, text: impl Into<String>) -> Fix {
+/// A step, or the value that kept it from being written.
+pub(super) type Step = Result<Fix, Rejected>;
+
+pub(super) fn command(title: impl Into<String>, script: Script) -> Fix {
     Fix {
         title: title.into(),
         kind: FixKind::Command,
-        text: text.into(),
+        text: script.render(),
+        argv: script.argvs(),
     }
 }
 
@@ -49,6 +66,7 @@ pub(super) fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
         title: title.into(),
         kind: FixKind::File,
         text: text.into(),
+        argv: Vec::new(),
     }
 }
 
@@ -58,47 +76,65 @@ pub(super) fn note(text: impl Into<String>) -> Fix {
         title: text.clone(),
         kind: FixKind::Note,
         text,
+        argv: Vec::new(),
     }
 }
 
-/// The fixes for `cause` in this cluster.
-pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
-    let registry = ev
-        .image_ref
+/// The steps, each rejected value replaced by its note (once, however many steps it spoiled).
+pub(super) fn steps(steps: impl IntoIterator<Item = Step>) -> Vec<Fix> {
+    let mut out: Vec<Fix> = Vec::new();
+    for s in steps {
+        let fix = s.unwrap_or_else(|r| r.note());
+        if !out.contains(&fix) {
+            out.push(fix);
+        }
+    }
+    out
+}
+
+/// The image's registry, made inert for a note (`the registry` when the image does not parse).
+pub(super) fn registry_shown(ev: &Evidence) -> String {
+    ev.image_ref
         .as_ref()
-        .map(|r| r.registry.clone())
-        .unwrap_or_default();
+        .map(|r| inert(&r.registry))
+        .unwrap_or_else(|| "the registry".to_string())
+}
+
+/// The fixes for `cause` in this cluster, or for the CI job of the `image` command.
+pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
+    if ev.audience == Audience::Ci
+        && let Some(fixes) = ci_fix::fixes_for(cause, ev)
+    {
+        return fixes;
+    }
+    let registry = registry_shown(ev);
     match cause {
         Cause::AuthRequired | Cause::AuthOrNotFound => auth_fixes(ev, cause),
         Cause::AuthInvalidCredentials => {
-            let name = existing_secret(ev).unwrap_or_else(|| secret_name(&registry));
-            vec![
-                command(
-                    format!("Recreate secret {name} with the right password"),
-                    format!(
-                        "{} --dry-run=client -o yaml | kubectl apply -f -",
-                        create_secret(&name, &server_key(ev), &ev.namespace)
-                    ),
-                ),
-                note("Check the password with: docker login ".to_string() + &registry),
-            ]
+            let raw = ev.image_ref.as_ref().map(|r| r.registry.as_str());
+            let name = existing_secret(ev).unwrap_or_else(|| secret_name(raw.unwrap_or("")));
+            steps([
+                recreate_secret(ev, &name)
+                    .map(|s| command(format!("Recreate secret {name} with the right password"), s)),
+                docker_login(ev),
+            ])
         }
         Cause::AuthForbidden => vec![note(format!(
             "The account authenticates but may not pull {}: grant it pull (read) access to that repository in {registry}'s access control, or use an account that has it.",
             ev.image_ref.as_ref().map(|r| r.repository.as_str()).unwrap_or("this repository")
         ))],
-        Cause::TlsUnknownAuthority => ca_fixes(ev, &registry),
+        Cause::TlsUnknownAuthority => ca_fixes(ev),
         Cause::TlsHostnameMismatch => vec![note(format!(
             "Reissue {registry}'s certificate with a subjectAltName for the name the image uses, or change the image to a name the certificate lists."
         ))],
         Cause::TlsExpired => vec![note(format!(
             "Renew {registry}'s certificate (check the node's clock too if the dates look right)."
         ))],
-        Cause::HttpToHttps => http_fixes(ev, &registry),
+        Cause::HttpToHttps => http_fixes(ev),
         Cause::NotFoundTag => tag_fixes(ev),
         Cause::NotFoundRepo | Cause::NotFound => vec![note(format!(
             "Check the repository name in {} against what {registry} holds (case, path prefix, organisation).",
-            ev.image
+            inert(&ev.image)
         ))],
         Cause::PlatformMismatch => platform_fixes(ev),
         Cause::RateLimited => vec![note(
@@ -130,7 +166,7 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
         Cause::PullSecretMissing => missing_secret_fixes(ev),
         Cause::DiskFull => vec![command(
             "Free image space on the node",
-            "crictl rmi --prune",
+            Script::new(["crictl", "rmi", "--prune"]),
         )],
         Cause::RegistryServerError => vec![note(format!(
             "{registry} is failing on its side: check its logs and storage; kubelet retries on its own."
@@ -147,7 +183,7 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
 }
 
 /// The key kubelet will match for this image.
-fn server_key(ev: &Evidence) -> String {
+pub(super) fn server_key(ev: &Evidence) -> String {
     if let Some(c) = &ev.credentials
         && !c.server_key.is_empty()
     {
@@ -185,78 +221,55 @@ fn secret_name(registry: &str) -> String {
     }
 }
 
-/// `kubectl create secret docker-registry` with placeholders for the values.
-pub fn create_secret(name: &str, server: &str, namespace: &str) -> String {
-    let ns = if namespace.is_empty() {
-        String::new()
-    } else {
-        format!(" -n {namespace}")
-    };
-    format!(
-        "kubectl create secret docker-registry {name}{ns} --docker-server={server} --docker-username='<username>' --docker-password='<password>'"
-    )
+/// `-n NAMESPACE`, or nothing when there is no namespace.
+pub(super) fn namespace_args(ev: &Evidence) -> Result<Vec<String>, Rejected> {
+    if ev.namespace.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ns = check(Grammar::Namespace, "namespace", &ev.namespace)?;
+    Ok(vec!["-n".to_string(), ns.to_string()])
 }
 
-/// The JSON merge that adds a pull secret at the right depth of the owner's spec.
-fn pull_secret_patch(kind: &str, secret: &str) -> String {
-    let inner = format!(r#"{{"imagePullSecrets":[{{"name":"{secret}"}}]}}"#);
-    match kind {
-        "Pod" | "" => format!(r#"{{"spec":{inner}}}"#),
-        "CronJob" => {
-            format!(r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{inner}}}}}}}}}}}"#)
-        }
-        _ => format!(r#"{{"spec":{{"template":{{"spec":{inner}}}}}}}"#),
+/// `kubectl create secret docker-registry` with placeholders for the values; `name` must be a
+/// Secret name, `server` a registry key, `namespace` a namespace.
+pub fn create_secret(name: &str, server: &str, namespace: &str) -> Result<Script, Rejected> {
+    let name = check(Grammar::Secret, "pull secret name", name)?;
+    let server = check(Grammar::RegistryKey, "registry key", server)?;
+    let mut argv = vec!["kubectl", "create", "secret", "docker-registry", name];
+    if !namespace.is_empty() {
+        argv.push("-n");
+        argv.push(check(Grammar::Namespace, "namespace", namespace)?);
     }
+    let server = format!("--docker-server={server}");
+    argv.extend([
+        server.as_str(),
+        "--docker-username=<username>",
+        "--docker-password=<password>",
+    ]);
+    Ok(Script::new(argv))
 }
 
-/// Steps that make the pod carry `secret`.
-fn reference_secret(ev: &Evidence, secret: &str) -> Vec<Fix> {
-    let t = &ev.target;
-    let ns = &ev.namespace;
-    let mut out = Vec::new();
-    if t.kind.is_empty() {
-        return out;
-    }
-    if t.kind == "Pod" {
-        out.push(command(
-            format!("Recreate pod {} with imagePullSecrets (a pod's spec cannot be patched)", t.name),
-            format!(
-                "kubectl get pod {} -n {ns} -o json | jq '.spec.imagePullSecrets += [{{\"name\":\"{secret}\"}}]' | kubectl replace --force -f -",
-                t.name
-            ),
-        ));
-        if t.bare_pod {
-            let image = &ev.image;
-            out.push(command(
-                "Or start it again with kubectl run",
-                format!(
-                    "kubectl run {} -n {ns} --image={image} --overrides='{}'",
-                    t.name,
-                    pull_secret_patch("Pod", secret)
-                ),
-            ));
-        }
-    } else {
-        out.push(command(
-            format!("Reference {secret} from {} {}", t.kind, t.name),
-            format!(
-                "kubectl patch {} {} -n {ns} --type=strategic -p '{}'",
-                t.kind.to_ascii_lowercase(),
-                t.name,
-                pull_secret_patch(&t.kind, secret)
-            ),
-        ));
-    }
-    let sa = if t.service_account.is_empty() {
-        "default"
-    } else {
-        &t.service_account
-    };
-    out.push(command(
-        format!("Or give every new pod of service account {sa} the secret (existing pods keep their spec; this replaces the account's list)"),
-        format!("kubectl patch serviceaccount {sa} -n {ns} -p '{}'", format_args!(r#"{{"imagePullSecrets":[{{"name":"{secret}"}}]}}"#)),
-    ));
-    out
+/// `create_secret … --dry-run=client -o yaml | kubectl apply -f -`: replaces a secret in place.
+fn recreate_secret_as(ev: &Evidence, name: &str, key: &str) -> Result<Script, Rejected> {
+    let mut s = create_secret(name, key, &ev.namespace)?;
+    s.commands[0]
+        .1
+        .extend(["--dry-run=client", "-o", "yaml"].map(String::from));
+    Ok(s.pipe(["kubectl", "apply", "-f", "-"]))
+}
+
+fn recreate_secret(ev: &Evidence, name: &str) -> Result<Script, Rejected> {
+    recreate_secret_as(ev, name, &server_key(ev))
+}
+
+/// `docker login REGISTRY`: the registry's own check of a username and password.
+pub(super) fn docker_login(ev: &Evidence) -> Step {
+    let r = ev.image_ref.as_ref().map(|r| r.registry.as_str());
+    let registry = check(Grammar::Host, "registry host", r.unwrap_or(""))?;
+    Ok(command(
+        "Check the username and password with the registry's own login (it asks for them)",
+        Script::new(["docker", "login", registry]),
+    ))
 }
 
 /// The first credential finding with one of `ids`.
@@ -283,13 +296,12 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
         && let (Some(secret), Some(key)) = (&f.secret, &f.suggested_key)
     {
         let name = secret.rsplit('/').next().unwrap_or(secret);
-        out.push(command(
-            format!("Recreate {name} under the key kubelet matches ({key})"),
-            format!(
-                "{} --dry-run=client -o yaml | kubectl apply -f -",
-                create_secret(name, key, &ev.namespace)
-            ),
-        ));
+        out.extend(steps([recreate_secret_as(ev, name, key).map(|s| {
+            command(
+                format!("Recreate {name} under the key kubelet matches ({key})"),
+                s,
+            )
+        })]));
         return out;
     }
     if let Some(secret) = creds.and_then(|c| c.unreferenced_match.clone()) {
@@ -300,7 +312,7 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
     if cause == Cause::AuthOrNotFound {
         out.push(note(format!(
             "Check that {} exists; if it does, the registry wants credentials:",
-            ev.image
+            inert(&ev.image)
         )));
     }
     if ev.target.kind.is_empty() {
@@ -315,49 +327,11 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
         .map(|r| r.registry.clone())
         .unwrap_or_default();
     let name = secret_name(&registry);
-    out.push(command(
-        format!("Create a pull secret for {}", server_key(ev)),
-        create_secret(&name, &server_key(ev), &ev.namespace),
-    ));
+    let key = server_key(ev);
+    out.extend(steps([create_secret(&name, &key, &ev.namespace)
+        .map(|s| command(format!("Create a pull secret for {key}"), s))]));
     out.extend(reference_secret(ev, &name));
     out
-}
-
-/// The service account already lists the secret; pods created before that lack it, and only
-/// new pods get it copied in by the admission plugin.
-fn restart_fixes(ev: &Evidence) -> Vec<Fix> {
-    let t = &ev.target;
-    if t.kind.is_empty() || t.kind == "Pod" {
-        return vec![command(
-            format!(
-                "Recreate pod {} so admission copies the service account's pull secrets",
-                t.name
-            ),
-            format!(
-                "kubectl get pod {} -n {} -o json | jq 'del(.spec.imagePullSecrets)' | kubectl replace --force -f -",
-                t.name, ev.namespace
-            ),
-        )];
-    }
-    let kind = t.kind.to_ascii_lowercase();
-    let restartable = matches!(kind.as_str(), "deployment" | "statefulset" | "daemonset");
-    if restartable {
-        vec![command(
-            format!(
-                "Restart {} {}: new pods get the service account's pull secrets",
-                t.kind, t.name
-            ),
-            format!(
-                "kubectl rollout restart {kind}/{} -n {}",
-                t.name, ev.namespace
-            ),
-        )]
-    } else {
-        vec![note(format!(
-            "Delete the pods of {} {} so they are recreated with the service account's pull secrets.",
-            t.kind, t.name
-        ))]
-    }
 }
 
 fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
@@ -368,37 +342,30 @@ fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
     });
     let name = missing
         .and_then(|f| f.secret.clone())
-        .map(|s| s.rsplit('/').next().unwrap_or(&s).to_string())
-        .unwrap_or_else(|| "<secret>".to_string());
-    vec![command(
-        format!(
-            "Create {name} in namespace {} (secrets are read from the pod's namespace only)",
-            ev.namespace
-        ),
-        create_secret(&name, &server_key(ev), &ev.namespace),
-    )]
+        .map(|s| s.rsplit('/').next().unwrap_or(&s).to_string());
+    let script = match &name {
+        Some(name) => create_secret(name, &server_key(ev), &ev.namespace),
+        // No finding names it: a placeholder the user fills in.
+        None => create_secret("secret-name", &server_key(ev), &ev.namespace).map(|mut s| {
+            s.commands[0].1[4] = "<secret>".to_string();
+            s
+        }),
+    };
+    let name = name.unwrap_or_else(|| "<secret>".to_string());
+    steps([script.map(|s| {
+        command(
+            format!(
+                "Create {name} in namespace {} (secrets are read from the pod's namespace only)",
+                ev.namespace
+            ),
+            s,
+        )
+    })])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patches_land_at_the_right_depth() {
-        let d = pull_secret_patch("Deployment", "s");
-        assert_eq!(
-            d,
-            r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"s"}]}}}}"#
-        );
-        let c = pull_secret_patch("CronJob", "s");
-        let v: serde_json::Value = serde_json::from_str(&c).unwrap();
-        assert_eq!(
-            v["spec"]["jobTemplate"]["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"],
-            "s"
-        );
-        let p: serde_json::Value = serde_json::from_str(&pull_secret_patch("Pod", "s")).unwrap();
-        assert_eq!(p["spec"]["imagePullSecrets"][0]["name"], "s");
-    }
 
     #[test]
     fn secret_names_are_dns_safe() {
@@ -407,5 +374,115 @@ mod tests {
             "regcred-reg-example-com-8000"
         );
         assert_eq!(secret_name(""), "regcred");
+    }
+
+    fn missing(secret: &str, audience: Audience) -> Evidence {
+        Evidence {
+            image: "reg.test:5000/app:1".to_string(),
+            image_ref: crate::registry::ImageRef::parse("reg.test:5000/app:1").ok(),
+            namespace: "shop".to_string(),
+            target: super::super::FixTarget {
+                kind: "Deployment".to_string(),
+                name: "web".to_string(),
+                service_account: "default".to_string(),
+                bare_pod: false,
+            },
+            credentials: Some(super::super::CredentialFacts {
+                anonymous: true,
+                findings: vec![super::super::CredentialFinding {
+                    id: "secret_not_found".to_string(),
+                    secret: Some(format!("shop/{secret}")),
+                    key: None,
+                    message: String::new(),
+                    suggested_key: None,
+                }],
+                server_key: "reg.test:5000".to_string(),
+                ..Default::default()
+            }),
+            audience,
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_secret_gets_its_create_command_as_argv() {
+        let fixes = fixes_for(Cause::AuthRequired, &missing("regcred", Audience::Cluster));
+        assert_eq!(fixes.len(), 1);
+        assert_eq!(
+            fixes[0].text,
+            "kubectl create secret docker-registry regcred -n shop --docker-server=reg.test:5000 --docker-username='<username>' --docker-password='<password>'"
+        );
+        assert_eq!(
+            Ok(fixes[0].argv.clone()),
+            super::super::shell::split(&fixes[0].text)
+        );
+    }
+
+    #[test]
+    fn a_hostile_secret_name_gets_a_note_and_no_command() {
+        let name = "regcred;touch${IFS}PWNED;#";
+        for cause in Cause::ALL {
+            for fix in fixes_for(cause, &missing(name, Audience::Cluster)) {
+                assert!(
+                    fix.kind == FixKind::Note || !fix.text.contains("PWNED"),
+                    "{cause:?}: {fix:?}"
+                );
+            }
+        }
+        let fixes = fixes_for(Cause::AuthRequired, &missing(name, Audience::Cluster));
+        assert_eq!(fixes.len(), 1);
+        assert_eq!(fixes[0].kind, FixKind::Note);
+        assert!(
+            fixes[0]
+                .text
+                .contains(&format!("pull secret name \"{name}\" is not a DNS-1123")),
+            "{}",
+            fixes[0].text
+        );
+    }
+
+    #[test]
+    fn ci_fixes_name_flags_not_cluster_steps() {
+        let mut ev = missing("regcred", Audience::Ci);
+        ev.target = super::super::FixTarget::default();
+        ev.namespace.clear();
+        ev.credentials = Some(super::super::CredentialFacts {
+            tried: vec![super::super::CredentialLabel {
+                source: "--creds".to_string(),
+                key: "reg.test:5000".to_string(),
+                username: "alice".to_string(),
+            }],
+            server_key: "reg.test:5000".to_string(),
+            ..Default::default()
+        });
+        for cause in Cause::ALL {
+            let fixes = fixes_for(cause, &ev);
+            let text = format!("{fixes:?}").to_lowercase();
+            for word in [
+                "kubectl",
+                "kubelet",
+                "every node",
+                "daemonset",
+                "/etc/containerd",
+            ] {
+                let reachable = !matches!(
+                    cause,
+                    Cause::NeverPull | Cause::DiskFull | Cause::PullSecretMissing
+                );
+                assert!(
+                    !reachable || !text.contains(word),
+                    "{cause:?}: {word}: {text}"
+                );
+            }
+        }
+        let invalid = fixes_for(Cause::AuthInvalidCredentials, &ev);
+        assert!(
+            invalid[0].text.contains("given with --creds"),
+            "{invalid:?}"
+        );
+        assert_eq!(
+            invalid[1].argv,
+            vec![vec!["docker", "login", "reg.test:5000"]]
+        );
     }
 }

@@ -1,8 +1,14 @@
 //! Fixes that change which image is asked for: the closest existing tags for a typo, and the
-//! platforms an index offers against the node's.
+//! platforms an index offers against the node's. Tags and platforms are the registry's words:
+//! they reach a command only when they follow their grammar.
+
+use serde_json::json;
 
 use super::evidence::{Evidence, ProbeFacts};
-use super::fix::{Fix, command, note};
+use super::fix::{Fix, Step, command, namespace_args, note, steps};
+use super::names::{Grammar, check, inert, valid};
+use super::owner_fix::target;
+use super::shell::Script;
 
 fn probe_lists(ev: &Evidence) -> (Vec<String>, Vec<String>, String) {
     match &ev.probe {
@@ -17,11 +23,17 @@ pub(super) fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
         return Vec::new();
     };
     let wanted = r.tag.clone().unwrap_or_default();
+    // The registry wrote these: only tags a reference may carry are offered.
+    let tags: Vec<String> = tags
+        .into_iter()
+        .filter(|t| valid(Grammar::Tag, t))
+        .collect();
     let closest = closest(&wanted, &tags, 3);
     if closest.is_empty() {
         return vec![note(format!(
-            "Push {}:{wanted}, or use a tag that exists.",
-            r.name()
+            "Push {}:{}, or use a tag that exists.",
+            inert(&r.name()),
+            inert(&wanted)
         ))];
     }
     let mut out = vec![note(format!("Closest tags: {}", closest.join(", ")))];
@@ -30,22 +42,25 @@ pub(super) fn tag_fixes(ev: &Evidence) -> Vec<Fix> {
         && !t.kind.is_empty()
         && t.kind != "Pod"
     {
-        let base = ev
-            .image
-            .rsplit_once(':')
-            .map(|(b, _)| b)
-            .unwrap_or(&ev.image);
-        out.push(command(
-            format!("Point {} {} at {}", t.kind, t.name, closest[0]),
-            format!(
-                "kubectl set image {}/{} {}={base}:{} -n {}",
-                t.kind.to_ascii_lowercase(),
-                t.name,
-                c.name,
-                closest[0],
-                ev.namespace
-            ),
-        ));
+        let step: Step = (|| {
+            let (kind, name) = target(ev)?;
+            let image = check(Grammar::Image, "image", &ev.image)?;
+            let container = check(Grammar::Container, "container name", &c.name)?;
+            let base = repository_of(image);
+            let mut argv = vec![
+                "kubectl".to_string(),
+                "set".into(),
+                "image".into(),
+                format!("{kind}/{name}"),
+                format!("{container}={base}:{}", closest[0]),
+            ];
+            argv.extend(namespace_args(ev)?);
+            Ok(command(
+                format!("Point {} {} at {}", t.kind, t.name, closest[0]),
+                Script::new(argv),
+            ))
+        })();
+        out.extend(steps([step]));
     }
     out
 }
@@ -54,24 +69,29 @@ pub(super) fn platform_fixes(ev: &Evidence) -> Vec<Fix> {
     let (_, platforms, wanted) = probe_lists(ev);
     let mut out = Vec::new();
     if !platforms.is_empty() {
+        let wanted = inert(&wanted);
         out.push(note(format!(
             "The image offers {}; the node is {}. Build and push a {} variant (docker buildx --platform), or schedule the pod on a matching node:",
-            platforms.join(", "),
+            inert(&platforms.join(", ")),
             if wanted.is_empty() { "another platform" } else { &wanted },
             if wanted.is_empty() { "matching" } else { &wanted },
         )));
         if let Some(arch) = platforms.first().and_then(|p| p.split('/').nth(1)) {
             let t = &ev.target;
             if !t.kind.is_empty() && t.kind != "Pod" {
-                out.push(command(
-                    format!("Pin {} {} to {arch} nodes", t.kind, t.name),
-                    format!(
-                        "kubectl patch {} {} -n {} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"{arch}\"}}}}}}}}}}'",
-                        t.kind.to_ascii_lowercase(),
-                        t.name,
-                        ev.namespace
-                    ),
-                ));
+                let step: Step = (|| {
+                    let (kind, name) = target(ev)?;
+                    let arch = check(Grammar::LabelValue, "architecture", arch)?;
+                    let patch = json!({"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/arch": arch}}}}});
+                    let mut argv = vec!["kubectl".to_string(), "patch".into(), kind, name.into()];
+                    argv.extend(namespace_args(ev)?);
+                    argv.extend(["-p".to_string(), patch.to_string()]);
+                    Ok(command(
+                        format!("Pin {} {} to {arch} nodes", t.kind, t.name),
+                        Script::new(argv),
+                    ))
+                })();
+                out.extend(steps([step]));
             }
         }
     } else {
@@ -80,6 +100,15 @@ pub(super) fn platform_fixes(ev: &Evidence) -> Vec<Fix> {
         ));
     }
     out
+}
+
+/// The reference without its tag or digest (`reg:5000/app:1.0` → `reg:5000/app`).
+fn repository_of(image: &str) -> &str {
+    let name = image.split_once('@').map(|(n, _)| n).unwrap_or(image);
+    match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => &name[..i],
+        _ => name,
+    }
 }
 
 /// The `n` tags closest to `wanted` by edit distance, nearest first; ties go to the longer
@@ -130,5 +159,12 @@ mod tests {
             .to_vec();
         assert_eq!(closest("1.25.4", &tags, 2), vec!["1.25.3", "1.25"]);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn repository_keeps_the_port() {
+        assert_eq!(repository_of("reg:5000/app:1.0"), "reg:5000/app");
+        assert_eq!(repository_of("reg:5000/app"), "reg:5000/app");
+        assert_eq!(repository_of("app@sha256:00"), "app");
     }
 }

@@ -5,15 +5,19 @@
 //! found), or contradicts it — old Docker's "not found" that is really a missing login is the
 //! second field report's story. Without a probe the text alone gives a `likely` verdict.
 
+mod ci_fix;
 pub mod evidence;
 pub mod fix;
 mod image_fix;
+pub mod names;
 mod node_fix;
+mod owner_fix;
+pub mod shell;
 pub mod verdict;
 
 pub use evidence::{
-    ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence, FixTarget,
-    NodeFacts, ProbeFacts, ProbeResult,
+    Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence,
+    FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

@@ -5,9 +5,15 @@
 //! `hosts.toml` under its `config_path` (<https://github.com/containerd/containerd/blob/main/docs/hosts.md>),
 //! CRI-O's `/etc/containers/certs.d/` and `registries.conf`. The runtime comes from
 //! `node.status.nodeInfo.containerRuntimeVersion`; when it is unknown, every runtime's form is given.
+//! The registry goes into paths, commands and file bodies only once it is a valid `host[:port]`,
+//! so it needs no escaping in TOML or JSON and cannot leave its directory.
+
+use serde_json::json;
 
 use super::evidence::Evidence;
-use super::fix::{Fix, command, file, note};
+use super::fix::{Fix, command, file, note, registry_shown};
+use super::names::{Grammar, Rejected, check};
+use super::shell::Script;
 use crate::taxonomy::Runtime;
 
 fn node_runtime(ev: &Evidence) -> Runtime {
@@ -17,7 +23,27 @@ fn node_runtime(ev: &Evidence) -> Runtime {
         .unwrap_or(Runtime::Unknown)
 }
 
-pub(super) fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
+/// The image's registry as a checked `host[:port]`.
+fn registry(ev: &Evidence) -> Result<&str, Rejected> {
+    let r = ev.image_ref.as_ref().map(|r| r.registry.as_str());
+    check(Grammar::Host, "registry host", r.unwrap_or(""))
+}
+
+/// `sudo mkdir -p DIR && sudo cp ca.crt DIR/ca.crt`.
+fn install_ca(dir: &str) -> Script {
+    Script::new(["sudo", "mkdir", "-p", dir]).and([
+        "sudo",
+        "cp",
+        "ca.crt",
+        &format!("{dir}/ca.crt"),
+    ])
+}
+
+pub(super) fn ca_fixes(ev: &Evidence) -> Vec<Fix> {
+    let registry = match registry(ev) {
+        Ok(r) => r,
+        Err(r) => return vec![r.note()],
+    };
     let runtime = node_runtime(ev);
     let mut out = Vec::new();
     let all = runtime == Runtime::Unknown;
@@ -32,13 +58,13 @@ pub(super) fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
     if all || runtime == Runtime::Docker {
         out.push(command(
             format!("docker: install the CA as /etc/docker/certs.d/{registry}/ca.crt"),
-            format!("sudo mkdir -p /etc/docker/certs.d/{registry} && sudo cp ca.crt /etc/docker/certs.d/{registry}/ca.crt"),
+            install_ca(&format!("/etc/docker/certs.d/{registry}")),
         ));
     }
     if all || runtime == Runtime::CriO {
         out.push(command(
             format!("CRI-O: install the CA as /etc/containers/certs.d/{registry}/ca.crt"),
-            format!("sudo mkdir -p /etc/containers/certs.d/{registry} && sudo cp ca.crt /etc/containers/certs.d/{registry}/ca.crt"),
+            install_ca(&format!("/etc/containers/certs.d/{registry}")),
         ));
     }
     out.push(note(
@@ -47,7 +73,11 @@ pub(super) fn ca_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
     out
 }
 
-pub(super) fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
+pub(super) fn http_fixes(ev: &Evidence) -> Vec<Fix> {
+    let registry = match registry(ev) {
+        Ok(r) => r,
+        Err(r) => return vec![r.note()],
+    };
     let runtime = node_runtime(ev);
     let all = runtime == Runtime::Unknown;
     let mut out = Vec::new();
@@ -60,7 +90,7 @@ pub(super) fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
     if all || runtime == Runtime::Docker {
         out.push(file(
             "docker: /etc/docker/daemon.json, then restart dockerd".to_string(),
-            format!("{{ \"insecure-registries\": [\"{registry}\"] }}"),
+            format!("{{ \"insecure-registries\": {} }}", json!([registry])),
         ));
     }
     if all || runtime == Runtime::CriO {
@@ -70,8 +100,9 @@ pub(super) fn http_fixes(ev: &Evidence, registry: &str) -> Vec<Fix> {
             format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true"),
         ));
     }
-    out.push(note(
-        "Better still: serve the registry over HTTPS.".to_string(),
-    ));
+    out.push(note(format!(
+        "Better still: serve {} over HTTPS.",
+        registry_shown(ev)
+    )));
     out
 }

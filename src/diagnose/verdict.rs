@@ -238,8 +238,14 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             push(
                 "secret",
                 format!(
-                    "kubelet would try {} (key {}, user {})",
-                    t.source, t.key, t.username
+                    "{} {} (key {}, user {})",
+                    match ev.audience {
+                        super::Audience::Cluster => "kubelet would try",
+                        super::Audience::Ci => "pulldoctor tries the credentials from",
+                    },
+                    t.source,
+                    t.key,
+                    t.username
                 ),
             );
         }

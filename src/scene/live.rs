@@ -141,6 +141,11 @@ impl LiveSource {
     where
         K: Clone + DeserializeOwned + Debug,
     {
+        // Every kind read by name here has DNS-1123 subdomain names; a name outside it (a pod's
+        // unvalidated `imagePullSecrets[].name`) names nothing and may not even fit in a URL.
+        if !crate::diagnose::names::dns_subdomain(name) {
+            return Ok(Lookup::NotFound);
+        }
         match api.get(name).await {
             Ok(o) => Ok(Lookup::Found(o)),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(Lookup::NotFound),

@@ -19,4 +19,5 @@ mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
 mod scenario;
+mod suggested_commands;
 mod support;
