@@ -89,6 +89,9 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         .iter()
         .map(|(k, j)| (k.clone(), j.auths.iter().map(|a| a.label.clone()).collect()))
         .collect();
+    // Pods in name order, whatever order the API or the file gave them: a group's
+    // representative and its lists must not depend on it.
+    pending.sort_by(|a, b| a.pod.cmp(&b.pod));
     let (probes, waiting) = (jobs.len(), pending.len());
     let results = run_probes(&prober, jobs, args.concurrency.max(1)).await?;
     let mut groups: BTreeMap<GroupKey, Filling> = BTreeMap::new();
@@ -180,9 +183,9 @@ fn relabel(facts: &ProbeFacts, from: &[String], to: &[String]) -> ProbeFacts {
 type GroupKey = (String, String, String);
 
 /// The fix in words any pod of the same story shares: this pod's own names (image, namespace,
-/// workload, pod, container, service account) replaced by their role, so "reference regcred
-/// from Deployment web" and "… from Deployment api" match, while "recreate the pod so admission
-/// copies the account's secrets" does not.
+/// workload and its kind, pod, container, service account) replaced by their role, so
+/// "reference regcred from Deployment web" and "… from StatefulSet db" match, while "recreate
+/// the pod so admission copies the account's secrets" does not.
 fn fix_shape(verdict: &Verdict, p: &Pending) -> String {
     let ev = &p.evidence;
     let base = ev
@@ -191,8 +194,11 @@ fn fix_shape(verdict: &Verdict, p: &Pending) -> String {
         .filter(|(_, tag)| !tag.contains('/'))
         .map(|(b, _)| b);
     let container = ev.container.as_ref().map(|c| c.name.as_str());
+    let kind = ev.target.kind.to_ascii_lowercase();
     let mut names: Vec<(&str, &str)> = [
         ("image", Some(ev.image.as_str())),
+        ("Kind", Some(ev.target.kind.as_str())),
+        ("kind", Some(kind.as_str())),
         ("repository", base),
         ("namespace", Some(ev.namespace.as_str())),
         ("workload", Some(ev.target.name.as_str())),

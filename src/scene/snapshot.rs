@@ -428,12 +428,15 @@ impl Reader for SnapshotSource {
         if !self.secret_namespaces.contains(namespace) {
             return Ok(Lookup::NotFound);
         }
-        let docker = self
+        let mut docker: Vec<Secret> = self
             .secrets
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() == Some(namespace) && is_docker_secret(s))
             .cloned()
             .collect();
+        // In name order, as the API server lists them, whatever order the file holds them in:
+        // which unreferenced secret a fix names must not depend on how the file was written.
+        docker.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(Lookup::Found(docker))
     }
 

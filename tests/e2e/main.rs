@@ -8,6 +8,7 @@ mod credentials_authfile;
 mod credentials_kubectl;
 mod hostile;
 mod kube_api;
+mod namespaces;
 mod pod_scenarios;
 mod probe_auth;
 mod probe_common;
