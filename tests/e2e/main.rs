@@ -17,5 +17,6 @@ mod probe_faults;
 mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
+mod scan_stories;
 mod scenario;
 mod support;
