@@ -66,10 +66,16 @@ fn wants_other_key(id: FindingId) -> bool {
 /// The facts the verdict reads: labels, findings, and the unreferenced secret that would match.
 pub fn facts(creds: &ImageCredentials, image: &ImageRef) -> CredentialFacts {
     let key = server_key(image);
+    // Only the story of its own: a pod naming a missing secret, or one whose service account
+    // gained the secret after it was created, is not mended by referencing another one.
+    let other_story = creds.findings.iter().any(|f| {
+        f.id == FindingId::SecretNotFound
+            || (f.id == FindingId::ServiceAccountSecretNotInPod && creds.tries.is_empty())
+    });
     let unreferenced_match = creds
         .findings
         .iter()
-        .find(|f| f.id == FindingId::UnreferencedMatchingSecret)
+        .find(|f| f.id == FindingId::UnreferencedMatchingSecret && !other_story)
         .and_then(|f| f.secret.clone());
     CredentialFacts {
         tried: creds

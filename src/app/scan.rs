@@ -2,8 +2,9 @@
 //!
 //! Pods are listed once (paged) and their events once; each distinct (registry, repository,
 //! reference, credential set, platform) is probed once and the answer shared by every pod that
-//! needs it, with at most `--concurrency` probes in flight. Output groups by cause and registry
-//! and names the workloads (owners), not every replica.
+//! needs it, with at most `--concurrency` probes in flight. Output groups by cause, registry and
+//! fix (two stories with one cause id are two groups) and names the workloads (owners), not
+//! every replica; every failing pod is also listed with its own verdicts, for automation.
 //!
 //! The credential set is what kubelet would send (user and password, in its order), not where
 //! it came from: the same `regcred` copied into fifty namespaces is one probe. The shared
@@ -23,7 +24,7 @@ use crate::config::Common;
 use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
 use crate::redacted::Redacted;
 use crate::registry::{self, ImageRef, Platform};
-use crate::report::{Group, Report, Summary};
+use crate::report::{FailingPod, Group, Report, ScanTotals, Summary, WorkloadFixes};
 use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Scene, Source};
 use crate::taxonomy::Runtime;
@@ -88,10 +89,13 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         .iter()
         .map(|(k, j)| (k.clone(), j.auths.iter().map(|a| a.label.clone()).collect()))
         .collect();
+    // Pods in name order, whatever order the API or the file gave them: a group's
+    // representative and its lists must not depend on it.
+    pending.sort_by(|a, b| a.pod.cmp(&b.pod));
     let (probes, waiting) = (jobs.len(), pending.len());
     let results = run_probes(&prober, jobs, args.concurrency.max(1)).await?;
-    let mut groups: BTreeMap<(String, String), Filling> = BTreeMap::new();
-    let mut problem_pods = BTreeSet::new();
+    let mut groups: BTreeMap<GroupKey, Filling> = BTreeMap::new();
+    let mut failing: BTreeMap<(String, String), FailingPod> = BTreeMap::new();
     for mut p in pending {
         if let Some(k) = &p.probe_key
             && let Some(facts) = results.get(k)
@@ -103,19 +107,35 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         if !verdict.is_problem() {
             continue;
         }
-        problem_pods.insert(p.pod.clone());
-        add_to_group(&mut groups, verdict, &p);
+        add_to_group(&mut groups, verdict.clone(), &p);
+        failing
+            .entry(p.pod.clone())
+            .or_insert_with(|| FailingPod {
+                namespace: p.pod.0.clone(),
+                name: p.pod.1.clone(),
+                workload: p.workload.clone(),
+                verdicts: Vec::new(),
+            })
+            .verdicts
+            .push(verdict);
     }
     let mut report = Report::new("scan");
     let groups: Vec<Group> = groups
         .into_values()
         .map(|f| Group {
             pods: f.pods.len(),
+            pod_names: f.pods.iter().map(|(ns, n)| format!("{ns}/{n}")).collect(),
             ..f.group
         })
         .collect();
+    let workloads: BTreeSet<&str> = failing.values().map(|p| p.workload.as_str()).collect();
+    report.totals = Some(ScanTotals {
+        groups: groups.len(),
+        pods: failing.len(),
+        workloads: workloads.len(),
+    });
     report.summary = Summary {
-        problems: problem_pods.len(),
+        problems: failing.len(),
         healthy: 0,
     };
     if probes > 0 {
@@ -133,6 +153,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         }
     }
     report.groups = Some(groups);
+    report.failing_pods = Some(failing.into_values().collect());
     Ok(report)
 }
 
@@ -158,7 +179,49 @@ fn relabel(facts: &ProbeFacts, from: &[String], to: &[String]) -> ProbeFacts {
     ProbeFacts::Ran(r)
 }
 
-fn add_to_group(groups: &mut BTreeMap<(String, String), Filling>, verdict: Verdict, p: &Pending) {
+/// A group: cause, registry, and the fix with each pod's own names set aside.
+type GroupKey = (String, String, String);
+
+/// The fix in words any pod of the same story shares: this pod's own names (image, namespace,
+/// workload and its kind, pod, container, service account) replaced by their role, so
+/// "reference regcred from Deployment web" and "… from StatefulSet db" match, while "recreate
+/// the pod so admission copies the account's secrets" does not.
+fn fix_shape(verdict: &Verdict, p: &Pending) -> String {
+    let ev = &p.evidence;
+    let base = ev
+        .image
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map(|(b, _)| b);
+    let container = ev.container.as_ref().map(|c| c.name.as_str());
+    let kind = ev.target.kind.to_ascii_lowercase();
+    let mut names: Vec<(&str, &str)> = [
+        ("image", Some(ev.image.as_str())),
+        ("Kind", Some(ev.target.kind.as_str())),
+        ("kind", Some(kind.as_str())),
+        ("repository", base),
+        ("namespace", Some(ev.namespace.as_str())),
+        ("workload", Some(ev.target.name.as_str())),
+        ("pod", Some(p.pod.1.as_str())),
+        ("container", container),
+        ("account", Some(ev.target.service_account.as_str())),
+    ]
+    .into_iter()
+    .filter_map(|(role, name)| Some((role, name.filter(|n| !n.is_empty())?)))
+    .collect();
+    // Longest first, so a pod named like its image's repository cannot split the image.
+    names.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
+    let text: Vec<String> = verdict
+        .fixes
+        .iter()
+        .map(|f| format!("{:?}\n{}\n{}", f.kind, f.title, f.text))
+        .collect();
+    names.iter().fold(text.join("\n"), |t, (role, name)| {
+        t.replace(name, &format!("\u{0}{role}\u{0}"))
+    })
+}
+
+fn add_to_group(groups: &mut BTreeMap<GroupKey, Filling>, verdict: Verdict, p: &Pending) {
     let cause = verdict.cause.unwrap_or(crate::taxonomy::Cause::Unknown);
     let registry = p
         .evidence
@@ -166,21 +229,36 @@ fn add_to_group(groups: &mut BTreeMap<(String, String), Filling>, verdict: Verdi
         .as_ref()
         .map(|r| r.registry.clone())
         .unwrap_or_default();
-    let f = groups
-        .entry((cause.id().to_string(), registry.clone()))
-        .or_insert_with(|| Filling {
-            group: Group {
-                cause,
-                registry,
-                pods: 0,
-                workloads: Vec::new(),
-                verdict,
-            },
-            pods: BTreeSet::new(),
-        });
+    let key = (
+        cause.id().to_string(),
+        registry.clone(),
+        fix_shape(&verdict, p),
+    );
+    let fixes = verdict.fixes.clone();
+    let f = groups.entry(key).or_insert_with(|| Filling {
+        group: Group {
+            cause,
+            registry,
+            pods: 0,
+            workloads: Vec::new(),
+            verdict,
+            pod_names: Vec::new(),
+            fixes_by_workload: Vec::new(),
+        },
+        pods: BTreeSet::new(),
+    });
     f.pods.insert(p.pod.clone());
     if !f.group.workloads.contains(&p.workload) {
         f.group.workloads.push(p.workload.clone());
+    }
+    let sets = &mut f.group.fixes_by_workload;
+    match sets.iter_mut().find(|s| s.fixes == fixes) {
+        Some(s) if s.workloads.contains(&p.workload) => {}
+        Some(s) => s.workloads.push(p.workload.clone()),
+        None => sets.push(WorkloadFixes {
+            workloads: vec![p.workload.clone()],
+            fixes,
+        }),
     }
 }
 

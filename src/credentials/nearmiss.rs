@@ -224,6 +224,28 @@ pub(super) fn unreferenced(input: &PodSecrets, image: &ImageRef, nothing: bool) 
     out
 }
 
+/// Does any secret of the pod's own namespace (listed, named by the pod or by its account)
+/// hold a key for the image? Then no secret elsewhere is worth a word.
+fn namespace_covers(input: &PodSecrets, image: &ImageRef) -> bool {
+    let named = input.secrets.values().filter_map(|f| match f {
+        Fetched::Found(s) => Some(*s),
+        _ => None,
+    });
+    let listed = input.namespace_secrets.iter().flatten().copied();
+    named
+        .chain(listed)
+        .filter(|s| {
+            s.metadata
+                .namespace
+                .as_deref()
+                .is_none_or(|n| n == input.namespace)
+        })
+        .any(|s| secret_covers(s, image).is_some())
+}
+
+/// Hints from other namespaces: where a secret the pod names but its namespace lacks lives,
+/// and, only when the pod's own namespace has nothing for the image, a secret elsewhere that
+/// would match. Kubelet never reads them, so they explain; they never choose the fix.
 pub(super) fn other_namespaces(
     input: &PodSecrets,
     image: &ImageRef,
@@ -231,6 +253,8 @@ pub(super) fn other_namespaces(
     nothing: bool,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    let own = nothing && namespace_covers(input, image);
+    let mut covering = Vec::new();
     for secret in &input.other_namespace_secrets {
         let (Some(name), Some(ns)) = (
             secret.metadata.name.as_deref(),
@@ -242,26 +266,38 @@ pub(super) fn other_namespaces(
             continue;
         }
         let covers = secret_covers(secret, image);
-        let msg = if missing.contains(&name) {
-            format!(
+        if missing.contains(&name) {
+            let msg = format!(
                 "pull secret {name:?} exists in namespace {ns:?}, not in the pod's {:?}; kubelet reads pull secrets only from the pod's namespace, so copy it there",
                 input.namespace
-            )
-        } else if let (Some(key), true) = (&covers, nothing) {
-            format!(
-                "secret {ns}/{name} has key {:?} matching {:?}, but kubelet reads pull secrets only from the pod's namespace {:?}",
-                shown_key(key),
-                image.original,
-                input.namespace
-            )
-        } else {
-            continue;
-        };
-        let mut f =
-            Finding::new(FindingId::SecretInOtherNamespace, msg).secret(format!("{ns}/{name}"));
-        if let Some(k) = covers {
-            f = f.key(k);
+            );
+            let mut f =
+                Finding::new(FindingId::SecretInOtherNamespace, msg).secret(format!("{ns}/{name}"));
+            if let Some(k) = covers {
+                f = f.key(k);
+            }
+            out.push(f);
+        } else if let (Some(key), true, false) = (covers, nothing, own) {
+            covering.push((format!("{ns}/{name}"), key));
         }
+    }
+    // One hint is enough: a cluster may hold the same secret in every namespace.
+    covering.sort();
+    if let Some((label, key)) = covering.first() {
+        let more = match covering.len() - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more in other namespaces)"),
+        };
+        let msg = format!(
+            "secret {label}{more} has key {:?} matching {:?}, but kubelet reads pull secrets only from the pod's namespace {:?}",
+            shown_key(key),
+            image.original,
+            input.namespace
+        );
+        let f = Finding::new(FindingId::SecretInOtherNamespace, msg)
+            .secret(label)
+            .key(key)
+            .severity(Severity::Info);
         out.push(f);
     }
     out

@@ -449,6 +449,34 @@ fn secret_in_another_namespace() {
     assert_eq!(other[1].secret.as_deref(), Some("infra/mirror"));
 }
 
+/// A matching secret in the pod's namespace outranks any elsewhere: no hint from afar.
+#[test]
+fn own_namespace_match_silences_other_namespaces() {
+    let here = [regcred("shop", "mirror", "reg.shop.test", "u", "p")];
+    let there = [
+        regcred("payments", "payments-cred", "reg.shop.test", "u", "p"),
+        regcred("infra", "mirror", "reg.shop.test", "u", "p"),
+    ];
+    let mut input = pod_input(&[], &here);
+    input.namespace_secrets = Some(here.iter().collect());
+    input.other_namespace_secrets = there.iter().collect();
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::UnreferencedMatchingSecret]);
+
+    // With nothing at home, one hint names the first of them and counts the rest.
+    let mut input = pod_input(&[], &[]);
+    input.other_namespace_secrets = there.iter().collect();
+    let c = for_image(&input, &img("reg.shop.test/app"));
+    assert_eq!(ids(&c), vec![F::SecretInOtherNamespace]);
+    assert_eq!(c.findings[0].secret.as_deref(), Some("infra/mirror"));
+    assert_eq!(c.findings[0].severity, Severity::Info);
+    assert!(
+        c.findings[0].message.contains("1 more"),
+        "{:?}",
+        c.findings[0]
+    );
+}
+
 #[test]
 fn string_data_in_a_snapshot_is_read() {
     let mut s = secret("shop", "regcred", DOCKERCONFIGJSON, "unused", "");

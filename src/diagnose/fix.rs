@@ -284,7 +284,8 @@ fn finding<'a>(ev: &'a Evidence, ids: &[&str]) -> Option<&'a super::CredentialFi
 fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
     let mut out = Vec::new();
     let creds = ev.credentials.as_ref();
-    if finding(ev, &["secret_not_found", "secret_in_other_namespace"]).is_some() {
+    // A secret in another namespace is a hint, never the fix: kubelet reads only the pod's.
+    if finding(ev, &["secret_not_found"]).is_some() {
         return missing_secret_fixes(ev);
     }
     if finding(ev, &["service_account_secret_not_in_pod"]).is_some()
@@ -338,7 +339,7 @@ fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
     let missing = ev.credentials.as_ref().and_then(|c| {
         c.findings
             .iter()
-            .find(|f| f.id.starts_with("secret_not_found") || f.id == "secret_in_other_namespace")
+            .find(|f| f.id.starts_with("secret_not_found"))
     });
     let name = missing
         .and_then(|f| f.secret.clone())

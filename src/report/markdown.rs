@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use super::Report;
+use super::{Group, Report};
+use crate::diagnose::Fix;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -28,8 +29,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
-    let grouped = report.groups.iter().flatten().map(|g| &g.verdict);
-    let verdicts: Vec<_> = report.verdicts.iter().flatten().chain(grouped).collect();
+    if let Some(groups) = &report.groups {
+        groups_section(report, groups, out)?;
+    }
+    let verdicts: Vec<_> = report.verdicts.iter().flatten().collect();
     if !verdicts.is_empty() {
         writeln!(
             out,
@@ -53,12 +56,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             .filter(|v| v.is_problem() && !v.fixes.is_empty())
         {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
-            for f in &v.fixes {
-                writeln!(out, "- {}", f.title)?;
-                if f.text != f.title {
-                    writeln!(out, "\n```\n{}\n```\n", f.text)?;
-                }
-            }
+            steps(&v.fixes, out)?;
         }
     }
     for n in &report.notes {
@@ -69,4 +67,63 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "\n**{} problem(s), {} healthy**",
         report.summary.problems, report.summary.healthy
     )
+}
+
+fn steps(fixes: &[Fix], out: &mut dyn Write) -> std::io::Result<()> {
+    for f in fixes {
+        writeln!(out, "- {}", f.title)?;
+        if f.text != f.title {
+            writeln!(out, "\n```\n{}\n```\n", f.text)?;
+        }
+    }
+    Ok(())
+}
+
+/// A scan: one row per group and the totals, then each group's pods and each workload's fix.
+fn groups_section(report: &Report, groups: &[Group], out: &mut dyn Write) -> std::io::Result<()> {
+    if groups.is_empty() {
+        return writeln!(out, "No pod is waiting on an image pull.");
+    }
+    writeln!(
+        out,
+        "| cause | registry | pods | workloads | why |\n|---|---|---|---|---|"
+    )?;
+    for g in groups {
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            g.cause,
+            cell(&g.registry),
+            g.pods,
+            cell(&g.workloads.join(", ")),
+            cell(&g.verdict.summary)
+        )?;
+    }
+    if let Some(t) = &report.totals {
+        writeln!(
+            out,
+            "| **total** | | {} | {} workload(s) | {} group(s) |",
+            t.pods, t.workloads, t.groups
+        )?;
+    }
+    for g in groups {
+        writeln!(
+            out,
+            "\n#### `{}` on {}: {} pod(s)\n",
+            g.cause,
+            if g.registry.is_empty() {
+                "-"
+            } else {
+                &g.registry
+            },
+            g.pods
+        )?;
+        writeln!(out, "{}\n", g.verdict.summary)?;
+        writeln!(out, "Pods: {}\n", g.pod_names.join(", "))?;
+        for set in g.fixes_by_workload.iter().filter(|s| !s.fixes.is_empty()) {
+            writeln!(out, "Fix for {}:\n", set.workloads.join(", "))?;
+            steps(&set.fixes, out)?;
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::classify::Symptom;
 use crate::cli::OutputFormat;
-use crate::diagnose::Verdict;
+use crate::diagnose::{Fix, Verdict};
 
 /// Bumped when a field changes meaning or disappears; additions do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -37,9 +37,15 @@ pub struct Report {
     /// One verdict per image (the `pod` and `image` commands).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdicts: Option<Vec<Verdict>>,
-    /// Failures grouped by cause and registry (the `scan` command).
+    /// Failures grouped by cause, registry and fix (the `scan` command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Group>>,
+    /// Every failing pod with its own verdicts and fixes (the `scan` command), for automation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_pods: Option<Vec<FailingPod>>,
+    /// The scan's totals: groups, pods and workloads (the `scan` command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<ScanTotals>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -64,7 +70,12 @@ pub struct PodSubject {
     pub owner: Option<String>,
 }
 
-/// One group of a scan: the same cause on the same registry.
+/// One group of a scan: the same cause on the same registry, mended by the same fix.
+///
+/// Two pods share a group only when their fixes are the same once each pod's own names
+/// (namespace, workload, pod, container, image, service account) are set aside: a secret never
+/// referenced and a service account changed after the pod was created are two groups, though
+/// both are `auth_required`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     /// The cause shared by the group.
@@ -77,6 +88,43 @@ pub struct Group {
     pub workloads: Vec<String>,
     /// The verdict for one representative image of the group.
     pub verdict: Verdict,
+    /// The pods behind `pods`, as `namespace/name`.
+    pub pod_names: Vec<String>,
+    /// The fix each workload must apply, word for word: one entry per distinct set of steps.
+    pub fixes_by_workload: Vec<WorkloadFixes>,
+}
+
+/// The steps that mend some workloads of a group, with their own names in them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadFixes {
+    /// The workloads these steps are for (`namespace/Kind name`).
+    pub workloads: Vec<String>,
+    /// The steps, in order.
+    pub fixes: Vec<Fix>,
+}
+
+/// One failing pod of a scan, diagnosed on its own.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingPod {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// The workload a fix changes (`namespace/Kind name`).
+    pub workload: String,
+    /// One verdict per failing container image, with its own fixes.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A scan's totals, for the line that ends the table.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ScanTotals {
+    /// Groups printed.
+    pub groups: usize,
+    /// Distinct failing pods.
+    pub pods: usize,
+    /// Distinct workloads among them.
+    pub workloads: usize,
 }
 
 /// Counts for the summary line and the exit code.
@@ -110,6 +158,8 @@ impl Report {
             symptoms: None,
             verdicts: None,
             groups: None,
+            failing_pods: None,
+            totals: None,
             notes: Vec::new(),
             summary: Summary::default(),
         }

@@ -10,7 +10,7 @@ use comfy_table::{
 };
 
 use super::Report;
-use crate::diagnose::{FixKind, Verdict};
+use crate::diagnose::{Fix, FixKind, Verdict};
 
 fn table(style: super::Style, header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -110,11 +110,20 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
             }
             let causes: Vec<String> = groups.iter().map(|g| g.cause.id().to_string()).collect();
             let registries: Vec<String> = groups.iter().map(|g| g.registry.clone()).collect();
+            if let Some(n) = &report.totals {
+                t.add_row(vec![
+                    "total".to_string(),
+                    String::new(),
+                    n.pods.to_string(),
+                    format!("{} workload(s)", n.workloads),
+                    format!("{} group(s)", n.groups),
+                ]);
+            }
             keep_whole(&mut t, 0, &causes, 24);
             keep_whole(&mut t, 1, &registries, 30);
             writeln!(out, "{t}")?;
             for g in groups {
-                details(&g.verdict, out)?;
+                group_details(g, out)?;
             }
         }
     }
@@ -159,7 +168,30 @@ fn verdict_table(
     writeln!(out, "{t}")
 }
 
+/// A group's evidence (one representative pod), then each workload's own fix.
+fn group_details(g: &super::Group, out: &mut dyn Write) -> std::io::Result<()> {
+    evidence(&g.verdict, out)?;
+    writeln!(out, "Pods ({}): {}", g.pods, g.pod_names.join(", "))?;
+    for set in &g.fixes_by_workload {
+        if set.fixes.is_empty() {
+            continue;
+        }
+        writeln!(out, "Fix for {}:", set.workloads.join(", "))?;
+        steps(&set.fixes, out)?;
+    }
+    Ok(())
+}
+
 fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
+    evidence(v, out)?;
+    if !v.fixes.is_empty() {
+        writeln!(out, "Fix:")?;
+        steps(&v.fixes, out)?;
+    }
+    Ok(())
+}
+
+fn evidence(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     let cause = v.cause.map(|c| c.id()).unwrap_or("-");
     writeln!(out, "== {} — {cause} ({})", v.image, v.confidence.id())?;
@@ -170,16 +202,17 @@ fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     for e in &v.evidence {
         writeln!(out, "  [{}] {}", e.source, e.text)?;
     }
-    if !v.fixes.is_empty() {
-        writeln!(out, "Fix:")?;
-        for (i, f) in v.fixes.iter().enumerate() {
-            match f.kind {
-                FixKind::Note => writeln!(out, "  {}. {}", i + 1, f.text)?,
-                FixKind::Command | FixKind::File => {
-                    writeln!(out, "  {}. {}:", i + 1, f.title)?;
-                    for line in f.text.lines() {
-                        writeln!(out, "       {line}")?;
-                    }
+    Ok(())
+}
+
+fn steps(fixes: &[Fix], out: &mut dyn Write) -> std::io::Result<()> {
+    for (i, f) in fixes.iter().enumerate() {
+        match f.kind {
+            FixKind::Note => writeln!(out, "  {}. {}", i + 1, f.text)?,
+            FixKind::Command | FixKind::File => {
+                writeln!(out, "  {}. {}:", i + 1, f.title)?;
+                for line in f.text.lines() {
+                    writeln!(out, "       {line}")?;
                 }
             }
         }

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::Report;
+use crate::diagnose::{Fix, Verdict};
 
 /// Draws the report as plain lines.
 pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
@@ -20,34 +21,75 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "  meaning: {}", s.meaning)?;
         writeln!(out, "  next: {}", s.next_step)?;
     }
-    let grouped = report.groups.iter().flatten().map(|g| &g.verdict);
-    for v in report.verdicts.iter().flatten().chain(grouped) {
-        let cause = v.cause.map(|c| c.id()).unwrap_or("-");
+    for v in report.verdicts.iter().flatten() {
+        verdict(v, out)?;
+        fixes(&v.fixes, "fix", out)?;
+    }
+    for g in report.groups.iter().flatten() {
         writeln!(
             out,
-            "verdict: {} cause={cause} confidence={}",
-            v.image,
-            v.confidence.id()
+            "group: cause={} registry={} pods={} workloads={}",
+            g.cause.id(),
+            if g.registry.is_empty() {
+                "-"
+            } else {
+                &g.registry
+            },
+            g.pods,
+            g.workloads.join(", ")
         )?;
-        writeln!(out, "  why: {}", v.summary)?;
-        for e in &v.evidence {
-            writeln!(out, "  {}: {}", e.source, e.text)?;
+        for p in &g.pod_names {
+            writeln!(out, "  pod: {p}")?;
         }
-        for f in &v.fixes {
-            writeln!(out, "  fix: {}", f.title)?;
-            if f.text != f.title {
-                for line in f.text.lines() {
-                    writeln!(out, "    {line}")?;
-                }
-            }
+        verdict(&g.verdict, out)?;
+        for set in &g.fixes_by_workload {
+            fixes(
+                &set.fixes,
+                &format!("fix for {}", set.workloads.join(", ")),
+                out,
+            )?;
         }
     }
     for n in &report.notes {
         writeln!(out, "note: {n}")?;
+    }
+    if let Some(t) = &report.totals {
+        writeln!(
+            out,
+            "total: groups={} pods={} workloads={}",
+            t.groups, t.pods, t.workloads
+        )?;
     }
     writeln!(
         out,
         "problems: {} healthy: {}",
         report.summary.problems, report.summary.healthy
     )
+}
+
+fn verdict(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
+    let cause = v.cause.map(|c| c.id()).unwrap_or("-");
+    writeln!(
+        out,
+        "verdict: {} cause={cause} confidence={}",
+        v.image,
+        v.confidence.id()
+    )?;
+    writeln!(out, "  why: {}", v.summary)?;
+    for e in &v.evidence {
+        writeln!(out, "  {}: {}", e.source, e.text)?;
+    }
+    Ok(())
+}
+
+fn fixes(fixes: &[Fix], label: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    for f in fixes {
+        writeln!(out, "  {label}: {}", f.title)?;
+        if f.text != f.title {
+            for line in f.text.lines() {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -81,8 +81,9 @@ pub struct Scene {
     pub node: Lookup<Node>,
     /// The controller chain, nearest first: `[ReplicaSet, Deployment]`, `[Job, CronJob]`, ….
     pub owners: Vec<Owner>,
-    /// Secrets of other namespaces that may be meant for this pod: those named like one it
-    /// lists, and docker-type ones. Filled by the snapshot source, or live when asked.
+    /// Secrets of other namespaces named like a pull secret the pod lists but its namespace
+    /// lacks: a hint for the evidence, never a credential (kubelet reads only the pod's
+    /// namespace). Filled by the snapshot source, or live when asked.
     pub other_namespace_secrets: std::sync::Arc<Vec<Secret>>,
     /// Human lines for what could not be read: `secret shop/regcred: forbidden (…)`.
     pub unreadable: Vec<String>,

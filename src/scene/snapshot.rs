@@ -2,8 +2,10 @@
 //!
 //! Accepts what kubectl writes (<https://kubernetes.io/docs/reference/kubectl/#output-options>):
 //! a `List` (or a typed `PodList` from the raw API), a multi-document YAML stream, concatenated
-//! JSON objects, or single objects. Objects the snapshot lacks are `Lookup::NotFound`. Secrets
-//! of other namespaces are kept for the "secret in another namespace" finding. A malformed
+//! JSON objects, or single objects. Objects the snapshot lacks are `Lookup::NotFound`. Of other
+//! namespaces' secrets, only those named like a pull secret missing from the pod's namespace
+//! reach a scene (for the "secret in another namespace" hint), exactly what the live source
+//! finds: the rest of the file never changes a pod's diagnosis. A malformed
 //! file is `Error::BadFile` with the line, never a panic.
 
 use std::collections::{BTreeSet, HashMap};
@@ -426,12 +428,15 @@ impl Reader for SnapshotSource {
         if !self.secret_namespaces.contains(namespace) {
             return Ok(Lookup::NotFound);
         }
-        let docker = self
+        let mut docker: Vec<Secret> = self
             .secrets
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() == Some(namespace) && is_docker_secret(s))
             .cloned()
             .collect();
+        // In name order, as the API server lists them, whatever order the file holds them in:
+        // which unreferenced secret a fix names must not depend on how the file was written.
+        docker.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(Lookup::Found(docker))
     }
 
@@ -451,9 +456,7 @@ impl Reader for SnapshotSource {
             .secrets
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() != Some(namespace))
-            .filter(|s| {
-                is_docker_secret(s) || s.metadata.name.as_ref().is_some_and(|n| names.contains(n))
-            })
+            .filter(|s| s.metadata.name.as_ref().is_some_and(|n| names.contains(n)))
             .cloned()
             .collect::<Vec<_>>()
             .into();
