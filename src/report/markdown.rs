@@ -119,7 +119,7 @@ fn groups_section(report: &Report, groups: &[Group], out: &mut dyn Write) -> std
             g.pods
         )?;
         writeln!(out, "{}\n", g.verdict.summary)?;
-        writeln!(out, "Pods: {}\n", g.pod_names.join(", "))?;
+        writeln!(out, "Pods: {}\n", super::some_pods(&g.pod_names))?;
         for set in g.fixes_by_workload.iter().filter(|s| !s.fixes.is_empty()) {
             writeln!(out, "Fix for {}:\n", set.workloads.join(", "))?;
             steps(&set.fixes, out)?;

@@ -171,6 +171,18 @@ impl Report {
     }
 }
 
+/// How many of a group's pods the table and Markdown name; text and JSON name them all.
+const PODS_SHOWN: usize = 10;
+
+/// The first pods of a group, then how many more: a group of a thousand replicas stays one line.
+fn some_pods(names: &[String]) -> String {
+    let shown = names[..names.len().min(PODS_SHOWN)].join(", ");
+    match names.len().saturating_sub(PODS_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more (all in -o json or -o text)"),
+    }
+}
+
 /// Options for drawing.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -204,5 +216,20 @@ pub fn render(
         OutputFormat::Table => table::render(report, style, out),
         OutputFormat::Text => text::render(report, out),
         OutputFormat::Markdown => markdown::render(report, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::some_pods;
+
+    #[test]
+    fn a_big_group_names_ten_pods_and_counts_the_rest() {
+        let names: Vec<String> = (0..25).map(|i| format!("shop/web-{i}")).collect();
+        let line = some_pods(&names);
+        assert!(line.starts_with("shop/web-0, shop/web-1,"), "{line}");
+        assert!(line.contains("shop/web-9 and 15 more"), "{line}");
+        assert!(!line.contains("shop/web-10"), "{line}");
+        assert_eq!(some_pods(&names[..2]), "shop/web-0, shop/web-1");
     }
 }

@@ -171,7 +171,7 @@ fn verdict_table(
 /// A group's evidence (one representative pod), then each workload's own fix.
 fn group_details(g: &super::Group, out: &mut dyn Write) -> std::io::Result<()> {
     evidence(&g.verdict, out)?;
-    writeln!(out, "Pods ({}): {}", g.pods, g.pod_names.join(", "))?;
+    writeln!(out, "Pods ({}): {}", g.pods, super::some_pods(&g.pod_names))?;
     for set in &g.fixes_by_workload {
         if set.fixes.is_empty() {
             continue;
