@@ -115,11 +115,19 @@ impl Gap {
 /// algorithm's length, an image reference between quotes (`"host/app@sha25` + `6:…": …`), or an
 /// unquoted registry URL, which Go always ends with `:` (`Get https://r/v2/app/m` + `anifests…:`).
 pub fn wrap_splits_token(before: &str, after: &str) -> bool {
+    // Only the text near the break counts, so a line break costs the same however long the
+    // text around it (a token longer than the window is no reference).
+    const WINDOW: usize = 640;
+    let mut from = before.len().saturating_sub(WINDOW);
+    while !before.is_char_boundary(from) {
+        from += 1;
+    }
+    let (before, after) = (&before[from..], cap(after, WINDOW));
     let token = |c: char| c.is_ascii_alphanumeric() || "._:/@-%?=&+".contains(c);
     let head = before.trim_end_matches(token);
     let left = &before[head.len()..];
     let right = &after[..after.find(|c: char| !token(c)).unwrap_or(after.len())];
-    if left.is_empty() {
+    if left.is_empty() || (head.is_empty() && from > 0) {
         return false;
     }
     // A digest cut short, continued by hex digits.
