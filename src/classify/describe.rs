@@ -6,11 +6,12 @@
 //! Follows kubectl's printers (`staging/src/k8s.io/kubectl/pkg/describe/describe.go`,
 //! `DescribeEvents`; `get` uses the same tabwriter), but reads rows by their tokens rather than
 //! by column offsets, because pasted text loses its alignment in chat and issue trackers.
-//! Messages wrapped onto following lines are joined back. The result is one symptom per image:
+//! Messages wrapped onto following lines are joined back, without a space where a terminal's
+//! hard wrap cut a token ([`super::wrap`]). The result is one symptom per image:
 //! kubelet's Failed, ErrImagePull and BackOff events for one image collapse into the most
 //! specific of them.
 
-use super::{Symptom, classify_with_image, is_pull_failure};
+use super::{Symptom, classify_with_image, is_pull_failure, wrap};
 use crate::registry::ImageRef;
 use crate::taxonomy::Cause;
 use std::collections::HashMap;
@@ -50,7 +51,7 @@ pub fn symptoms_from_text(text: &str) -> Vec<Symptom> {
 }
 
 fn parse(text: &str) -> Vec<Item> {
-    let wrap = wrap_width(text);
+    let wrap = wrap::width(text);
     let mut previous_line = "";
     let mut items: Vec<Item> = Vec::new();
     let mut mode = Mode::Raw;
@@ -145,7 +146,7 @@ fn parse(text: &str) -> Vec<Item> {
             }
             None if open => {
                 if let Some(last) = items.last_mut() {
-                    if !hard_wrapped(previous, raw_line, wrap) {
+                    if !wrap::continues_token(previous, raw_line, wrap) {
                         last.message.push('\n');
                     }
                     last.message.push_str(t);
@@ -156,28 +157,6 @@ fn parse(text: &str) -> Vec<Item> {
         previous_line_ends_colon = ends_colon;
     }
     items
-}
-
-/// The column a terminal hard-wrapped the paste at: the length of its longest lines, when at
-/// least two lines reach it (one long line alone may just be long).
-fn wrap_width(text: &str) -> Option<usize> {
-    let (mut width, mut count) = (0, 0);
-    for line in text.lines() {
-        let n = line.trim_end().chars().count();
-        if n > width {
-            (width, count) = (n, 1);
-        } else if n == width {
-            count += 1;
-        }
-    }
-    (width >= 40 && count >= 2).then_some(width)
-}
-
-/// True when `line` continues `previous` mid-token: `previous` filled the wrap width to its last
-/// column and `line` starts at column 0, so the terminal cut a word, not the writer.
-fn hard_wrapped(previous: &str, line: &str, wrap: Option<usize>) -> bool {
-    wrap.is_some_and(|w| previous.chars().count() == w)
-        && line.starts_with(|c: char| !c.is_whitespace())
 }
 
 /// Recognises the header lines of the events tables.

@@ -16,6 +16,7 @@ mod extract;
 mod http;
 mod rules;
 mod text;
+mod wrap;
 
 pub use describe::symptoms_from_text;
 

@@ -108,6 +108,10 @@ fn garbage_is_unknown_and_never_panics() {
         let _ = classify(Some(s), s);
     }
     assert!(!is_pull_failure(&classify(None, "hello world")));
+    // A wrap inside a token longer than any reference is not rejoined, at any length.
+    let long = format!("Get https://r.test/v2/{}", "abcd\n".repeat(13_000));
+    assert!(!classify(None, &long).message.is_empty());
+    assert!(!text::normalise(&long).contains("abcdabcd".repeat(200).as_str()));
 }
 
 #[test]

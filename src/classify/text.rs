@@ -29,7 +29,7 @@ pub fn cap(s: &str, max: usize) -> &str {
 }
 
 /// Removes log-quoting backslashes and collapses whitespace runs (including line breaks) to one
-/// space, except a line break that split a token (see [`wrap_splits_token`]), which disappears.
+/// space, except a line break that split a token (see [`super::wrap`]), which disappears.
 ///
 /// A run of backslashes before `"` is quoting at some depth and disappears; `\n` and `\t` written
 /// out as escapes become a space. Borrowed when there is nothing to change, which is the common
@@ -104,45 +104,10 @@ impl Gap {
     fn flush(&mut self, out: &mut String, after: &str) {
         match std::mem::replace(self, Gap::None) {
             Gap::None => {}
-            Gap::Break if wrap_splits_token(out, after) => {}
+            Gap::Break if super::wrap::splits_token(out, after) => {}
             Gap::Space | Gap::Break => out.push(' '),
         }
     }
-}
-
-/// True when a line break between `before` and `after` fell inside one token that cannot hold
-/// whitespace, as a terminal's hard wrap of a long event does: a digest shorter than its
-/// algorithm's length, an image reference between quotes (`"host/app@sha25` + `6:…": …`), or an
-/// unquoted registry URL, which Go always ends with `:` (`Get https://r/v2/app/m` + `anifests…:`).
-pub fn wrap_splits_token(before: &str, after: &str) -> bool {
-    let token = |c: char| c.is_ascii_alphanumeric() || "._:/@-%?=&+".contains(c);
-    let head = before.trim_end_matches(token);
-    let left = &before[head.len()..];
-    let right = &after[..after.find(|c: char| !token(c)).unwrap_or(after.len())];
-    if left.is_empty() {
-        return false;
-    }
-    // A digest cut short, continued by hex digits.
-    for (algo, len) in [("sha256:", 64), ("sha512:", 128)] {
-        if let Some(at) = left.rfind(algo) {
-            let hex = &left[at + algo.len()..];
-            let continues = right.starts_with(|c: char| c.is_ascii_hexdigit());
-            if hex.bytes().all(|b| b.is_ascii_hexdigit()) && hex.len() < len && continues {
-                return true;
-            }
-        }
-    }
-    // Opened by a quote and closed by one with no whitespace in between.
-    let opened = head.trim_end_matches('\\').ends_with('"');
-    let closed = after[right.len()..]
-        .trim_start_matches('\\')
-        .starts_with('"');
-    if opened && closed {
-        return true;
-    }
-    // An unquoted registry URL not yet ended by its `:`.
-    let api = left.contains("://") && (left.contains("/v2") || left.contains("/v1/"));
-    api && !left.ends_with(':') && !right.is_empty()
 }
 
 macro_rules! features {
@@ -419,51 +384,6 @@ mod tests {
     fn joins_wrapped_lines_and_collapses_spaces() {
         assert_eq!(normalise("  a:\n  b\t\tc  "), "a: b c");
         assert!(matches!(normalise("plain text"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn rejoins_tokens_a_hard_wrap_split() {
-        let d = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        // A digest cut short, wherever the quote is.
-        let t = format!("image \"r.test/app@sha256:{}\n{}\": x", &d[..20], &d[20..]);
-        assert_eq!(normalise(&t), format!("image \"r.test/app@sha256:{d}\": x"));
-        let t = format!(
-            "reading manifest sha256:{}\n{} in r.test/app",
-            &d[..7],
-            &d[7..]
-        );
-        assert_eq!(
-            normalise(&t),
-            format!("reading manifest sha256:{d} in r.test/app")
-        );
-        // A quoted reference split anywhere, also right before its closing quote.
-        let t = "pull image \"index.docker.io/\njaeger/all-in-one:1.4\": rpc error";
-        assert_eq!(
-            normalise(t),
-            "pull image \"index.docker.io/jaeger/all-in-one:1.4\": rpc error"
-        );
-        assert_eq!(normalise("image \"a/b:1\n\": x"), "image \"a/b:1\": x");
-        // A registry URL before its colon.
-        let t = "code https://r.test/v2/app/m\nanifests/1.0: 429";
-        assert_eq!(
-            normalise(t),
-            "code https://r.test/v2/app/manifests/1.0: 429"
-        );
-        // Ordinary wrapping between words keeps its space.
-        assert_eq!(
-            normalise("failed to\npull \"a b\n c\""),
-            "failed to pull \"a b c\""
-        );
-        assert_eq!(
-            normalise("image \"a/b:1\": rpc\nerror"),
-            "image \"a/b:1\": rpc error"
-        );
-        assert_eq!(
-            normalise("Get https://r.test/v2/:\ndial tcp"),
-            "Get https://r.test/v2/: dial tcp"
-        );
-        let full = format!("sha256:{d}\nnext");
-        assert_eq!(normalise(&full), format!("sha256:{d} next"));
     }
 
     #[test]
