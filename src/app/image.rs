@@ -72,7 +72,13 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         Some(skip) => skip,
                         None => {
                             let rep = prober
-                                .probe(r, super::creds::auths(&ic), platform, Runtime::Unknown)
+                                .probe(
+                                    r,
+                                    super::creds::auths(&ic),
+                                    platform,
+                                    true,
+                                    Runtime::Unknown,
+                                )
                                 .await?;
                             probing::facts(&rep)
                         }

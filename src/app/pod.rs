@@ -40,10 +40,17 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
             (Some(skip), _, _) => skip,
             (None, Some(r), Some(cr)) => {
                 let report = prober
-                    .probe(r, super::creds::auths(cr), platform, runtime)
+                    .probe(
+                        r,
+                        super::creds::auths(cr),
+                        platform,
+                        ctx.platform_known,
+                        runtime,
+                    )
                     .await?;
                 let mut facts = probing::facts(&report);
-                prove_candidate(&prober, &scene, r, cr, platform, runtime, &mut facts).await?;
+                let known = (platform, ctx.platform_known);
+                prove_candidate(&prober, &scene, r, cr, known, runtime, &mut facts).await?;
                 facts
             }
             _ => ProbeFacts::Off,
@@ -70,7 +77,7 @@ async fn prove_candidate(
     scene: &Scene,
     image: &ImageRef,
     creds: &ImageCredentials,
-    platform: &Platform,
+    (platform, platform_known): (&Platform, bool),
     runtime: crate::taxonomy::Runtime,
     facts: &mut ProbeFacts,
 ) -> crate::Result<()> {
@@ -88,7 +95,13 @@ async fn prove_candidate(
         return Ok(());
     };
     let report = prober
-        .probe(image, super::creds::auths(&with), platform, runtime)
+        .probe(
+            image,
+            super::creds::auths(&with),
+            platform,
+            platform_known,
+            runtime,
+        )
         .await?;
     result.requests += report.requests;
     result.steps.push(format!(

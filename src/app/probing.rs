@@ -83,11 +83,14 @@ impl Prober {
     }
 
     /// Probes `image` as a node of `runtime` on `platform` would, with `auths` in kubelet order.
+    /// `platform_known`: the platform is the user's or the node's, not a guess, so a
+    /// single-platform image is checked against it too (its config blob, one request).
     pub async fn probe(
         &self,
         image: &ImageRef,
         auths: Vec<registry::Auth>,
         platform: &Platform,
+        platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
         let trust: Trust = Trust::resolve(&self.spec, &image.registry, runtime)
@@ -98,6 +101,7 @@ impl Prober {
         req.timeout = self.timeout;
         req.step_timeout = self.timeout;
         req.catalog = self.catalog;
+        req.check_platform = platform_known;
         req.plain_http = self.plain_http;
         req.insecure_skip_verify = self.insecure;
         let report = registry::probe(&req).await;
@@ -149,7 +153,15 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         detail: report.outcome.detail.clone(),
         steps,
         tags: report.tags.clone(),
-        platforms: report.platforms.iter().map(|p| p.to_string()).collect(),
+        platforms: if report.platforms.is_empty() {
+            report
+                .config_platform
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        } else {
+            report.platforms.iter().map(|p| p.to_string()).collect()
+        },
         platform: report.platform.to_string(),
         works_with_supplied_ca,
         working_credential,

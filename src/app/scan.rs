@@ -56,6 +56,8 @@ struct ProbeJob {
     image: ImageRef,
     auths: Vec<registry::Auth>,
     platform: Platform,
+    /// The node's platform is known, so single-platform images are checked against it.
+    platform_known: bool,
     runtime: Runtime,
 }
 
@@ -217,13 +219,18 @@ fn collect(
                             password: t.password.clone(),
                         })
                         .collect(),
-                    platform: platform.to_string(),
+                    platform: if ctx.platform_known {
+                        platform.to_string()
+                    } else {
+                        format!("{platform} (assumed)")
+                    },
                 };
                 labels = auths.iter().map(|a| a.label.clone()).collect();
                 jobs.entry(key.clone()).or_insert_with(|| ProbeJob {
                     image: r.clone(),
                     auths,
                     platform: platform.clone(),
+                    platform_known: ctx.platform_known,
                     runtime,
                 });
                 probe_key = Some(key);
@@ -253,7 +260,13 @@ async fn run_probes(
     let mut out = HashMap::new();
     let mut stream = futures::stream::iter(jobs.into_iter().map(|(key, job)| async move {
         let r = prober
-            .probe(&job.image, job.auths, &job.platform, job.runtime)
+            .probe(
+                &job.image,
+                job.auths,
+                &job.platform,
+                job.platform_known,
+                job.runtime,
+            )
             .await;
         (key, r)
     }))

@@ -53,7 +53,10 @@ pub async fn resolve(
             report.media_type = content_type(&head);
             let mt = report.media_type.as_deref();
             // An unknown content type (a web server's HTML) needs the body to decide.
-            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
+            if mt.is_some_and(documents::is_manifest_type)
+                && !mt.is_some_and(documents::is_index)
+                && !s.req.check_platform
+            {
                 return Verdict::pullable(format!(
                     "{} resolves to a single-platform manifest ({})",
                     s.req.image.canonical(),
@@ -98,6 +101,9 @@ pub async fn resolve(
                 );
             }
             if !mt.as_deref().is_some_and(documents::is_index) {
+                if s.req.check_platform {
+                    return single_platform(s, report, granted, &get.body).await;
+                }
                 return Verdict::pullable("single-platform manifest");
             }
             let platforms = documents::index_platforms(&get.body).unwrap_or_default();
@@ -169,6 +175,66 @@ pub async fn resolve(
         }
         401 | 403 => denied(s, &get, granted),
         st => status_verdict(st, &get, "manifest GET"),
+    }
+}
+
+/// A single-platform manifest checked as containerd checks it: its config blob's `os`,
+/// `architecture` and `variant` against the platform asked for (one `GET` of the blob).
+async fn single_platform(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    manifest: &[u8],
+) -> Verdict {
+    let image = s.req.image.canonical();
+    let Some(digest) = documents::config_digest(manifest) else {
+        s.note("the manifest names no config blob: its platform is not checked");
+        return Verdict::pullable("single-platform manifest (platform not stated)");
+    };
+    let url = s.repo_url(&format!("blobs/{digest}"));
+    let Some(blob) = s
+        .step(
+            StepName::ConfigBlob,
+            Method::GET,
+            url,
+            None,
+            granted,
+            CAP_DOCUMENT,
+        )
+        .await
+    else {
+        return s.unreachable("config blob GET");
+    };
+    match blob.status {
+        200 => {}
+        401 | 403 => return denied(s, &blob, granted),
+        404 => {
+            return Verdict::cause(
+                Cause::NotFound,
+                format!("the manifest's config blob {digest} is missing from the registry"),
+            );
+        }
+        st => return status_verdict(st, &blob, "config blob GET"),
+    }
+    let Some(found) = documents::config_platform(&blob.body).filter(|_| !blob.truncated) else {
+        s.note("the config blob states no platform");
+        return Verdict::pullable("single-platform manifest (its config states no platform)");
+    };
+    s.note(&format!("the image is built for {found}"));
+    report.config_platform = Some(found.clone());
+    if s.req.platform.accepts(&found) {
+        Verdict::pullable(format!(
+            "{image} is a single-platform image for {found}; the node ({}) runs it",
+            s.req.platform
+        ))
+    } else {
+        Verdict::cause(
+            Cause::PlatformMismatch,
+            format!(
+                "{image} is a single-platform image for {found} (its config blob says so); it does not run on {}",
+                s.req.platform
+            ),
+        )
     }
 }
 

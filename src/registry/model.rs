@@ -63,6 +63,9 @@ pub struct ProbeRequest {
     pub contrasts: bool,
     /// Most `tags/list` pages followed through `Link` headers.
     pub max_tag_pages: u32,
+    /// Check a single-platform manifest's config against `platform` (one more request for the
+    /// config blob): set when the platform is known (`--platform`, the node's `nodeInfo`).
+    pub check_platform: bool,
 }
 
 impl ProbeRequest {
@@ -80,6 +83,7 @@ impl ProbeRequest {
             insecure_skip_verify: false,
             contrasts: true,
             max_tag_pages: 5,
+            check_platform: false,
         }
     }
 }
@@ -98,6 +102,8 @@ pub enum StepName {
     Tags,
     ManifestHead,
     ManifestGet,
+    /// `GET /v2/<name>/blobs/<config digest>`: a single-platform image's os and architecture.
+    ConfigBlob,
     Catalog,
 }
 
@@ -197,6 +203,8 @@ pub struct ProbeReport {
     pub tags_truncated: bool,
     /// The index's platforms (empty for a single-platform manifest).
     pub platforms: Vec<Platform>,
+    /// A single-platform manifest's platform, from its config blob (when it was checked).
+    pub config_platform: Option<Platform>,
     pub media_type: Option<String>,
     pub digest: Option<String>,
     /// `_catalog` repositories; None when not asked or not offered.

@@ -159,6 +159,7 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         tags: Vec::new(),
         tags_truncated: false,
         platforms: Vec::new(),
+        config_platform: None,
         media_type: None,
         digest: None,
         catalog: None,

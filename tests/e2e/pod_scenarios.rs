@@ -488,6 +488,36 @@ fn arm64_only_image_on_amd64_node() {
     assert!(fix_text(&v).contains("linux/amd64"), "{v:#}");
 }
 
+/// An amd64-only single-platform image on an arm64 node: the node's `nodeInfo` platform is
+/// checked against the image's config blob, not passed because there is no index.
+#[test]
+fn amd64_only_single_manifest_on_arm64_node() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:1.0", reg.host);
+    let msg = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": no match for platform in manifest: not found"
+    );
+    let api = KubeApi::start();
+    let mut scenario = Scenario::new(&image).failed(&msg);
+    scenario.arch = "arm64".to_string();
+    scenario.load(&api);
+    let v = check(&pod(&api, &["--ca-file", &ca(&reg)]), "-", NO_SECRET);
+    assert_eq!(
+        (cause(&v), confidence(&v)),
+        ("platform_mismatch", "confirmed"),
+        "{v:#}"
+    );
+    let evidence = evidence_text(&v);
+    assert!(
+        evidence.contains("linux/amd64"),
+        "the image's platform: {v:#}"
+    );
+    assert!(
+        evidence.contains("linux/arm64"),
+        "the node's platform: {v:#}"
+    );
+}
+
 /// A plain-HTTP registry addressed over HTTPS.
 #[test]
 fn plain_http_registry() {
