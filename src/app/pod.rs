@@ -14,8 +14,8 @@ use crate::taxonomy::Cause;
 
 /// Gathers the pod's scene and diagnoses each of its images.
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
-    let scene = gather(args, common).await?;
     let prober = Prober::new(&args.probe, common)?;
+    let scene = gather(args, common).await?;
     let mut report = Report::new("pod");
     let ctx = PodContext::of(&scene);
     let node = ctx.node.as_ref();
@@ -60,6 +60,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     }
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
+    report.insecure_transport = prober.insecure_transport();
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
         report.notes.push(format!(
             "could not list secrets in {}: {m}",

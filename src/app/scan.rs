@@ -79,8 +79,8 @@ struct Filling {
 
 /// Lists failing pods and diagnoses them all.
 pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
-    let scenes = gather(args, common).await?;
     let prober = Prober::new(&args.probe, common)?;
+    let scenes = gather(args, common).await?;
     let mut jobs: HashMap<ProbeKey, ProbeJob> = HashMap::new();
     let mut pending = Vec::new();
     for scene in &scenes {
@@ -126,6 +126,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         ));
     }
     report.notes.extend(prober.notes());
+    report.insecure_transport = prober.insecure_transport();
     for s in &scenes {
         for u in &s.unreadable {
             let line = format!("could not read {u}");

@@ -258,6 +258,16 @@ pub fn denied(s: &Session<'_>, x: &Exchange, granted: &Granted) -> Verdict {
         .find_map(|c| c.error().map(str::to_string));
     let why = scope_error.map(|e| format!(" ({e})")).unwrap_or_default();
     match &granted.label {
+        // The credentials were kept from an unnamed plain-HTTP realm, so the refusal is of an
+        // anonymous pull, not of them.
+        None if granted.withheld.is_some() => Verdict::cause(
+            Cause::AuthRequired,
+            format!(
+                "anonymous access to {} refused{why}, and the credentials were not sent: {}",
+                s.req.image.repository,
+                granted.withheld.as_deref().unwrap_or_default()
+            ),
+        ),
         Some(l) => Verdict::cause(
             Cause::AuthForbidden,
             format!(

@@ -40,6 +40,10 @@ pub struct Report {
     /// Failures grouped by cause and registry (the `scan` command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Group>>,
+    /// Connections made without TLS trust (`--plain-http`, `--insecure-skip-tls-verify`, the
+    /// node's config), and token realms the node's runtime would send credentials to that way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub insecure_transport: Vec<crate::registry::InsecureTransport>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -110,6 +114,7 @@ impl Report {
             symptoms: None,
             verdicts: None,
             groups: None,
+            insecure_transport: Vec::new(),
             notes: Vec::new(),
             summary: Summary::default(),
         }

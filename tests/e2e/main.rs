@@ -7,6 +7,7 @@ mod commands_scan;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod hostile;
+mod insecure_hosts;
 mod kube_api;
 mod pod_scenarios;
 mod probe_auth;
