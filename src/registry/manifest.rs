@@ -4,7 +4,10 @@
 //! index and manifest types in `Accept` (`core/remotes/docker/resolver.go`,
 //! <https://github.com/containerd/containerd/blob/main/core/remotes/docker/resolver.go>); a 404
 //! has no body, so a `GET` reads its error code, and an index's platforms are matched against
-//! the node's as containerd's platform matcher does.
+//! the node's as containerd's platform matcher does. A single-platform image is matched the
+//! way containerd's `images.Manifest` does it: by the `os`/`architecture`/`variant` of its
+//! config blob. That check needs the manifest's body, so when the platform is known the
+//! manifest is fetched with `GET` at once and the blob costs the one extra request.
 
 use reqwest::Method;
 
@@ -24,49 +27,12 @@ pub async fn resolve(
 ) -> Verdict {
     let reference = s.req.image.manifest_reference().to_string();
     let url = s.repo_url(&format!("manifests/{reference}"));
-    let Some(head) = s
-        .step(
-            StepName::ManifestHead,
-            Method::HEAD,
-            url.clone(),
-            Some(MANIFEST_ACCEPT),
-            granted,
-            CAP_SMALL,
-        )
-        .await
-    else {
-        return s.unreachable("manifest HEAD");
-    };
-    let content_type = |x: &Exchange| {
-        x.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    report.digest = head
-        .headers
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match head.status {
-        200 => {
-            report.media_type = content_type(&head);
-            let mt = report.media_type.as_deref();
-            // An unknown content type (a web server's HTML) needs the body to decide.
-            if mt.is_some_and(documents::is_manifest_type)
-                && !mt.is_some_and(documents::is_index)
-                && !s.req.check_platform
-            {
-                return Verdict::pullable(format!(
-                    "{} resolves to a single-platform manifest ({})",
-                    s.req.image.canonical(),
-                    report.media_type.as_deref().unwrap_or("no content type")
-                ));
-            }
-        }
-        404 => {}
-        401 | 403 => return denied(s, &head, granted),
-        st => return status_verdict(st, &head, "manifest HEAD"),
+    // With a platform to check, a single-platform manifest's body is needed anyway: `GET` it
+    // at once, so the check costs one request (the config blob) over a plain resolve.
+    if !s.req.check_platform
+        && let Some(decided) = head(s, report, granted, &url).await
+    {
+        return decided;
     }
     let Some(get) = s
         .step(
@@ -81,6 +47,9 @@ pub async fn resolve(
     else {
         return s.unreachable("manifest GET");
     };
+    if report.digest.is_none() {
+        report.digest = digest_of(&get);
+    }
     match get.status {
         200 => {
             let mt = content_type(&get).or_else(|| documents::declared_media_type(&get.body));
@@ -176,6 +145,61 @@ pub async fn resolve(
         401 | 403 => denied(s, &get, granted),
         st => status_verdict(st, &get, "manifest GET"),
     }
+}
+
+/// `HEAD` the manifest as containerd resolves it; Some(verdict) when the head alone decides.
+async fn head(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    url: &reqwest::Url,
+) -> Option<Verdict> {
+    let Some(head) = s
+        .step(
+            StepName::ManifestHead,
+            Method::HEAD,
+            url.clone(),
+            Some(MANIFEST_ACCEPT),
+            granted,
+            CAP_SMALL,
+        )
+        .await
+    else {
+        return Some(s.unreachable("manifest HEAD"));
+    };
+    report.digest = digest_of(&head);
+    match head.status {
+        200 => {
+            report.media_type = content_type(&head);
+            let mt = report.media_type.as_deref();
+            // An unknown content type (a web server's HTML) needs the body to decide.
+            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
+                return Some(Verdict::pullable(format!(
+                    "{} resolves to a single-platform manifest ({})",
+                    s.req.image.canonical(),
+                    report.media_type.as_deref().unwrap_or("no content type")
+                )));
+            }
+            None
+        }
+        404 => None,
+        401 | 403 => Some(denied(s, &head, granted)),
+        st => Some(status_verdict(st, &head, "manifest HEAD")),
+    }
+}
+
+fn content_type(x: &Exchange) -> Option<String> {
+    x.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn digest_of(x: &Exchange) -> Option<String> {
+    x.headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// A single-platform manifest checked as containerd checks it: its config blob's `os`,
