@@ -88,8 +88,9 @@ impl Prober {
         self.transport.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
-    /// Remembers what a probe reached insecurely, and which named hosts it touched.
-    fn record(&self, report: &ProbeReport) {
+    /// Remembers what a probe reached insecurely, and which named hosts it touched (`names`:
+    /// the registry as the image names it).
+    fn record(&self, report: &ProbeReport, names: &[url::Url]) {
         if let Ok(mut t) = self.transport.lock() {
             for i in &report.insecure {
                 if !t.contains(i) {
@@ -100,6 +101,7 @@ impl Prober {
         let urls: Vec<url::Url> = std::iter::once(report.endpoint.as_str())
             .chain(report.steps.iter().map(|s| s.url.as_str()))
             .filter_map(|u| url::Url::parse(u).ok())
+            .chain(names.iter().cloned())
             .collect();
         if let Ok(mut r) = self.reached.lock() {
             let named = self.insecure.plain_http.iter();
@@ -169,7 +171,7 @@ impl Prober {
         req.insecure_skip_verify = named.iter().any(|u| self.insecure.skip_verify_for(u));
         req.insecure = self.insecure.clone();
         let report = registry::probe(&req).await;
-        self.record(&report);
+        self.record(&report, &named);
         for p in &report.trust_problems {
             self.note(format!("node trust config for {}: {p}", image.registry));
         }
