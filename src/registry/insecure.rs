@@ -251,10 +251,7 @@ pub fn findings(
             detail: format!(
                 "trust skipped for registry {registry}: TLS certificate not verified ({}); {}",
                 allowed_by(by, "unverified_tls", &registry),
-                match &verification {
-                    Some(v) => format!("verification would have failed: {v}"),
-                    None => "its certificate would have verified".to_string(),
-                }
+                outcome(verification.as_deref(), !report.certificates.is_empty())
             ),
             verification,
             would_fail: report.tls_would_fail.as_ref().map(|f| f.cause()),
@@ -336,10 +333,10 @@ fn realm_finding(
             Some(Cause::HttpToHttps),
         );
     }
-    let bare = host_of(realm);
-    let server = bare.rsplit_once(':').map_or(bare.as_str(), |(h, _)| h);
     if req.insecure.skip_verify_for(realm) {
-        let would = recorder.would_fail(server.trim_matches(['[', ']']));
+        // The verifier records by server name, which carries no port.
+        let server = realm.host_str().unwrap_or("").trim_matches(['[', ']']);
+        let would = recorder.would_fail(server);
         let verification = would.as_ref().map(|f| f.describe());
         return entry(
             "unverified_tls",
@@ -350,10 +347,7 @@ fn realm_finding(
             format!(
                 "trust skipped for token realm {shown}: TLS certificate not verified (--insecure-skip-tls-verify {host}){}; {}",
                 if sent { ", credentials sent" } else { "" },
-                match &verification {
-                    Some(v) => format!("verification would have failed: {v}"),
-                    None => "its certificate would have verified".to_string(),
-                }
+                outcome(verification.as_deref(), !recorder.chain(server).is_empty())
             ),
             would.map(|f| f.cause()),
         );
@@ -378,6 +372,15 @@ fn realm_finding(
             Some(f.cause()),
         ),
         _ => None,
+    }
+}
+
+/// What verification would have said of a certificate it did not check.
+fn outcome(failure: Option<&str>, seen: bool) -> String {
+    match (failure, seen) {
+        (Some(v), _) => format!("verification would have failed: {v}"),
+        (None, true) => "its certificate would have verified".to_string(),
+        (None, false) => "no certificate was presented".to_string(),
     }
 }
 
