@@ -136,21 +136,11 @@ pub struct ProbeArgs {
     pub certs_dir: Option<PathBuf>,
     /// Skip TLS verification for this registry or token host only, HOST[:PORT] (repeatable;
     /// reported in every format).
-    #[arg(
-        long = "insecure-skip-tls-verify",
-        value_name = "HOST[:PORT]",
-        num_args = 0..=1,
-        default_missing_value = ""
-    )]
+    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
     pub insecure_skip_tls_verify: Vec<String>,
     /// Speak plain HTTP to this registry or token host only, HOST[:PORT] (repeatable;
     /// reported in every format).
-    #[arg(
-        long = "plain-http",
-        value_name = "HOST[:PORT]",
-        num_args = 0..=1,
-        default_missing_value = ""
-    )]
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
     pub plain_http: Vec<String>,
     /// Also list the registry's `_catalog` (never part of the diagnosis).
     #[arg(long)]
