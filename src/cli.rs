@@ -141,12 +141,14 @@ pub struct ProbeArgs {
     /// A copy of a node's certs.d root (docker, containerd hosts.toml, or containers).
     #[arg(long = "certs-dir", value_name = "ROOT")]
     pub certs_dir: Option<PathBuf>,
-    /// Skip TLS verification (reported as used).
-    #[arg(long)]
-    pub insecure_skip_tls_verify: bool,
-    /// Speak plain HTTP to the registry (reported as used).
-    #[arg(long)]
-    pub plain_http: bool,
+    /// Skip TLS verification for this registry or token host only, HOST[:PORT] (repeatable;
+    /// reported in every format).
+    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
+    pub insecure_skip_tls_verify: Vec<String>,
+    /// Speak plain HTTP to this registry or token host only, HOST[:PORT] (repeatable;
+    /// reported in every format).
+    #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
+    pub plain_http: Vec<String>,
     /// Also list the registry's `_catalog` (never part of the diagnosis).
     #[arg(long)]
     pub catalog: bool,
@@ -202,6 +204,10 @@ pub struct ImageArgs {
     /// Platform to check, os/arch[/variant] (repeatable; default linux/amd64).
     #[arg(long = "platform", value_name = "OS/ARCH")]
     pub platforms: Vec<String>,
+    /// A reference pullable only with TLS trust skipped (plain HTTP, an unverified
+    /// certificate) is a problem (exit 1), with the cause verification would have found.
+    #[arg(long)]
+    pub require_verified_tls: bool,
     #[command(flatten)]
     pub probe: ProbeArgs,
 }

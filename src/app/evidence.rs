@@ -200,6 +200,8 @@ pub struct PodContext {
     pub node: Option<NodeFacts>,
     /// The platform to ask an index for (`linux/amd64` when the node is unknown).
     pub platform: Platform,
+    /// True when `platform` is the node's own (`nodeInfo`), not the fallback.
+    pub platform_known: bool,
     /// The node's runtime, for certs.d lookups and CA fixes.
     pub runtime: Runtime,
     /// Where a pod-spec fix goes.
@@ -210,6 +212,11 @@ impl PodContext {
     /// Reads the context from a scene.
     pub fn of(scene: &Scene) -> PodContext {
         let node = scene.node.found().map(node_facts);
+        let platform_known = scene
+            .node
+            .found()
+            .and_then(|n| n.status.as_ref()?.node_info.as_ref())
+            .is_some_and(|i| !i.architecture.is_empty() && !i.operating_system.is_empty());
         let platform = node
             .as_ref()
             .and_then(|n| Platform::parse(&n.platform).ok())
@@ -217,6 +224,7 @@ impl PodContext {
         PodContext {
             runtime: node.as_ref().map(|n| n.runtime).unwrap_or_default(),
             platform,
+            platform_known,
             node,
             target: fix_target(scene),
         }

@@ -28,10 +28,10 @@ enum Creds {
 
 /// Probes every reference for every platform.
 pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
+    let prober = Prober::new(&args.probe, common)?;
     let refs = references(args)?;
     let platforms = platforms(args)?;
     let creds = credentials(args)?;
-    let prober = Prober::new(&args.probe, common)?;
     let helpers = Helpers {
         timeout: common.timeout,
         ..Helpers::default()
@@ -73,9 +73,19 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         Some(skip) => skip,
                         None => {
                             let rep = prober
-                                .probe(r, super::creds::auths(&ic), platform, Runtime::Unknown)
+                                .probe(
+                                    r,
+                                    super::creds::auths(&ic),
+                                    platform,
+                                    true,
+                                    Runtime::Unknown,
+                                )
                                 .await?;
-                            probing::facts(&rep)
+                            let mut facts = probing::facts(&rep);
+                            if args.require_verified_tls {
+                                probing::require_verified(&mut facts);
+                            }
+                            facts
                         }
                     };
                     Evidence {
@@ -93,6 +103,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
     }
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
+    report.insecure_transport = prober.insecure_transport();
     report.verdicts = Some(verdicts);
     Ok(report)
 }

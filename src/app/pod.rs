@@ -14,8 +14,8 @@ use crate::taxonomy::Cause;
 
 /// Gathers the pod's scene and diagnoses each of its images.
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
-    let scene = gather(args, common).await?;
     let prober = Prober::new(&args.probe, common)?;
+    let scene = gather(args, common).await?;
     let mut report = Report::new("pod");
     let ctx = PodContext::of(&scene);
     let node = ctx.node.as_ref();
@@ -40,10 +40,17 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
             (Some(skip), _, _) => skip,
             (None, Some(r), Some(cr)) => {
                 let report = prober
-                    .probe(r, super::creds::auths(cr), platform, runtime)
+                    .probe(
+                        r,
+                        super::creds::auths(cr),
+                        platform,
+                        ctx.platform_known,
+                        runtime,
+                    )
                     .await?;
                 let mut facts = probing::facts(&report);
-                prove_candidate(&prober, &scene, r, cr, platform, runtime, &mut facts).await?;
+                let known = (platform, ctx.platform_known);
+                prove_candidate(&prober, &scene, r, cr, known, runtime, &mut facts).await?;
                 facts
             }
             _ => ProbeFacts::Off,
@@ -53,6 +60,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     }
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
+    report.insecure_transport = prober.insecure_transport();
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
         report.notes.push(format!(
             "could not list secrets in {}: {m}",
@@ -70,7 +78,7 @@ async fn prove_candidate(
     scene: &Scene,
     image: &ImageRef,
     creds: &ImageCredentials,
-    platform: &Platform,
+    (platform, platform_known): (&Platform, bool),
     runtime: crate::taxonomy::Runtime,
     facts: &mut ProbeFacts,
 ) -> crate::Result<()> {
@@ -88,7 +96,13 @@ async fn prove_candidate(
         return Ok(());
     };
     let report = prober
-        .probe(image, super::creds::auths(&with), platform, runtime)
+        .probe(
+            image,
+            super::creds::auths(&with),
+            platform,
+            platform_known,
+            runtime,
+        )
         .await?;
     result.requests += report.requests;
     result.steps.push(format!(

@@ -2,12 +2,15 @@
 //! and the probe's record boiled down for the verdict.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::cli::ProbeArgs;
 use crate::config::Common;
 use crate::diagnose::{ProbeFacts, ProbeResult};
-use crate::registry::{self, ImageRef, Platform, ProbeReport, ProbeRequest};
+use crate::registry::{
+    self, ImageRef, InsecureHosts, InsecureTransport, Platform, ProbeReport, ProbeRequest,
+};
 use crate::taxonomy::Runtime;
 use crate::trust::{Trust, TrustSpec};
 
@@ -15,11 +18,17 @@ use crate::trust::{Trust, TrustSpec};
 pub struct Prober {
     enabled: bool,
     spec: TrustSpec,
-    plain_http: bool,
-    insecure: bool,
+    /// The hosts `--plain-http` and `--insecure-skip-tls-verify` named.
+    insecure: InsecureHosts,
     catalog: bool,
     timeout: Duration,
     notes: Mutex<Vec<String>>,
+    /// Every connection made (or that a node would make) without TLS trust, each once.
+    transport: Mutex<Vec<InsecureTransport>>,
+    /// The named hosts some probe reached, to tell the user about a name that matched nothing.
+    reached: Mutex<Vec<String>>,
+    /// Probes run so far.
+    probes: AtomicUsize,
 }
 
 impl Prober {
@@ -33,6 +42,8 @@ impl Prober {
                 });
             }
         }
+        let insecure = InsecureHosts::from_flags(&args.plain_http, &args.insecure_skip_tls_verify)
+            .map_err(crate::Error::Usage)?;
         Ok(Prober {
             enabled: !args.no_probe,
             spec: TrustSpec {
@@ -40,19 +51,67 @@ impl Prober {
                 cert_dir: args.cert_dir.clone(),
                 certs_roots: args.certs_dir.iter().cloned().collect(),
             },
-            plain_http: args.plain_http,
-            insecure: args.insecure_skip_tls_verify,
+            insecure,
             catalog: args.catalog,
             timeout: common.timeout,
             notes: Mutex::new(Vec::new()),
+            transport: Mutex::new(Vec::new()),
+            reached: Mutex::new(Vec::new()),
+            probes: AtomicUsize::new(0),
         })
     }
 
-    /// Notes gathered while probing (trust problems, unsafe flags), each once.
+    /// Notes gathered while probing (trust problems, named hosts never reached), each once.
     pub fn notes(&self) -> Vec<String> {
         let mut n = self.notes.lock().map(|n| n.clone()).unwrap_or_default();
         n.dedup();
+        if self.probes.load(Ordering::Relaxed) == 0 {
+            return n;
+        }
+        let reached = self.reached.lock().map(|r| r.clone()).unwrap_or_default();
+        let named = [
+            ("--plain-http", &self.insecure.plain_http),
+            ("--insecure-skip-tls-verify", &self.insecure.skip_verify),
+        ];
+        for (flag, hosts) in named {
+            for h in hosts.iter().filter(|h| !reached.contains(&h.to_string())) {
+                n.push(format!(
+                    "{flag} {h} matched no registry or token realm pulldoctor contacted (a host matches with its port: HOST:PORT)"
+                ));
+            }
+        }
         n
+    }
+
+    /// Every connection made, or that the node's runtime would make, without TLS trust.
+    pub fn insecure_transport(&self) -> Vec<InsecureTransport> {
+        self.transport.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Remembers what a probe reached insecurely, and which named hosts it touched (`names`:
+    /// the registry as the image names it).
+    fn record(&self, report: &ProbeReport, names: &[url::Url]) {
+        if let Ok(mut t) = self.transport.lock() {
+            for i in &report.insecure {
+                if !t.contains(i) {
+                    t.push(i.clone());
+                }
+            }
+        }
+        let urls: Vec<url::Url> = std::iter::once(report.endpoint.as_str())
+            .chain(report.steps.iter().map(|s| s.url.as_str()))
+            .filter_map(|u| url::Url::parse(u).ok())
+            .chain(names.iter().cloned())
+            .collect();
+        if let Ok(mut r) = self.reached.lock() {
+            let named = self.insecure.plain_http.iter();
+            for h in named.chain(&self.insecure.skip_verify) {
+                if urls.iter().any(|u| h.matches(u)) && !r.contains(&h.to_string()) {
+                    r.push(h.to_string());
+                }
+            }
+        }
+        self.probes.fetch_add(1, Ordering::Relaxed);
     }
 
     fn note(&self, line: String) {
@@ -83,11 +142,14 @@ impl Prober {
     }
 
     /// Probes `image` as a node of `runtime` on `platform` would, with `auths` in kubelet order.
+    /// `platform_known`: the platform is the user's or the node's, not a guess, so a
+    /// single-platform image is checked against it too (its config blob, one request).
     pub async fn probe(
         &self,
         image: &ImageRef,
         auths: Vec<registry::Auth>,
         platform: &Platform,
+        platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
         let trust: Trust = Trust::resolve(&self.spec, &image.registry, runtime)
@@ -98,9 +160,18 @@ impl Prober {
         req.timeout = self.timeout;
         req.step_timeout = self.timeout;
         req.catalog = self.catalog;
-        req.plain_http = self.plain_http;
-        req.insecure_skip_verify = self.insecure;
+        req.check_platform = platform_known;
+        // The flags apply to the registry when they name it as the image does (or, for
+        // Docker Hub, its API host).
+        let named: Vec<url::Url> = [image.registry.as_str(), image.api_host()]
+            .into_iter()
+            .filter_map(registry::insecure::registry_url)
+            .collect();
+        req.plain_http = named.iter().any(|u| self.insecure.plain_http_for(u));
+        req.insecure_skip_verify = named.iter().any(|u| self.insecure.skip_verify_for(u));
+        req.insecure = self.insecure.clone();
         let report = registry::probe(&req).await;
+        self.record(&report, &named);
         for p in &report.trust_problems {
             self.note(format!("node trust config for {}: {p}", image.registry));
         }
@@ -149,12 +220,51 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         detail: report.outcome.detail.clone(),
         steps,
         tags: report.tags.clone(),
-        platforms: report.platforms.iter().map(|p| p.to_string()).collect(),
+        platforms: if report.platforms.is_empty() {
+            report
+                .config_platform
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        } else {
+            report.platforms.iter().map(|p| p.to_string()).collect()
+        },
         platform: report.platform.to_string(),
         works_with_supplied_ca,
         working_credential,
         anonymous_works,
         requests: report.requests,
         flags: report.flags.clone(),
+        insecure: report.insecure.clone(),
     })
+}
+
+/// `--require-verified-tls`: an image the registry served only over skipped trust (plain
+/// HTTP, or a certificate verification would refuse) is a problem, with the cause a verifying
+/// client would have met.
+pub fn require_verified(facts: &mut ProbeFacts) {
+    let ProbeFacts::Ran(r) = facts else {
+        return;
+    };
+    if r.cause.is_some() {
+        return;
+    }
+    let Some(t) = r.insecure.iter().find(|t| t.used && t.would_fail.is_some()) else {
+        return;
+    };
+    let role = if t.role == "registry" {
+        "registry"
+    } else {
+        "token realm"
+    };
+    let how = match &t.verification {
+        Some(v) => format!("its certificate does not verify: {v}"),
+        None => "it was reached over plain HTTP".to_string(),
+    };
+    r.cause = t.would_fail;
+    r.detail = format!(
+        "pullable only with TLS trust skipped for {role} {} ({}): {how}; --require-verified-tls refuses that",
+        t.host, t.by
+    );
+    r.steps.push(format!("conclusion: {}", r.detail));
 }

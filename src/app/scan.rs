@@ -57,6 +57,8 @@ struct ProbeJob {
     image: ImageRef,
     auths: Vec<registry::Auth>,
     platform: Platform,
+    /// The node's platform is known, so single-platform images are checked against it.
+    platform_known: bool,
     runtime: Runtime,
 }
 
@@ -78,8 +80,8 @@ struct Filling {
 
 /// Lists failing pods and diagnoses them all.
 pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
-    let scenes = gather(args, common).await?;
     let prober = Prober::new(&args.probe, common)?;
+    let scenes = gather(args, common).await?;
     let mut jobs: HashMap<ProbeKey, ProbeJob> = HashMap::new();
     let mut pending = Vec::new();
     for scene in &scenes {
@@ -144,6 +146,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         ));
     }
     report.notes.extend(prober.notes());
+    report.insecure_transport = prober.insecure_transport();
     for s in &scenes {
         for u in &s.unreadable {
             let line = format!("could not read {u}");
@@ -295,13 +298,18 @@ fn collect(
                             password: t.password.clone(),
                         })
                         .collect(),
-                    platform: platform.to_string(),
+                    platform: if ctx.platform_known {
+                        platform.to_string()
+                    } else {
+                        format!("{platform} (assumed)")
+                    },
                 };
                 labels = auths.iter().map(|a| a.label.clone()).collect();
                 jobs.entry(key.clone()).or_insert_with(|| ProbeJob {
                     image: r.clone(),
                     auths,
                     platform: platform.clone(),
+                    platform_known: ctx.platform_known,
                     runtime,
                 });
                 probe_key = Some(key);
@@ -331,7 +339,13 @@ async fn run_probes(
     let mut out = HashMap::new();
     let mut stream = futures::stream::iter(jobs.into_iter().map(|(key, job)| async move {
         let r = prober
-            .probe(&job.image, job.auths, &job.platform, job.runtime)
+            .probe(
+                &job.image,
+                job.auths,
+                &job.platform,
+                job.platform_known,
+                job.runtime,
+            )
             .await;
         (key, r)
     }))

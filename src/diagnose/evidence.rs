@@ -146,6 +146,8 @@ pub struct ProbeResult {
     pub requests: u32,
     /// Explicit unsafe flags that were in force (`--insecure-skip-tls-verify`, `--plain-http`).
     pub flags: Vec<String>,
+    /// Connections made (or that the node's runtime would make) without TLS trust.
+    pub insecure: Vec<crate::registry::InsecureTransport>,
 }
 
 /// The node, as far as the fix needs it.

@@ -94,7 +94,12 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
     let evidence = evidence_lines(ev, cause);
     let summary = match cause {
         Some(c) => summary_for(c, ev),
-        None => "The image can be pulled with the node's credentials and trust.".to_string(),
+        None => match trust_skipped(ev) {
+            Some(hosts) => {
+                format!("The image can be pulled, but only with TLS trust skipped for {hosts}.")
+            }
+            None => "The image can be pulled with the node's credentials and trust.".to_string(),
+        },
     };
     let fixes = cause.map(|c| fixes_for(c, ev)).unwrap_or_default();
     let probe_requests = match &ev.probe {
@@ -311,6 +316,20 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
         push("note", format!("could not read {u}"));
     }
     out
+}
+
+/// The hosts reached without TLS trust, when the probe relied on any (`a, b`).
+fn trust_skipped(ev: &Evidence) -> Option<String> {
+    let ProbeFacts::Ran(p) = &ev.probe else {
+        return None;
+    };
+    let hosts: Vec<String> = p
+        .insecure
+        .iter()
+        .filter(|t| t.used)
+        .map(|t| format!("{} ({})", t.host, t.by))
+        .collect();
+    (!hosts.is_empty()).then(|| hosts.join(", "))
 }
 
 fn event_line(s: &Symptom) -> String {

@@ -23,6 +23,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::dns::SafeResolver;
+use super::insecure::NamedHost;
 use super::tls_error::{Failure, classify, classify_dyn};
 use crate::redacted::Redacted;
 use crate::trust::Trust;
@@ -276,7 +277,7 @@ impl Authorization {
         }
         if url.scheme() != "https" && !self.allow_http {
             return Some(format!(
-                "credentials withheld from plain-HTTP {} (use --plain-http or the node's config)",
+                "credentials withheld from plain-HTTP {} (to send them, name its host with --plain-http)",
                 origin_of(url)
             ));
         }
@@ -324,13 +325,33 @@ pub struct Exchange {
 /// One probe's client.
 pub struct RegistryClient {
     http: reqwest::Client,
+    /// The client that accepts any certificate, for the hosts in `skip` only.
+    unverified: Option<reqwest::Client>,
+    skip: Vec<NamedHost>,
     pub recorder: Arc<Recorder>,
     requests: AtomicU32,
 }
 
+/// A reqwest client over one rustls config, with our resolver and no automatic redirects.
+fn http_client(
+    tls: rustls::ClientConfig,
+    connect: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(SafeResolver)
+        .no_proxy()
+        .connect_timeout(connect)
+        .pool_max_idle_per_host(2)
+        .user_agent(concat!("pulldoctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ClientError::Setup(e.to_string()))
+}
+
 impl RegistryClient {
-    /// A client for one trust; `skip_verify` accepts any certificate (and records why it
-    /// would have failed).
+    /// A client for one trust; `skip_verify` accepts any certificate from any host (and
+    /// records why it would have failed).
     pub fn new(
         trust: &Trust,
         skip_verify: bool,
@@ -338,21 +359,38 @@ impl RegistryClient {
     ) -> Result<Self, ClientError> {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(SafeResolver)
-            .no_proxy()
-            .connect_timeout(connect_timeout)
-            .pool_max_idle_per_host(2)
-            .user_agent(concat!("pulldoctor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(RegistryClient {
-            http,
+            http: http_client(tls, connect_timeout)?,
+            unverified: None,
+            skip: Vec::new(),
             recorder,
             requests: AtomicU32::new(0),
         })
+    }
+
+    /// A client that verifies every host except those in `skip` (host and port), whose
+    /// certificates it accepts and records: `--insecure-skip-tls-verify HOST` reaches that
+    /// host only, never a token realm or a redirect target elsewhere.
+    pub fn skipping(
+        trust: &Trust,
+        skip: Vec<NamedHost>,
+        connect_timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let mut client = RegistryClient::new(trust, false, connect_timeout)?;
+        if !skip.is_empty() {
+            let tls = tls_config(trust, true, client.recorder.clone())?;
+            client.unverified = Some(http_client(tls, connect_timeout)?);
+            client.skip = skip;
+        }
+        Ok(client)
+    }
+
+    /// The client for `url`: the unverified one only for a host named in `skip`.
+    fn for_url(&self, url: &Url) -> &reqwest::Client {
+        match &self.unverified {
+            Some(u) if self.skip.iter().any(|h| h.matches(url)) => u,
+            _ => &self.http,
+        }
     }
 
     /// HTTP requests sent so far (redirect hops included).
@@ -398,7 +436,10 @@ impl RegistryClient {
         let mut withheld = None;
         for _hop in 0..=MAX_REDIRECTS {
             let left = timeout.saturating_sub(started.elapsed());
-            let mut rb = self.http.request(method.clone(), url.clone()).timeout(left);
+            let mut rb = self
+                .for_url(&url)
+                .request(method.clone(), url.clone())
+                .timeout(left);
             if let Some(a) = accept {
                 rb = rb.header(ACCEPT, a);
             }

@@ -136,6 +136,47 @@ pub fn declared_media_type(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<M>(body).ok()?.media_type
 }
 
+/// The config blob's digest of a single-platform manifest (OCI or Docker schema 2), when it
+/// has the shape `algorithm:hex` a blob path may carry.
+pub fn config_digest(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct M {
+        config: Option<D>,
+    }
+    #[derive(Deserialize)]
+    struct D {
+        digest: String,
+    }
+    let d = serde_json::from_slice::<M>(body).ok()?.config?.digest;
+    let (algorithm, hex) = d.split_once(':')?;
+    let algorithm_ok = !algorithm.is_empty()
+        && algorithm
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    let hex_ok = !hex.is_empty()
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+    (algorithm_ok && hex_ok && d.len() <= 200).then_some(d)
+}
+
+/// The platform an image config declares (`os`, `architecture`, `variant`), as containerd
+/// reads it for a single-platform manifest; a schema 1 manifest carries `architecture` itself.
+pub fn config_platform(body: &[u8]) -> Option<Platform> {
+    #[derive(Deserialize)]
+    struct C {
+        os: Option<String>,
+        architecture: Option<String>,
+        variant: Option<String>,
+    }
+    let c: C = serde_json::from_slice(body).ok()?;
+    let arch = c.architecture.filter(|a| !a.trim().is_empty())?;
+    let os =
+        c.os.filter(|o| !o.trim().is_empty())
+            .unwrap_or_else(|| "linux".into());
+    Some(Platform::new(&os, &arch, c.variant.as_deref()))
+}
+
 /// The bearer token of a token reply (`token`, else `access_token`).
 pub fn token(body: &[u8]) -> Option<Redacted> {
     #[derive(Deserialize)]
@@ -199,6 +240,27 @@ mod tests {
             "application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8"
         ));
         assert!(!is_index("application/vnd.oci.image.manifest.v1+json"));
+    }
+
+    #[test]
+    fn config_digest_and_platform() {
+        let m = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:ab12","size":2},"layers":[]}"#;
+        assert_eq!(config_digest(m).as_deref(), Some("sha256:ab12"));
+        let hostile = br#"{"config":{"digest":"sha256:../../x"}}"#;
+        assert_eq!(config_digest(hostile), None);
+        assert_eq!(config_digest(br#"{"config":{"digest":"nocolon"}}"#), None);
+        assert_eq!(config_digest(b"[]"), None);
+        let c = br#"{"os":"linux","architecture":"arm64","variant":"v8","rootfs":{}}"#;
+        assert_eq!(
+            config_platform(c),
+            Some(Platform::new("linux", "arm64", None))
+        );
+        assert_eq!(
+            config_platform(br#"{"architecture":"amd64"}"#),
+            Some(Platform::new("linux", "amd64", None))
+        );
+        assert_eq!(config_platform(br#"{"os":"linux"}"#), None);
+        assert_eq!(config_platform(b"junk"), None);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! index and manifest types in `Accept` (`core/remotes/docker/resolver.go`,
 //! <https://github.com/containerd/containerd/blob/main/core/remotes/docker/resolver.go>); a 404
 //! has no body, so a `GET` reads its error code, and an index's platforms are matched against
-//! the node's as containerd's platform matcher does.
+//! the node's as containerd's platform matcher does. A single-platform image is matched the
+//! way containerd's `images.Manifest` does it: by the `os`/`architecture`/`variant` of its
+//! config blob. That check needs the manifest's body, so when the platform is known the
+//! manifest is fetched with `GET` at once and the blob costs the one extra request.
 
 use reqwest::Method;
 
@@ -24,46 +27,12 @@ pub async fn resolve(
 ) -> Verdict {
     let reference = s.req.image.manifest_reference().to_string();
     let url = s.repo_url(&format!("manifests/{reference}"));
-    let Some(head) = s
-        .step(
-            StepName::ManifestHead,
-            Method::HEAD,
-            url.clone(),
-            Some(MANIFEST_ACCEPT),
-            granted,
-            CAP_SMALL,
-        )
-        .await
-    else {
-        return s.unreachable("manifest HEAD");
-    };
-    let content_type = |x: &Exchange| {
-        x.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    report.digest = head
-        .headers
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match head.status {
-        200 => {
-            report.media_type = content_type(&head);
-            let mt = report.media_type.as_deref();
-            // An unknown content type (a web server's HTML) needs the body to decide.
-            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
-                return Verdict::pullable(format!(
-                    "{} resolves to a single-platform manifest ({})",
-                    s.req.image.canonical(),
-                    report.media_type.as_deref().unwrap_or("no content type")
-                ));
-            }
-        }
-        404 => {}
-        401 | 403 => return denied(s, &head, granted),
-        st => return status_verdict(st, &head, "manifest HEAD"),
+    // With a platform to check, a single-platform manifest's body is needed anyway: `GET` it
+    // at once, so the check costs one request (the config blob) over a plain resolve.
+    if !s.req.check_platform
+        && let Some(decided) = head(s, report, granted, &url).await
+    {
+        return decided;
     }
     let Some(get) = s
         .step(
@@ -78,6 +47,9 @@ pub async fn resolve(
     else {
         return s.unreachable("manifest GET");
     };
+    if report.digest.is_none() {
+        report.digest = digest_of(&get);
+    }
     match get.status {
         200 => {
             let mt = content_type(&get).or_else(|| documents::declared_media_type(&get.body));
@@ -98,6 +70,9 @@ pub async fn resolve(
                 );
             }
             if !mt.as_deref().is_some_and(documents::is_index) {
+                if s.req.check_platform {
+                    return single_platform(s, report, granted, &get.body).await;
+                }
                 return Verdict::pullable("single-platform manifest");
             }
             let platforms = documents::index_platforms(&get.body).unwrap_or_default();
@@ -172,6 +147,121 @@ pub async fn resolve(
     }
 }
 
+/// `HEAD` the manifest as containerd resolves it; Some(verdict) when the head alone decides.
+async fn head(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    url: &reqwest::Url,
+) -> Option<Verdict> {
+    let Some(head) = s
+        .step(
+            StepName::ManifestHead,
+            Method::HEAD,
+            url.clone(),
+            Some(MANIFEST_ACCEPT),
+            granted,
+            CAP_SMALL,
+        )
+        .await
+    else {
+        return Some(s.unreachable("manifest HEAD"));
+    };
+    report.digest = digest_of(&head);
+    match head.status {
+        200 => {
+            report.media_type = content_type(&head);
+            let mt = report.media_type.as_deref();
+            // An unknown content type (a web server's HTML) needs the body to decide.
+            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
+                return Some(Verdict::pullable(format!(
+                    "{} resolves to a single-platform manifest ({})",
+                    s.req.image.canonical(),
+                    report.media_type.as_deref().unwrap_or("no content type")
+                )));
+            }
+            None
+        }
+        404 => None,
+        401 | 403 => Some(denied(s, &head, granted)),
+        st => Some(status_verdict(st, &head, "manifest HEAD")),
+    }
+}
+
+fn content_type(x: &Exchange) -> Option<String> {
+    x.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn digest_of(x: &Exchange) -> Option<String> {
+    x.headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A single-platform manifest checked as containerd checks it: its config blob's `os`,
+/// `architecture` and `variant` against the platform asked for (one `GET` of the blob).
+async fn single_platform(
+    s: &mut Session<'_>,
+    report: &mut ProbeReport,
+    granted: &Granted,
+    manifest: &[u8],
+) -> Verdict {
+    let image = s.req.image.canonical();
+    let Some(digest) = documents::config_digest(manifest) else {
+        s.note("the manifest names no config blob: its platform is not checked");
+        return Verdict::pullable("single-platform manifest (platform not stated)");
+    };
+    let url = s.repo_url(&format!("blobs/{digest}"));
+    let Some(blob) = s
+        .step(
+            StepName::ConfigBlob,
+            Method::GET,
+            url,
+            None,
+            granted,
+            CAP_DOCUMENT,
+        )
+        .await
+    else {
+        return s.unreachable("config blob GET");
+    };
+    match blob.status {
+        200 => {}
+        401 | 403 => return denied(s, &blob, granted),
+        404 => {
+            return Verdict::cause(
+                Cause::NotFound,
+                format!("the manifest's config blob {digest} is missing from the registry"),
+            );
+        }
+        st => return status_verdict(st, &blob, "config blob GET"),
+    }
+    let Some(found) = documents::config_platform(&blob.body).filter(|_| !blob.truncated) else {
+        s.note("the config blob states no platform");
+        return Verdict::pullable("single-platform manifest (its config states no platform)");
+    };
+    s.note(&format!("the image is built for {found}"));
+    report.config_platform = Some(found.clone());
+    if s.req.platform.accepts(&found) {
+        Verdict::pullable(format!(
+            "{image} is a single-platform image for {found}; the node ({}) runs it",
+            s.req.platform
+        ))
+    } else {
+        Verdict::cause(
+            Cause::PlatformMismatch,
+            format!(
+                "{image} is a single-platform image for {found} (its config blob says so); it does not run on {}",
+                s.req.platform
+            ),
+        )
+    }
+}
+
 /// A few tag names for the detail line.
 fn preview(tags: &[String]) -> String {
     if tags.is_empty() {
@@ -192,6 +282,16 @@ pub fn denied(s: &Session<'_>, x: &Exchange, granted: &Granted) -> Verdict {
         .find_map(|c| c.error().map(str::to_string));
     let why = scope_error.map(|e| format!(" ({e})")).unwrap_or_default();
     match &granted.label {
+        // The credentials were kept from an unnamed plain-HTTP realm, so the refusal is of an
+        // anonymous pull, not of them.
+        None if granted.withheld.is_some() => Verdict::cause(
+            Cause::AuthRequired,
+            format!(
+                "anonymous access to {} refused{why}, and the credentials were not sent: {}",
+                s.req.image.repository,
+                granted.withheld.as_deref().unwrap_or_default()
+            ),
+        ),
         Some(l) => Verdict::cause(
             Cause::AuthForbidden,
             format!(

@@ -15,6 +15,7 @@ pub mod client;
 pub mod contrast;
 pub mod dns;
 pub mod documents;
+pub mod insecure;
 pub mod manifest;
 pub mod model;
 pub mod platform;
@@ -23,6 +24,7 @@ pub mod reference;
 pub mod session;
 pub mod tls_error;
 
+pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};
 pub use model::{
     Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, RateLimit, Step, StepName, StepOutcome,
 };

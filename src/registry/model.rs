@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::insecure::{InsecureHosts, InsecureTransport};
 use super::platform::Platform;
 use super::reference::ImageRef;
 use super::tls_error::Failure;
@@ -55,14 +56,20 @@ pub struct ProbeRequest {
     pub step_timeout: Duration,
     /// Also ask `_catalog` (informational; refusals mean "not offered").
     pub catalog: bool,
-    /// `--plain-http`: speak HTTP, and allow credentials over it.
+    /// `--plain-http` named this registry: speak HTTP to it, and allow credentials over it.
     pub plain_http: bool,
-    /// `--insecure-skip-tls-verify`: accept any certificate (the report says so).
+    /// `--insecure-skip-tls-verify` named this registry: accept its certificate (reported).
     pub insecure_skip_verify: bool,
+    /// Every host the two flags named: a token realm on another host is reached insecurely,
+    /// and sent credentials that way, only when named here.
+    pub insecure: InsecureHosts,
     /// Run contrast probes (system roots vs node CA, anonymous vs each credential).
     pub contrasts: bool,
     /// Most `tags/list` pages followed through `Link` headers.
     pub max_tag_pages: u32,
+    /// Check a single-platform manifest's config against `platform` (one more request for the
+    /// config blob): set when the platform is known (`--platform`, the node's `nodeInfo`).
+    pub check_platform: bool,
 }
 
 impl ProbeRequest {
@@ -78,8 +85,10 @@ impl ProbeRequest {
             catalog: false,
             plain_http: false,
             insecure_skip_verify: false,
+            insecure: InsecureHosts::default(),
             contrasts: true,
             max_tag_pages: 5,
+            check_platform: false,
         }
     }
 }
@@ -98,6 +107,8 @@ pub enum StepName {
     Tags,
     ManifestHead,
     ManifestGet,
+    /// `GET /v2/<name>/blobs/<config digest>`: a single-platform image's os and architecture.
+    ConfigBlob,
     Catalog,
 }
 
@@ -197,6 +208,8 @@ pub struct ProbeReport {
     pub tags_truncated: bool,
     /// The index's platforms (empty for a single-platform manifest).
     pub platforms: Vec<Platform>,
+    /// A single-platform manifest's platform, from its config blob (when it was checked).
+    pub config_platform: Option<Platform>,
     pub media_type: Option<String>,
     pub digest: Option<String>,
     /// `_catalog` repositories; None when not asked or not offered.
@@ -204,6 +217,8 @@ pub struct ProbeReport {
     pub rate_limit: Option<RateLimit>,
     /// Unsafe switches in force: `--insecure-skip-tls-verify`, `--plain-http`, node skip_verify.
     pub flags: Vec<String>,
+    /// Every connection made, or that the node's runtime would make, without TLS trust.
+    pub insecure: Vec<InsecureTransport>,
     pub trust_sources: Vec<String>,
     pub trust_problems: Vec<String>,
     pub elapsed_ms: u64,

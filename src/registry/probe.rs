@@ -18,6 +18,7 @@ use super::challenge::{self, Scheme};
 use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
 use super::documents;
+use super::insecure::{self, NamedHost};
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, StepName};
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
@@ -53,7 +54,13 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     }
     let skip = req.insecure_skip_verify || req.trust.skip_verify;
     let connect = req.step_timeout.min(req.timeout);
-    let client = match RegistryClient::new(&req.trust, skip, connect) {
+    // Verification is skipped for the registry (when asked) and the hosts the flag named; a
+    // token realm or redirect target elsewhere is verified as usual.
+    let mut skip_hosts = req.insecure.skip_verify.clone();
+    if skip {
+        skip_hosts.push(NamedHost::of_url(&root));
+    }
+    let client = match RegistryClient::skipping(&req.trust, skip_hosts, connect) {
         Ok(c) => c,
         Err(e) => {
             report.outcome.cause = Some(Cause::Unknown);
@@ -81,6 +88,10 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     report.certificates = describe_chain(&client.recorder.chain(&host));
     if skip {
         report.tls_would_fail = client.recorder.would_fail(&host);
+    }
+    report.insecure = insecure::findings(req, &report, &root, &client.recorder);
+    for t in &report.insecure {
+        report.flags.push(t.detail.clone());
     }
     if req.contrasts {
         contrast::run(req, &client, &root, &mut report, deadline).await;
@@ -125,19 +136,8 @@ fn api_root(req: &ProbeRequest, plain: bool) -> Url {
 }
 
 fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
-    let mut flags = Vec::new();
-    if req.insecure_skip_verify {
-        flags.push("--insecure-skip-tls-verify: certificates were not verified".into());
-    }
-    if req.plain_http {
-        flags.push("--plain-http: spoke plain HTTP".into());
-    }
-    if req.trust.skip_verify {
-        flags.push("node config skip_verify = true: certificates were not verified".into());
-    }
-    if req.trust.plain_http && !req.plain_http {
-        flags.push("node config names the registry with http://".into());
-    }
+    // The unsafe switches in force are added once the probe has run (see `insecure`).
+    let flags = Vec::new();
     let endpoint = root.as_str().trim_end_matches("v2/").trim_end_matches('/');
     ProbeReport {
         image: req.image.canonical(),
@@ -159,11 +159,13 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         tags: Vec::new(),
         tags_truncated: false,
         platforms: Vec::new(),
+        config_platform: None,
         media_type: None,
         digest: None,
         catalog: None,
         rate_limit: None,
         flags,
+        insecure: Vec::new(),
         trust_sources: req.trust.sources.clone(),
         trust_problems: req.trust.problems.clone(),
         elapsed_ms: 0,

@@ -38,6 +38,9 @@ pub struct Granted {
     pub label: Option<String>,
     /// How the step list shows it.
     pub shown: String,
+    /// Why the credentials were kept back, when the access is anonymous only because of that
+    /// (a token realm on an unnamed plain-HTTP host).
+    pub withheld: Option<String>,
 }
 
 impl Granted {
@@ -46,6 +49,7 @@ impl Granted {
             auth: None,
             label: None,
             shown: "anonymous".into(),
+            withheld: None,
         }
     }
 }
@@ -251,6 +255,7 @@ impl<'a> Session<'a> {
             )),
             label: Some(cred.label.clone()),
             shown: format!("basic ({})", cred.label),
+            withheld: None,
         }
     }
 
@@ -281,15 +286,25 @@ impl<'a> Session<'a> {
             }
             q.append_pair("scope", scope);
         }
+        // A realm on the registry's own host and port shares its transport; one elsewhere
+        // gets credentials over plain HTTP only when `--plain-http` named its host.
+        let same_host = realm.host_str() == self.root.host_str()
+            && realm.port_or_known_default() == self.root.port_or_known_default();
+        let realm_http = if same_host {
+            self.allow_http
+        } else {
+            self.req.insecure.plain_http_for(&realm)
+        };
         let basic = cred.map(|c| Granted {
             auth: Some(Authorization::basic(
                 &c.username,
                 &c.password,
                 &realm,
-                self.allow_http,
+                realm_http,
             )),
             label: Some(c.label.clone()),
             shown: format!("basic ({})", c.label),
+            withheld: None,
         });
         let granted = basic.unwrap_or_else(Granted::anonymous);
         let Some(x) = self
@@ -300,10 +315,18 @@ impl<'a> Session<'a> {
         };
         match x.status {
             200..=299 => match documents::token(&x.body) {
+                // The credentials never left, so the token is an anonymous one.
+                Some(t) if x.withheld.is_some() => Ok(Granted {
+                    auth: Some(Authorization::bearer(t, &self.root, self.allow_http)),
+                    label: None,
+                    shown: "bearer token (anonymous: credentials withheld)".into(),
+                    withheld: x.withheld.clone(),
+                }),
                 Some(t) => Ok(Granted {
                     auth: Some(Authorization::bearer(t, &self.root, self.allow_http)),
                     label: cred.map(|c| c.label.clone()),
                     shown: format!("bearer token ({who})"),
+                    withheld: None,
                 }),
                 None => Err((
                     Some(x.status),

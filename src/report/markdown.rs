@@ -59,6 +59,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             steps(&v.fixes, out)?;
         }
     }
+    for t in &report.insecure_transport {
+        writeln!(out, "\n> **insecure:** {}", cell(&t.detail))?;
+    }
     for n in &report.notes {
         writeln!(out, "\n> note: {n}")?;
     }

@@ -46,6 +46,10 @@ pub struct Report {
     /// The scan's totals: groups, pods and workloads (the `scan` command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<ScanTotals>,
+    /// Connections made without TLS trust (`--plain-http`, `--insecure-skip-tls-verify`, the
+    /// node's config), and token realms the node's runtime would send credentials to that way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub insecure_transport: Vec<crate::registry::InsecureTransport>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -160,6 +164,7 @@ impl Report {
             groups: None,
             failing_pods: None,
             totals: None,
+            insecure_transport: Vec::new(),
             notes: Vec::new(),
             summary: Summary::default(),
         }

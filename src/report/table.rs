@@ -127,6 +127,9 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
             }
         }
     }
+    for t in &report.insecure_transport {
+        writeln!(out, "insecure: {}", t.detail)?;
+    }
     for n in &report.notes {
         writeln!(out, "note: {n}")?;
     }

@@ -50,6 +50,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
+    for t in &report.insecure_transport {
+        writeln!(out, "insecure: {}", t.detail)?;
+    }
     for n in &report.notes {
         writeln!(out, "note: {n}")?;
     }

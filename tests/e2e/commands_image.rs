@@ -208,6 +208,71 @@ fn platforms_are_checked_one_by_one() {
     assert_eq!(outcomes(&run), pairs(&[(&arm, "platform_mismatch")]));
 }
 
+/// A single-platform image is checked against `--platform` through its config blob: the
+/// amd64-only app:1.0 (Docker v2) and app:1.1 (OCI) fail linux/arm64 with evidence naming both
+/// platforms, and pass linux/amd64.
+#[test]
+fn single_platform_images_are_checked_against_the_platform() {
+    let reg = registry(Auth::None);
+    let ca = ca(&reg);
+    let docker = format!("{}/app:1.0", reg.host);
+    let oci = format!("{}/app:1.1", reg.host);
+    let run = pulldoctor(&[
+        "image",
+        &docker,
+        &oci,
+        "--platform",
+        "linux/arm64",
+        "--ca-file",
+        &ca,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "amd64-only images fail arm64:\n{}", run.stdout);
+    assert_eq!(
+        outcomes(&run),
+        pairs(&[(&docker, "platform_mismatch"), (&oci, "platform_mismatch")])
+    );
+    for v in run.json()["verdicts"].as_array().unwrap() {
+        assert_eq!(v["confidence"], "confirmed", "{v:#}");
+        let evidence = v["evidence"].to_string();
+        assert!(
+            evidence.contains("linux/amd64"),
+            "names the image's platform: {v:#}"
+        );
+        assert!(
+            evidence.contains("linux/arm64"),
+            "names the asked platform: {v:#}"
+        );
+        // `/v2/`, tags, the manifest and its config blob: the check costs one request.
+        assert_eq!(v["probe_requests"], 4, "{v:#}");
+    }
+    // The config blob was read from the registry itself.
+    assert!(
+        reg.log().iter().any(|l| l.contains("/blobs/sha256:")),
+        "the config blob was fetched"
+    );
+    // The same images pass their own platform, in every format.
+    for format in ["json", "table", "text", "markdown"] {
+        let run = pulldoctor(&[
+            "image",
+            &docker,
+            &oci,
+            "--platform",
+            "linux/amd64",
+            "--ca-file",
+            &ca,
+            "-o",
+            format,
+        ]);
+        assert_eq!(
+            run.code, 0,
+            "-o {format}: amd64 images pass amd64:\n{}",
+            run.stdout
+        );
+    }
+}
+
 /// Input pulldoctor cannot use is exit 2 with a reason on stderr, and nothing is probed.
 #[test]
 fn unusable_input_is_exit_2() {

@@ -190,7 +190,7 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 fn plain(h: &Hostile, name: &str) -> Run {
-    run(name, &h.host(), &["--plain-http"])
+    run(name, &h.host(), &["--plain-http", &h.host()])
 }
 
 fn over_tls(h: &Hostile, pki: &Pki, name: &str) -> Run {

@@ -9,6 +9,7 @@ mod credentials_authfile;
 mod credentials_kubectl;
 mod docs_links;
 mod hostile;
+mod insecure_hosts;
 mod kube_api;
 mod namespaces;
 mod pod_scenarios;

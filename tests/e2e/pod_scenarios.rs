@@ -11,7 +11,7 @@ use crate::scenario::{
     NodeRuntime, Run, Scenario, dockercfg, dockerconfigjson, evidence_text, fix_text, path, pod,
 };
 use crate::support::kube_api::{KubeApi, Verb};
-use crate::support::{Auth, Registry, RegistryOptions, Tls};
+use crate::support::{Auth, Fault, FaultProxy, Registry, RegistryOptions, Tls};
 
 /// The marker for scenarios whose registry has no password.
 const NO_SECRET: &str = "(none)";
@@ -488,6 +488,36 @@ fn arm64_only_image_on_amd64_node() {
     assert!(fix_text(&v).contains("linux/amd64"), "{v:#}");
 }
 
+/// An amd64-only single-platform image on an arm64 node: the node's `nodeInfo` platform is
+/// checked against the image's config blob, not passed because there is no index.
+#[test]
+fn amd64_only_single_manifest_on_arm64_node() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:1.0", reg.host);
+    let msg = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": no match for platform in manifest: not found"
+    );
+    let api = KubeApi::start();
+    let mut scenario = Scenario::new(&image).failed(&msg);
+    scenario.arch = "arm64".to_string();
+    scenario.load(&api);
+    let v = check(&pod(&api, &["--ca-file", &ca(&reg)]), "-", NO_SECRET);
+    assert_eq!(
+        (cause(&v), confidence(&v)),
+        ("platform_mismatch", "confirmed"),
+        "{v:#}"
+    );
+    let evidence = evidence_text(&v);
+    assert!(
+        evidence.contains("linux/amd64"),
+        "the image's platform: {v:#}"
+    );
+    assert!(
+        evidence.contains("linux/arm64"),
+        "the node's platform: {v:#}"
+    );
+}
+
 /// A plain-HTTP registry addressed over HTTPS.
 #[test]
 fn plain_http_registry() {
@@ -511,6 +541,60 @@ fn plain_http_registry() {
         fix_text(&v).contains(&format!("server = \"http://{}\"", reg.host)),
         "{v:#}"
     );
+}
+
+/// `--plain-http` names one registry of a two-registry pod: the other is asked over HTTPS, and
+/// its pull secret's password never reaches it in cleartext (the proxy in front records it).
+#[test]
+fn plain_http_in_a_pod_reaches_only_the_named_registry() {
+    let (first_pw, second_pw) = ("pw-pod-first-3f0d", "pw-pod-second-d8a2");
+    let first = registry(Tls::Plain, Auth::htpasswd("alice", first_pw));
+    let behind = registry(Tls::Plain, Auth::htpasswd("bob", second_pw));
+    let second = FaultProxy::start(&behind, Fault::PassThrough);
+    let app = format!("{}/app:1.0", first.host);
+    let setup = format!("{}/app:1.0", second.host());
+    let plain = "http: server gave HTTP response to HTTPS client";
+    let init_event = containerd_failure(&setup, &second.host(), plain);
+    let api = KubeApi::start();
+    Scenario::new(&app)
+        .failed(&containerd_failure(&app, &first.host, plain))
+        .init_container(&setup, "ErrImagePull", ("Failed", &init_event))
+        .pull_secret("first")
+        .pull_secret("second")
+        .secret(dockerconfigjson(
+            "shop",
+            "first",
+            &first.host,
+            "alice",
+            first_pw,
+        ))
+        .secret(dockerconfigjson(
+            "shop",
+            "second",
+            &second.host(),
+            "bob",
+            second_pw,
+        ))
+        .load(&api);
+    let run = pod(&api, &["--plain-http", &first.host]);
+    run.assert_no_leak("alice", first_pw);
+    run.assert_no_leak("bob", second_pw);
+    let verdicts = run.json()["verdicts"].as_array().cloned().unwrap();
+    assert_eq!(verdicts.len(), 2, "{verdicts:#?}");
+    let seen = second.requests();
+    assert!(!seen.is_empty(), "the second registry was asked");
+    assert!(
+        seen.iter().all(|r| !r.authorization),
+        "the unnamed registry got credentials: {seen:?}"
+    );
+    let insecure = run.json()["insecure_transport"].clone();
+    let hosts: Vec<&str> = insecure
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["host"].as_str())
+        .collect();
+    assert_eq!(hosts, [first.host.as_str()], "{insecure:#}");
 }
 
 /// Expired certificate, and a certificate for another name.

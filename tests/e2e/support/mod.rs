@@ -39,7 +39,8 @@
 //! token.requests();       // [TokenRequest { method, path, query, authorization: bool, status }]
 //! token.connections();    // TCP connections accepted
 //! // Anonymous callers get a token with no access (Docker Hub style); a wrong password gets 401.
-//! // Auth::Token(TokenOptions { user, password, refused, reply: TokenReply::AccessTokenOnly })
+//! // Auth::Token(TokenOptions { user, password, refused, reply: TokenReply::AccessTokenOnly,
+//! //     plain_http: true })   // the realm on plain HTTP: a misconfigured token service
 //!
 //! // Faults in front of a real registry (same scheme and certificate as the registry).
 //! let p = FaultProxy::start(&reg, Fault::rate_limited());               // 429 on manifests

@@ -29,6 +29,8 @@ pub struct TokenOptions {
     pub refused: Vec<String>,
     /// Which field(s) of the JSON reply carry the token.
     pub reply: TokenReply,
+    /// Serve the realm over plain HTTP instead of HTTPS (a misconfigured token service).
+    pub plain_http: bool,
 }
 
 /// Names the user, never the password.
@@ -39,6 +41,7 @@ impl std::fmt::Debug for TokenOptions {
             .field("password", &"<redacted>")
             .field("refused", &self.refused)
             .field("reply", &self.reply)
+            .field("plain_http", &self.plain_http)
             .finish()
     }
 }
@@ -51,6 +54,7 @@ impl TokenOptions {
             password: password.to_string(),
             refused: Vec::new(),
             reply: TokenReply::Both,
+            plain_http: false,
         }
     }
 }
@@ -105,8 +109,11 @@ pub const SERVICE: &str = "pulldoctor-test-registry";
 pub const ISSUER: &str = "pulldoctor-test-token-issuer";
 
 impl TokenServer {
-    /// Generates an RSA signing key, certifies it with `pki`'s CA and serves `/token`.
+    /// Generates an RSA signing key, certifies it with `pki`'s CA and serves `/token` (over
+    /// HTTPS with `pki`'s server certificate, or plain HTTP when `options.plain_http`).
     pub fn start(pki: &Pki, options: TokenOptions) -> TokenServer {
+        let tls = (!options.plain_http).then_some(&pki.server);
+        let scheme = if options.plain_http { "http" } else { "https" };
         let signer = Arc::new(Signer::generate(pki));
         let state = Arc::new(Mutex::new(State {
             options,
@@ -119,9 +126,9 @@ impl TokenServer {
                 Box::pin(async move { answer })
             })
         };
-        let server = Server::start(Some(&pki.server), Mode::Http(handler));
+        let server = Server::start(tls, Mode::Http(handler));
         TokenServer {
-            realm: format!("https://{}/token", server.host()),
+            realm: format!("{scheme}://{}/token", server.host()),
             service: SERVICE.to_string(),
             issuer: ISSUER.to_string(),
             state,
