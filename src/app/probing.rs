@@ -120,6 +120,11 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         (Some(node), Some(system)) => Some(node.works && !system.works),
         _ => None,
     };
+    // The contrast names the supplied CA's files: `node CA (/path/ca.pem, …)`.
+    let supplied_ca = trust_contrast("node CA")
+        .and_then(|c| c.trust.strip_prefix("node CA (")?.strip_suffix(')'))
+        .map(|paths| paths.split(", ").map(str::to_string).collect())
+        .unwrap_or_default();
     let anonymous_works = report
         .contrasts
         .iter()
@@ -152,6 +157,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         platforms: report.platforms.iter().map(|p| p.to_string()).collect(),
         platform: report.platform.to_string(),
         works_with_supplied_ca,
+        supplied_ca,
         working_credential,
         anonymous_works,
         requests: report.requests,

@@ -117,6 +117,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     report.summary = Summary {
         problems: problem_pods.len(),
         healthy: 0,
+        ..Summary::default()
     };
     if probes > 0 {
         report.notes.push(format!(

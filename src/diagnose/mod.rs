@@ -9,11 +9,12 @@ pub mod evidence;
 pub mod fix;
 mod image_fix;
 mod node_fix;
+mod story;
 pub mod verdict;
 
 pub use evidence::{
-    ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence, FixTarget,
-    NodeFacts, ProbeFacts, ProbeResult,
+    ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence, FailureSeen,
+    FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
-pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};
+pub use verdict::{Confidence, EvidenceLine, SecondaryCause, Verdict, diagnose};

@@ -1,6 +1,7 @@
 //! Unit tests for the verdict rules: how text and probe combine into cause and confidence.
 
 use super::*;
+use crate::classify::Symptom;
 use crate::diagnose::FixKind;
 use crate::diagnose::evidence::*;
 use crate::registry::ImageRef;

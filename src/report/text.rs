@@ -30,14 +30,42 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             v.confidence.id()
         )?;
         writeln!(out, "  why: {}", v.summary)?;
+        if let Some(e) = v.event_cause {
+            writeln!(out, "  event said: {e}")?;
+        }
+        for f in &v.failures {
+            let state = if f.recurring {
+                "recurring"
+            } else {
+                "no longer recurring"
+            };
+            writeln!(out, "  kubelet: {} {state} ({})", f.cause, f.seen)?;
+        }
+        for s in &v.secondary_causes {
+            writeln!(
+                out,
+                "  behind it: cause={} confidence={}: {}",
+                s.cause,
+                s.confidence.id(),
+                s.summary
+            )?;
+        }
         for e in &v.evidence {
             writeln!(out, "  {}: {}", e.source, e.text)?;
         }
-        for f in &v.fixes {
-            writeln!(out, "  fix: {}", f.title)?;
-            if f.text != f.title {
-                for line in f.text.lines() {
-                    writeln!(out, "    {line}")?;
+        let sections = v.fix_sections();
+        for (n, (cause, fixes)) in sections.iter().enumerate() {
+            if sections.len() > 1 {
+                let when = if n == 0 { "first" } else { "then" };
+                let cause = cause.map(|c| c.id()).unwrap_or("-");
+                writeln!(out, "  fixes {when}, for {cause}:")?;
+            }
+            for f in fixes.iter() {
+                writeln!(out, "  fix: {}", f.title)?;
+                if f.text != f.title {
+                    for line in f.text.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
                 }
             }
         }
@@ -47,7 +75,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "problems: {} healthy: {}",
-        report.summary.problems, report.summary.healthy
+        "problems: {} healthy: {} not_checked: {}",
+        report.summary.problems, report.summary.healthy, report.summary.not_checked
     )
 }
