@@ -18,3 +18,4 @@ mod probe_tls;
 mod registry_bench;
 mod scenario;
 mod support;
+mod verdict_evidence;
