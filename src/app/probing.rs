@@ -108,6 +108,21 @@ impl Prober {
     }
 }
 
+/// A supplied CA file as the user gave it: `--ca-file PATH` (the trust source reads `CA file
+/// PATH (…)`), else a file of the node's certs.d copy.
+fn ca_label(report: &ProbeReport, path: &str) -> String {
+    let from_flag = format!("CA file {path} (");
+    if report
+        .trust_sources
+        .iter()
+        .any(|s| s.starts_with(&from_flag))
+    {
+        format!("--ca-file {path}")
+    } else {
+        format!("{path} from the node's certs.d copy")
+    }
+}
+
 /// The probe's record, boiled down for the verdict.
 pub fn facts(report: &ProbeReport) -> ProbeFacts {
     let trust_contrast = |prefix: &str| {
@@ -123,7 +138,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
     // The contrast names the supplied CA's files: `node CA (/path/ca.pem, …)`.
     let supplied_ca = trust_contrast("node CA")
         .and_then(|c| c.trust.strip_prefix("node CA (")?.strip_suffix(')'))
-        .map(|paths| paths.split(", ").map(str::to_string).collect())
+        .map(|paths| paths.split(", ").map(|p| ca_label(report, p)).collect())
         .unwrap_or_default();
     let anonymous_works = report
         .contrasts

@@ -127,7 +127,7 @@ pub(super) fn ca_line(ev: &Evidence, p: &ProbeResult) -> Option<String> {
     let files = if p.supplied_ca.is_empty() {
         "the supplied CA".to_string()
     } else {
-        format!("the supplied CA ({})", p.supplied_ca.join(", "))
+        p.supplied_ca.join(", ")
     };
     if !works {
         return Some(format!(
@@ -137,13 +137,16 @@ pub(super) fn ca_line(ev: &Evidence, p: &ProbeResult) -> Option<String> {
     let trust = format!(
         "with the supplied CA the registry's certificate verifies, and with the system roots alone it does not: {files} is the CA the registry should be trusted with"
     );
-    let node = if ev.container.is_none() {
-        return Some(trust);
-    } else if ev
+    let node_copy = p.supplied_ca.iter().all(|c| c.ends_with("certs.d copy"));
+    let tls_failing = ev
         .failures
         .iter()
-        .any(|f| f.recurring && f.cause.family() == Family::Tls)
-    {
+        .any(|f| f.recurring && f.cause.family() == Family::Tls);
+    let node = if ev.container.is_none() {
+        return Some(trust);
+    } else if tls_failing && node_copy {
+        "the node has that file, yet its pulls fail the TLS check: its runtime does not read it (containerd's config_path, the directory name and port)".to_string()
+    } else if tls_failing {
         "the node does not have it: its pulls fail the TLS check".to_string()
     } else if let Some(f) = ev.failures.iter().find(|f| f.recurring) {
         format!(

@@ -182,7 +182,12 @@ fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(out, "Evidence:")?;
     for e in &v.evidence {
-        let text = elide(&e.text, e.clause.as_deref());
+        // Only kubelet's messages are long wrapper chains; every other line is printed whole.
+        let text = match e.clause.as_deref() {
+            Some(clause) => elide(&e.text, Some(clause)),
+            None if e.source == "event" => elide(&e.text, None),
+            None => Cow::Borrowed(e.text.as_str()),
+        };
         writeln!(out, "  [{}] {text}", e.source)?;
     }
     if !v.fixes.is_empty() {
@@ -227,10 +232,20 @@ fn elide<'a>(text: &'a str, clause: Option<&str>) -> Cow<'a, str> {
         Some((at, _)) => &c[..at],
         None => c,
     });
-    let tail_at = probe
+    let mut tail_at = probe
         .filter(|p| !p.is_empty())
         .and_then(|p| text.rfind(p))
         .unwrap_or_else(|| tail_of(text));
+    // A short clause (`403 Forbidden`) reads better with the wrapper that frames it.
+    while text.len() - tail_at < 60 {
+        let Some(at) = text[..tail_at].trim_end_matches(": ").rfind(": ") else {
+            break;
+        };
+        if text.len() - (at + 2) > LINE_MAX / 2 {
+            break;
+        }
+        tail_at = at + 2;
+    }
     let room = LINE_MAX
         .saturating_sub(text[tail_at..].chars().count())
         .max(80);
@@ -293,5 +308,17 @@ mod tests {
         assert!(short.contains(" … "), "{short}");
         assert!(short.chars().count() < text.chars().count());
         assert_eq!(elide("short", Some("short")), "short");
+        // A short clause keeps the wrapper that frames it.
+        let text = format!(
+            "Failed (30 attempts in 14m): Failed to pull image \"r.example:5000/app:1\": rpc error: code = Unknown desc = failed to pull and unpack image \"r.example:5000/app:1\": failed to resolve reference \"r.example:5000/app:1\": {}",
+            "unexpected status from HEAD request to https://r.example:5000/v2/app/manifests/1: 403 Forbidden"
+        );
+        let short = elide(&text, Some("Forbidden"));
+        assert!(
+            short.ends_with(
+                " … unexpected status from HEAD request to https://r.example:5000/v2/app/manifests/1: 403 Forbidden"
+            ),
+            "{short}"
+        );
     }
 }

@@ -15,7 +15,8 @@ use crate::scenario::{
 use crate::support::kube_api::KubeApi;
 use crate::support::{Auth, Registry, RegistryOptions, Tls};
 
-const X509: &str = "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+const X509: &str =
+    "tls: failed to verify certificate: x509: certificate signed by unknown authority";
 
 fn registry(auth: Auth) -> Registry {
     let reg = Registry::start(RegistryOptions {
@@ -159,7 +160,9 @@ fn x509_on_the_node_and_a_wrong_password_behind_it() {
     assert!(ca_fix < password_fix, "trust the CA first: {fixes}");
     let evidence = evidence_text(&v);
     assert!(
-        evidence.contains(&format!("({ca}) is the CA the registry should be trusted with")),
+        evidence.contains(&format!(
+            "--ca-file {ca} is the CA the registry should be trusted with"
+        )),
         "{evidence}"
     );
     assert!(evidence.contains("the node does not have it"), "{evidence}");
@@ -169,6 +172,7 @@ fn x509_on_the_node_and_a_wrong_password_behind_it() {
         let out = pod_as(&api, format, &["--ca-file", &ca]);
         out.assert_no_leak("alice", marker);
         let out = out.stdout;
+        eprintln!("=== {format}\n{out}");
         assert!(
             out.contains("x509: certificate signed by unknown authority"),
             "{format} says what the event said:\n{out}"
@@ -266,7 +270,11 @@ fn healthy_needs_proof() {
         .unscheduled()
         .load(&api);
     let run = pod_as(&api, "json", &["--ca-file", &ca]);
-    assert_eq!(run.code, 1, "the probe finds the tag missing: {}", run.stdout);
+    assert_eq!(
+        run.code, 1,
+        "the probe finds the tag missing: {}",
+        run.stdout
+    );
     assert_eq!(str_of(&run.verdict(), "cause"), "not_found_tag");
 }
 
@@ -286,7 +294,10 @@ fn image_no_probe_is_not_checked() {
     let v = run.verdict();
     assert_eq!(str_of(&v, "confidence"), "not_checked", "{v:#}");
     assert!(v.get("cause").is_none(), "{v:#}");
-    assert!(str_of(&v, "summary").contains("reference is valid"), "{v:#}");
+    assert!(
+        str_of(&v, "summary").contains("reference is valid"),
+        "{v:#}"
+    );
 
     let run = pulldoctor(&["image", "Registry.test/App:1", "--no-probe", "-o", "json"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
@@ -364,12 +375,23 @@ fn the_recurring_failure_wins_over_a_one_off() {
         "4 attempts in 3m, last 2026-11-20T09:14:00Z"
     );
     assert_eq!(row("dns_failure")["recurring"], false, "{v:#}");
-    assert_eq!(failures.len(), 3, "kubelet's follow-ups are not causes: {v:#}");
+    assert_eq!(
+        failures.len(),
+        3,
+        "kubelet's follow-ups are not causes: {v:#}"
+    );
     let evidence = evidence_text(&v);
     assert!(evidence.contains("30 attempts in 14m"), "{evidence}");
-    assert!(evidence.contains("also recurring, network_unreachable"), "{evidence}");
-    assert!(evidence.contains("no longer recurring, dns_failure"), "{evidence}");
+    assert!(
+        evidence.contains("also recurring, network_unreachable"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("no longer recurring, dns_failure"),
+        "{evidence}"
+    );
     let table = pod_as(&api, "table", &["--no-probe"]).stdout;
+    eprintln!("{table}");
     assert!(
         table.contains("kubelet reports: network_unreachable (4 attempts in 3m"),
         "{table}"
