@@ -138,10 +138,14 @@ pub(super) fn ca_line(ev: &Evidence, p: &ProbeResult) -> Option<String> {
         "with the supplied CA the registry's certificate verifies, and with the system roots alone it does not: {files} is the CA the registry should be trusted with"
     );
     let node_copy = p.supplied_ca.iter().all(|c| c.ends_with("certs.d copy"));
-    let tls_failing = ev
-        .failures
-        .iter()
-        .any(|f| f.recurring && f.cause.family() == Family::Tls);
+    // The node's own story: its recurring failures, else the one message the verdict has.
+    let tls_failing = if ev.failures.is_empty() {
+        ev.symptom.as_ref().is_some_and(|s| s.family == Family::Tls)
+    } else {
+        ev.failures
+            .iter()
+            .any(|f| f.recurring && f.cause.family() == Family::Tls)
+    };
     let node = if ev.container.is_none() {
         return Some(trust);
     } else if tls_failing && node_copy {
