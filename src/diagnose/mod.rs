@@ -17,4 +17,5 @@ pub use evidence::{
     FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
-pub use verdict::{Confidence, EvidenceLine, SecondaryCause, Verdict, diagnose};
+pub use story::SecondaryCause;
+pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

@@ -1,7 +1,7 @@
 //! Pure: the parts of a verdict that tell the story around its cause — what kubelet kept
 //! reporting (every distinct failure, counted and dated, the whole message kept), whether the
 //! pod recovered, what the supplied CA proves, why an image was not checked, and when the
-//! event's cause and the probe's are both real.
+//! event's cause and the probe's are both real (a [`SecondaryCause`], its fixes in order).
 //!
 //! A pull walks one road: name resolution and connection, then TLS, then authentication, then
 //! the manifest. A node stuck at an early stage cannot see what waits further on; a probe that
@@ -10,7 +10,10 @@
 //! road order.
 
 use super::evidence::{Evidence, ProbeFacts, ProbeResult};
-use super::verdict::EvidenceLine;
+use serde::Serialize;
+
+use super::fix::Fix;
+use super::verdict::{Confidence, EvidenceLine, Verdict};
 use crate::classify::Symptom;
 use crate::taxonomy::{Cause, Family};
 
@@ -195,5 +198,36 @@ pub(super) fn not_checked_summary(ev: &Evidence) -> String {
         )
     } else {
         format!("Not checked: {why}.")
+    }
+}
+
+/// A second problem behind the verdict's cause, to fix after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondaryCause {
+    /// The cause.
+    pub cause: Cause,
+    /// Its family.
+    pub family: Family,
+    /// How sure.
+    pub confidence: Confidence,
+    /// One sentence: why it will fail next.
+    pub summary: String,
+    /// What to change for it (also listed, in order, in the verdict's `fixes`).
+    pub fixes: Vec<Fix>,
+}
+
+impl Verdict {
+    /// The fixes in sections, one per cause, in the order they must be applied.
+    pub fn fix_sections(&self) -> Vec<(Option<Cause>, &[Fix])> {
+        let later: usize = self.secondary_causes.iter().map(|s| s.fixes.len()).sum();
+        let first = self.fixes.len().saturating_sub(later);
+        let mut out = vec![(self.cause, &self.fixes[..first])];
+        let mut at = first;
+        for s in &self.secondary_causes {
+            let end = (at + s.fixes.len()).min(self.fixes.len());
+            out.push((Some(s.cause), &self.fixes[at..end]));
+            at = end;
+        }
+        out
     }
 }

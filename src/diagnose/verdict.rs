@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::evidence::{Evidence, FailureSeen, ProbeFacts, ProbeResult};
 use super::fix::{Fix, fixes_for};
-use super::story;
+use super::story::{self, SecondaryCause};
 use crate::taxonomy::{Cause, Family};
 
 /// How sure the verdict is.
@@ -56,21 +56,6 @@ pub struct EvidenceLine {
     /// For an event line: the innermost error clause, which a shortened form must keep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clause: Option<String>,
-}
-
-/// A second problem behind the verdict's cause, to fix after it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SecondaryCause {
-    /// The cause.
-    pub cause: Cause,
-    /// Its family.
-    pub family: Family,
-    /// How sure.
-    pub confidence: Confidence,
-    /// One sentence: why it will fail next.
-    pub summary: String,
-    /// What to change for it (also listed, in order, in the verdict's `fixes`).
-    pub fixes: Vec<Fix>,
 }
 
 /// The conclusion for one image of one container.
@@ -120,20 +105,6 @@ impl Verdict {
             self.confidence,
             Confidence::Healthy | Confidence::NotChecked
         )
-    }
-
-    /// The fixes in sections, one per cause, in the order they must be applied.
-    pub fn fix_sections(&self) -> Vec<(Option<Cause>, &[Fix])> {
-        let later: usize = self.secondary_causes.iter().map(|s| s.fixes.len()).sum();
-        let first = self.fixes.len().saturating_sub(later);
-        let mut out = vec![(self.cause, &self.fixes[..first])];
-        let mut at = first;
-        for s in &self.secondary_causes {
-            let end = (at + s.fixes.len()).min(self.fixes.len());
-            out.push((Some(s.cause), &self.fixes[at..end]));
-            at = end;
-        }
-        out
     }
 }
 

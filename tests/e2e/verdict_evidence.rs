@@ -433,3 +433,85 @@ fn frequency_beats_a_more_precise_one_off() {
     assert_eq!(v["failures"][1]["cause"], "auth_forbidden", "{v:#}");
     assert_eq!(v["failures"][1]["recurring"], false, "{v:#}");
 }
+
+/// Item 8 from a support bundle: events written through events.k8s.io carry `eventTime` and
+/// `series` instead of `count`/`firstTimestamp`/`lastTimestamp`; the real registry confirms the
+/// recurring failure, and the one-off before it is history.
+#[test]
+fn snapshot_event_series_are_counted() {
+    let marker = "pw-series-51f0";
+    let reg = registry(Auth::htpasswd("alice", marker));
+    let image = format!("{}/app:1.0", reg.host);
+    let ca = path(&reg.pki.ca_file).to_string();
+    let unauthorized = containerd_failure(
+        &image,
+        &reg.host,
+        &format!(
+            "unexpected status from HEAD request to https://{}/v2/app/manifests/1.0: 401 Unauthorized",
+            reg.host
+        ),
+    );
+    let refused = containerd_failure(
+        &image,
+        &reg.host,
+        &format!("dial tcp {}: connect: connection refused", reg.host),
+    );
+    let event = |name: &str, message: &str, time: &str, series: Option<(u32, &str)>| {
+        let mut e = serde_json::json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": "shop"},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": "web-0",
+                "namespace": "shop", "fieldPath": "spec.containers{app}"},
+            "reason": "Failed", "message": message, "type": "Warning",
+            "eventTime": time, "reportingComponent": "kubelet", "reportingInstance": "node-1",
+            "action": "Pulling"});
+        if let Some((count, last)) = series {
+            e["series"] = serde_json::json!({"count": count, "lastObservedTime": last});
+        }
+        e
+    };
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "web-0", "namespace": "shop", "creationTimestamp": "2026-11-20T08:59:00Z"},
+         "spec": {"containers": [{"name": "app", "image": image}], "nodeName": "node-1"},
+         "status": {"phase": "Pending", "containerStatuses": [{"name": "app", "image": image,
+            "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff",
+                "message": format!("Back-off pulling image \"{image}\"")}}}]}},
+        event("web-0.a", &refused, "2026-11-20T09:00:00.000000Z", None),
+        event("web-0.b", &unauthorized, "2026-11-20T09:05:00.000000Z",
+            Some((12, "2026-11-20T09:20:00.000000Z"))),
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, list.to_string()).unwrap();
+    let run = pulldoctor(&[
+        "pod",
+        "web-0",
+        "-n",
+        "shop",
+        "--snapshot",
+        path(&file),
+        "--ca-file",
+        &ca,
+        "-o",
+        "json",
+    ]);
+    run.assert_no_leak("alice", marker);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_schema(&run.json());
+    let v = run.verdict();
+    assert_eq!(
+        (str_of(&v, "cause"), str_of(&v, "confidence")),
+        ("auth_required", "confirmed"),
+        "{v:#}"
+    );
+    let first = &v["failures"][0];
+    assert_eq!(first["count"], 12, "{v:#}");
+    assert_eq!(
+        str_of(first, "seen"),
+        "12 attempts in 15m, last 2026-11-20T09:20:00Z",
+        "{v:#}"
+    );
+    assert_eq!(v["failures"][1]["cause"], "network_unreachable", "{v:#}");
+    assert_eq!(v["failures"][1]["recurring"], false, "{v:#}");
+}
