@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use super::input::read_text;
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::authfile::{self, Authfile, Helpers};
 use crate::cli::ImageArgs;
 use crate::config::Common;
@@ -74,7 +74,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                             let rep = prober
                                 .probe(r, super::creds::auths(&ic), platform, Runtime::Unknown)
                                 .await?;
-                            probing::facts(&rep)
+                            prober.facts(&rep)
                         }
                     };
                     Evidence {

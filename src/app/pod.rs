@@ -1,7 +1,7 @@
 //! `pulldoctor pod`: one pod's scene, every container's image, one verdict each.
 
 use super::evidence::{Case, PodContext, containers};
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::cli::PodArgs;
 use crate::config::Common;
 use crate::credentials::ImageCredentials;
@@ -42,7 +42,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
                 let report = prober
                     .probe(r, super::creds::auths(cr), platform, runtime)
                     .await?;
-                let mut facts = probing::facts(&report);
+                let mut facts = prober.facts(&report);
                 prove_candidate(&prober, &scene, r, cr, platform, runtime, &mut facts).await?;
                 facts
             }

@@ -82,6 +82,35 @@ impl Prober {
         None
     }
 
+    /// The probe's record boiled down for the verdict, each supplied CA file named by the flag
+    /// it came from, so the verdict can say what `--ca-file` proved.
+    pub fn facts(&self, report: &ProbeReport) -> ProbeFacts {
+        let mut facts = facts(report);
+        if let ProbeFacts::Ran(r) = &mut facts {
+            for ca in &mut r.supplied_ca {
+                *ca = self.ca_label(ca);
+            }
+        }
+        facts
+    }
+
+    /// `--ca-file PATH`, `--cert-dir PATH`, or a file of the node's certs.d copy.
+    fn ca_label(&self, path: &str) -> String {
+        let p = std::path::Path::new(path);
+        if self.spec.ca_files.iter().any(|f| f == p) {
+            format!("--ca-file {path}")
+        } else if self
+            .spec
+            .cert_dir
+            .as_deref()
+            .is_some_and(|d| p.starts_with(d))
+        {
+            format!("--cert-dir {path}")
+        } else {
+            format!("{path} from the node's certs.d copy")
+        }
+    }
+
     /// Probes `image` as a node of `runtime` on `platform` would, with `auths` in kubelet order.
     pub async fn probe(
         &self,
@@ -108,21 +137,6 @@ impl Prober {
     }
 }
 
-/// A supplied CA file as the user gave it: `--ca-file PATH` (the trust source reads `CA file
-/// PATH (…)`), else a file of the node's certs.d copy.
-fn ca_label(report: &ProbeReport, path: &str) -> String {
-    let from_flag = format!("CA file {path} (");
-    if report
-        .trust_sources
-        .iter()
-        .any(|s| s.starts_with(&from_flag))
-    {
-        format!("--ca-file {path}")
-    } else {
-        format!("{path} from the node's certs.d copy")
-    }
-}
-
 /// The probe's record, boiled down for the verdict.
 pub fn facts(report: &ProbeReport) -> ProbeFacts {
     let trust_contrast = |prefix: &str| {
@@ -138,7 +152,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
     // The contrast names the supplied CA's files: `node CA (/path/ca.pem, …)`.
     let supplied_ca = trust_contrast("node CA")
         .and_then(|c| c.trust.strip_prefix("node CA (")?.strip_suffix(')'))
-        .map(|paths| paths.split(", ").map(|p| ca_label(report, p)).collect())
+        .map(|paths| paths.split(", ").map(str::to_string).collect())
         .unwrap_or_default();
     let anonymous_works = report
         .contrasts

@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 use futures::StreamExt;
 
 use super::evidence::{Case, PodContext, containers};
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::cli::ScanArgs;
 use crate::config::Common;
 use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
@@ -264,7 +264,7 @@ async fn run_probes(
         if progress {
             eprint!("\rprobing registries: {done}/{total}");
         }
-        out.insert(key, probing::facts(&result?));
+        out.insert(key, prober.facts(&result?));
     }
     if progress {
         eprintln!();
