@@ -355,6 +355,12 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             "the container runs (its image is already on the node), but a new pull would fail: the next reschedule or node change will hit this".to_string(),
         );
     }
+    if ev.unscheduled && ev.container.is_some() {
+        push(
+            "note",
+            "the pod is not scheduled on a node yet: no pull has been tried; a probe runs from here, without the node's platform, trust or network".to_string(),
+        );
+    }
     for u in &ev.unreadable {
         push("note", format!("could not read {u}"));
     }
