@@ -22,7 +22,8 @@ pub struct PodContainer {
     pub image: String,
     /// `state.waiting` reason and message, when waiting.
     pub waiting: Option<(String, Option<String>)>,
-    /// True when the container runs: its image was pulled (or present) since any failure.
+    /// True when the container runs or has run to completion: its image was pulled (or was
+    /// present) after any failure.
     pub running: bool,
 }
 
@@ -62,7 +63,7 @@ pub fn containers(pod: &Pod) -> Vec<PodContainer> {
         let waiting = state
             .and_then(|s| s.waiting.as_ref())
             .map(|w| (w.reason.clone().unwrap_or_default(), w.message.clone()));
-        let running = state.is_some_and(|s| s.running.is_some());
+        let running = state.is_some_and(|s| s.running.is_some() || s.terminated.is_some());
         out.push(PodContainer {
             info: ContainerInfo {
                 name: name.to_string(),

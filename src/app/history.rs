@@ -140,7 +140,7 @@ pub fn of(scene: &Scene, c: &PodContainer) -> History {
     History {
         primary,
         failures,
-        pulled: pulled.map(|(line, _)| line),
+        pulled: pulled.filter(|_| recovered).map(|(line, _)| line),
     }
 }
 
