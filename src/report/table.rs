@@ -273,8 +273,11 @@ fn elide<'a>(text: &'a str, clause: Option<&str>) -> Cow<'a, str> {
 /// Where the last clause of a wrapper chain starts when the classifier named none: after the
 /// last `: ` that leaves at least a few words.
 fn tail_of(text: &str) -> usize {
-    let min_tail = text.len().saturating_sub(100);
-    text[..min_tail.max(1).min(text.len())]
+    let mut min_tail = text.len().saturating_sub(100);
+    while !text.is_char_boundary(min_tail) {
+        min_tail -= 1;
+    }
+    text[..min_tail]
         .rfind(": ")
         .map(|at| at + 2)
         .filter(|at| text.len() - at <= LINE_MAX / 2)
@@ -308,6 +311,17 @@ mod tests {
         assert!(short.contains(" … "), "{short}");
         assert!(short.chars().count() < text.chars().count());
         assert_eq!(elide("short", Some("short")), "short");
+        // Any text, any clause: never a panic, never longer than the text.
+        for text in [
+            "é".repeat(400),
+            "a: ".repeat(200),
+            format!("x{}", "ü: ".repeat(150)),
+        ] {
+            for clause in [None, Some("é"), Some("ü"), Some("nowhere")] {
+                let short = elide(&text, clause);
+                assert!(short.chars().count() <= text.chars().count() + 3);
+            }
+        }
         // A short clause keeps the wrapper that frames it.
         let text = format!(
             "Failed (30 attempts in 14m): Failed to pull image \"r.example:5000/app:1\": rpc error: code = Unknown desc = failed to pull and unpack image \"r.example:5000/app:1\": failed to resolve reference \"r.example:5000/app:1\": {}",
