@@ -6,12 +6,12 @@
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 
-use crate::classify::{self, Symptom};
+use crate::classify::Symptom;
 use crate::credentials::ImageCredentials;
 use crate::diagnose::{Audience, ContainerInfo, Evidence, FixTarget, NodeFacts, ProbeFacts};
 use crate::registry::{ImageRef, Platform};
-use crate::scene::{ContainerKind, Scene, is_pull_failure_event, is_pull_waiting_reason};
-use crate::taxonomy::{Cause, Runtime};
+use crate::scene::{ContainerKind, Scene, is_pull_waiting_reason};
+use crate::taxonomy::Runtime;
 
 /// One container of the pod and what its status says about pulling.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct PodContainer {
     pub image: String,
     /// `state.waiting` reason and message, when waiting.
     pub waiting: Option<(String, Option<String>)>,
+    /// True when the container runs or has run to completion: its image was pulled (or was
+    /// present) after any failure.
+    pub running: bool,
 }
 
 impl PodContainer {
@@ -54,10 +57,13 @@ pub fn containers(pod: &Pod) -> Vec<PodContainer> {
             ContainerKind::Regular => s.container_statuses.as_ref(),
             ContainerKind::Ephemeral => s.ephemeral_container_statuses.as_ref(),
         });
-        let waiting = statuses
+        let state = statuses
             .and_then(|list| list.iter().find(|cs| cs.name == name))
-            .and_then(|cs| cs.state.as_ref()?.waiting.as_ref())
+            .and_then(|cs| cs.state.as_ref());
+        let waiting = state
+            .and_then(|s| s.waiting.as_ref())
             .map(|w| (w.reason.clone().unwrap_or_default(), w.message.clone()));
+        let running = state.is_some_and(|s| s.running.is_some() || s.terminated.is_some());
         out.push(PodContainer {
             info: ContainerInfo {
                 name: name.to_string(),
@@ -66,6 +72,7 @@ pub fn containers(pod: &Pod) -> Vec<PodContainer> {
             },
             image: image.unwrap_or_default().to_string(),
             waiting,
+            running,
         });
     };
     for c in spec.init_containers.iter().flatten() {
@@ -97,7 +104,7 @@ pub fn containers(pod: &Pod) -> Vec<PodContainer> {
 
 /// True when `event` is about this container: its `fieldPath` names it, or (older kubelets,
 /// sandbox events) its message quotes the image.
-fn event_for(event: &Event, c: &PodContainer) -> bool {
+pub(super) fn event_for(event: &Event, c: &PodContainer) -> bool {
     let list = match c.info.kind.as_str() {
         "init" => "spec.initContainers",
         "ephemeral" => "spec.ephemeralContainers",
@@ -110,46 +117,6 @@ fn event_for(event: &Event, c: &PodContainer) -> bool {
             .as_deref()
             .is_some_and(|m| !c.image.is_empty() && m.contains(&format!("\"{}\"", c.image))),
     }
-}
-
-/// How much a symptom says: a definite cause beats an ambiguous one beats `unknown`; then
-/// the one that carries more facts.
-fn weight(s: &Symptom) -> (u8, u8) {
-    let definite = match s.cause {
-        Cause::Unknown => 0,
-        c if c.is_ambiguous() => 1,
-        _ => 2,
-    };
-    let facts = [
-        s.url.is_some(),
-        s.status.is_some(),
-        s.error_code.is_some(),
-        s.cert_host.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count() as u8;
-    (definite, facts)
-}
-
-/// The most telling symptom among the container's pull events and its waiting message.
-pub fn symptom_for(scene: &Scene, c: &PodContainer) -> Option<Symptom> {
-    let mut candidates: Vec<Symptom> = scene
-        .events
-        .iter()
-        .filter(|e| is_pull_failure_event(e) && event_for(e, c))
-        .map(|e| classify::classify(e.reason.as_deref(), e.message.as_deref().unwrap_or("")))
-        .collect();
-    if let Some((reason, message)) = &c.waiting
-        && is_pull_waiting_reason(reason)
-    {
-        candidates.push(classify::classify(
-            Some(reason),
-            message.as_deref().unwrap_or(reason),
-        ));
-    }
-    let best = candidates.into_iter().max_by_key(weight)?;
-    Some(best)
 }
 
 /// The node's runtime and platform.
@@ -247,6 +214,14 @@ impl PodContext {
             target: self.target.clone(),
             namespace: scene.namespace.clone(),
             healthy: case.healthy(),
+            failures: case.history.failures.clone(),
+            pulled: case.history.pulled.clone(),
+            unscheduled: scene
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_none_or(str::is_empty),
             unreadable: scene.unreadable.clone(),
             audience: Audience::Cluster,
         }
@@ -261,16 +236,20 @@ pub struct Case {
     pub image_ref: Option<ImageRef>,
     /// What kubelet would do for the image with the pod's secrets.
     pub creds: Option<ImageCredentials>,
-    /// The most telling pull-failure text about the container.
+    /// The pull-failure text the verdict starts from (the history's primary failure).
     pub symptom: Option<Symptom>,
+    /// Every failure kubelet recorded for the container, counted and dated.
+    pub history: super::history::History,
 }
 
 impl Case {
     /// Gathers the case of container `c`.
     pub fn of(scene: &Scene, c: PodContainer) -> Case {
         let image_ref = ImageRef::parse(&c.image).ok();
+        let history = super::history::of(scene, &c);
         Case {
-            symptom: symptom_for(scene, &c),
+            symptom: history.primary.clone(),
+            history,
             creds: image_ref
                 .as_ref()
                 .map(|r| super::creds::for_scene(scene, r)),
@@ -279,7 +258,8 @@ impl Case {
         }
     }
 
-    /// True when nothing says the pull failed.
+    /// True when nothing says the pull is failing now (a recovered container's old failures
+    /// do not count).
     pub fn healthy(&self) -> bool {
         self.symptom.is_none() && !self.container.pull_failing()
     }

@@ -22,6 +22,7 @@ pub fn run(args: &ExplainArgs) -> crate::Result<Report> {
     report.summary = Summary {
         problems: symptoms.len(),
         healthy: 0,
+        ..Summary::default()
     };
     report.symptoms = Some(symptoms);
     Ok(report)

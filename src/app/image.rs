@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use super::input::read_text;
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::authfile::{self, Authfile, Helpers};
 use crate::cli::ImageArgs;
 use crate::config::Common;
@@ -81,9 +81,9 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                                     Runtime::Unknown,
                                 )
                                 .await?;
-                            let mut facts = probing::facts(&rep);
+                            let mut facts = prober.facts(&rep);
                             if args.require_verified_tls {
-                                probing::require_verified(&mut facts);
+                                super::probing::require_verified(&mut facts);
                             }
                             facts
                         }

@@ -6,6 +6,7 @@
 mod creds;
 mod evidence;
 mod explain;
+mod history;
 mod image;
 mod input;
 mod pod;

@@ -1,7 +1,7 @@
 //! `pulldoctor pod`: one pod's scene, every container's image, one verdict each.
 
 use super::evidence::{Case, PodContext, containers};
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::cli::PodArgs;
 use crate::config::Common;
 use crate::credentials::ImageCredentials;
@@ -48,7 +48,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
                         runtime,
                     )
                     .await?;
-                let mut facts = probing::facts(&report);
+                let mut facts = prober.facts(&report);
                 let known = (platform, ctx.platform_known);
                 prove_candidate(&prober, &scene, r, cr, known, runtime, &mut facts).await?;
                 facts

@@ -141,6 +141,35 @@ impl Prober {
         None
     }
 
+    /// The probe's record boiled down for the verdict, each supplied CA file named by the flag
+    /// it came from, so the verdict can say what `--ca-file` proved.
+    pub fn facts(&self, report: &ProbeReport) -> ProbeFacts {
+        let mut facts = facts(report);
+        if let ProbeFacts::Ran(r) = &mut facts {
+            for ca in &mut r.supplied_ca {
+                *ca = self.ca_label(ca);
+            }
+        }
+        facts
+    }
+
+    /// `--ca-file PATH`, `--cert-dir PATH`, or a file of the node's certs.d copy.
+    fn ca_label(&self, path: &str) -> String {
+        let p = std::path::Path::new(path);
+        if self.spec.ca_files.iter().any(|f| f == p) {
+            format!("--ca-file {path}")
+        } else if self
+            .spec
+            .cert_dir
+            .as_deref()
+            .is_some_and(|d| p.starts_with(d))
+        {
+            format!("--cert-dir {path}")
+        } else {
+            format!("{path} from the node's certs.d copy")
+        }
+    }
+
     /// Probes `image` as a node of `runtime` on `platform` would, with `auths` in kubelet order.
     /// `platform_known`: the platform is the user's or the node's, not a guess, so a
     /// single-platform image is checked against it too (its config blob, one request).
@@ -188,9 +217,15 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
             .find(|c| c.credential == "-" && c.trust.starts_with(prefix))
     };
     let works_with_supplied_ca = match (trust_contrast("node CA"), trust_contrast("system roots")) {
-        (Some(node), Some(system)) => Some(node.works && !system.works),
+        // When the system roots verify the registry too, the supplied CA decides nothing.
+        (Some(node), Some(system)) if !system.works => Some(node.works),
         _ => None,
     };
+    // The contrast names the supplied CA's files: `node CA (/path/ca.pem, …)`.
+    let supplied_ca = trust_contrast("node CA")
+        .and_then(|c| c.trust.strip_prefix("node CA (")?.strip_suffix(')'))
+        .map(|paths| paths.split(", ").map(str::to_string).collect())
+        .unwrap_or_default();
     let anonymous_works = report
         .contrasts
         .iter()
@@ -231,6 +266,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         },
         platform: report.platform.to_string(),
         works_with_supplied_ca,
+        supplied_ca,
         working_credential,
         anonymous_works,
         requests: report.requests,

@@ -18,7 +18,7 @@ use std::io::IsTerminal;
 use futures::StreamExt;
 
 use super::evidence::{Case, PodContext, containers};
-use super::probing::{self, Prober};
+use super::probing::Prober;
 use crate::cli::ScanArgs;
 use crate::config::Common;
 use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
@@ -139,6 +139,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     report.summary = Summary {
         problems: failing.len(),
         healthy: 0,
+        ..Summary::default()
     };
     if probes > 0 {
         report.notes.push(format!(
@@ -355,7 +356,7 @@ async fn run_probes(
         if progress {
             eprint!("\rprobing registries: {done}/{total}");
         }
-        out.insert(key, probing::facts(&result?));
+        out.insert(key, prober.facts(&result?));
     }
     if progress {
         eprintln!();

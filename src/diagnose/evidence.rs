@@ -34,6 +34,12 @@ pub struct Evidence {
     pub namespace: String,
     /// True when the container is healthy (running, or its image present).
     pub healthy: bool,
+    /// Every distinct failure kubelet recorded for the image, the one `symptom` came from first.
+    pub failures: Vec<FailureSeen>,
+    /// kubelet's own proof of a pull that worked after the last failure (its `Pulled` event).
+    pub pulled: Option<String>,
+    /// True for a pod no node has been assigned yet: nothing tried to pull its images.
+    pub unscheduled: bool,
     /// Things that could not be read (RBAC), each a human line.
     pub unreadable: Vec<String>,
     /// Who acts on the fixes: the cluster's operator (`pod`, `scan`) or a CI job (`image`).
@@ -78,6 +84,33 @@ pub struct CredentialFacts {
     pub unreferenced_match: Option<String>,
     /// The docker config key kubelet would match for this image (`host:port`, `docker.io`, …).
     pub server_key: String,
+}
+
+/// One distinct failure kubelet recorded for an image: its cause, how often, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureSeen {
+    /// The cause the message reads as.
+    pub cause: Cause,
+    /// The event or waiting reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Failed attempts recorded (events' `count` / `series.count`, summed).
+    pub count: u32,
+    /// The first attempt, RFC 3339, when the events carry a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// The latest attempt, RFC 3339, when the events carry a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// One line for people: `4 attempts in 3m, last 2026-11-20T09:04:00Z`.
+    pub seen: String,
+    /// True while the failure keeps recurring; false once newer attempts fail otherwise.
+    pub recurring: bool,
+    /// The innermost error clause the cause was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The whole message of the latest such event.
+    pub message: String,
 }
 
 /// One credential, named without its secret.
@@ -138,6 +171,8 @@ pub struct ProbeResult {
     pub platform: String,
     /// Contrast: the failure goes away with the CA the user supplied (`--ca-file`, certs dir).
     pub works_with_supplied_ca: Option<bool>,
+    /// The files that CA came from, as the trust contrast names them.
+    pub supplied_ca: Vec<String>,
     /// Contrast: which credential works, by label, if any does.
     pub working_credential: Option<String>,
     /// Contrast: whether anonymous access works.

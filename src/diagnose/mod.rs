@@ -13,11 +13,13 @@ pub mod names;
 mod node_fix;
 mod owner_fix;
 pub mod shell;
+mod story;
 pub mod verdict;
 
 pub use evidence::{
     Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence,
-    FixTarget, NodeFacts, ProbeFacts, ProbeResult,
+    FailureSeen, FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
+pub use story::SecondaryCause;
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

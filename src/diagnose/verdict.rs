@@ -2,14 +2,18 @@
 //!
 //! Confidence follows the design: `confirmed` when the probe reproduced the failure,
 //! `likely` from text alone, `contradicted` when the registry's answer disagrees with the event
-//! (both are stated). Evidence lines come in the order a person would check them: what
-//! Kubernetes said, which credentials the pod carries, what the registry answered, the node.
+//! (both are stated), `healthy` only with proof (the probe served the image to a scheduled pod,
+//! or kubelet pulled it after the failures), `not_checked` otherwise. When the node's failure
+//! and the probe's are both real (x509 on the node, a wrong password behind it), the verdict
+//! keeps both, in the order they must be fixed. Evidence lines come in the order a person would
+//! check them: what Kubernetes said, which credentials the pod carries, what the registry
+//! answered, the node.
 
 use serde::Serialize;
 
-use super::evidence::{Evidence, ProbeFacts, ProbeResult};
+use super::evidence::{Evidence, FailureSeen, ProbeFacts, ProbeResult};
 use super::fix::{Fix, fixes_for};
-use crate::classify::Symptom;
+use super::story::{self, SecondaryCause};
 use crate::taxonomy::{Cause, Family};
 
 /// How sure the verdict is.
@@ -22,8 +26,11 @@ pub enum Confidence {
     Likely,
     /// The probe disagrees with the event; the verdict follows the probe.
     Contradicted,
-    /// The image is pullable and nothing failed.
+    /// The image is pullable and nothing failed: the probe served it, or kubelet pulled it.
     Healthy,
+    /// Nothing failed, and nothing proves the image can be pulled either (not probed, or the
+    /// pod not scheduled yet). Not a problem: exit code 0.
+    NotChecked,
 }
 
 impl Confidence {
@@ -34,6 +41,7 @@ impl Confidence {
             Confidence::Likely => "likely",
             Confidence::Contradicted => "contradicted",
             Confidence::Healthy => "healthy",
+            Confidence::NotChecked => "not_checked",
         }
     }
 }
@@ -45,6 +53,9 @@ pub struct EvidenceLine {
     pub source: &'static str,
     /// The fact, one line, never a secret.
     pub text: String,
+    /// For an event line: the innermost error clause, which a shortened form must keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
 }
 
 /// The conclusion for one image of one container.
@@ -70,8 +81,15 @@ pub struct Verdict {
     pub summary: String,
     /// The facts behind it, in checking order.
     pub evidence: Vec<EvidenceLine>,
-    /// What to change.
+    /// What to change, every cause's steps in the order they must be applied.
     pub fixes: Vec<Fix>,
+    /// Problems behind `cause` that are real too, in the order they must be fixed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secondary_causes: Vec<SecondaryCause>,
+    /// Each distinct failure kubelet recorded: the one `cause` starts from first, then the
+    /// others still recurring, then those that stopped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureSeen>,
     /// Findings about the pull secrets, most important first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credential_findings: Vec<super::CredentialFinding>,
@@ -81,27 +99,49 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// True when this verdict reports a problem (exit code 1).
+    /// True when this verdict reports a problem (exit code 1); `not_checked` is not one.
     pub fn is_problem(&self) -> bool {
-        self.confidence != Confidence::Healthy
+        !matches!(
+            self.confidence,
+            Confidence::Healthy | Confidence::NotChecked
+        )
     }
 }
 
 /// Draws the verdict for one image.
 pub fn diagnose(ev: &Evidence) -> Verdict {
     let text_cause = ev.symptom.as_ref().map(|s| s.cause);
-    let (cause, confidence) = decide(ev, text_cause);
+    let (cause, confidence, second) = decide(ev, text_cause);
     let evidence = evidence_lines(ev, cause);
-    let summary = match cause {
-        Some(c) => summary_for(c, ev),
-        None => match trust_skipped(ev) {
+    let summary = match (cause, confidence) {
+        (Some(c), _) => summary_for(c, ev),
+        (None, Confidence::NotChecked) => story::not_checked_summary(ev),
+        (None, _) if matches!(ev.probe, ProbeFacts::Ran(_)) => match trust_skipped(ev) {
             Some(hosts) => {
                 format!("The image can be pulled, but only with TLS trust skipped for {hosts}.")
             }
             None => "The image can be pulled with the node's credentials and trust.".to_string(),
         },
+        (None, _) => "kubelet pulled the image after the failures; the container runs.".to_string(),
     };
-    let fixes = cause.map(|c| fixes_for(c, ev)).unwrap_or_default();
+    let mut fixes = cause.map(|c| fixes_for(c, ev)).unwrap_or_default();
+    let secondary_causes: Vec<SecondaryCause> = second
+        .map(|c| SecondaryCause {
+            cause: c,
+            family: c.family(),
+            confidence: Confidence::Confirmed,
+            summary: summary_for(c, ev),
+            fixes: fixes_for(c, ev),
+        })
+        .into_iter()
+        .collect();
+    for s in &secondary_causes {
+        fixes.extend(s.fixes.iter().cloned());
+    }
+    let summary = match secondary_causes.first() {
+        Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
+        None => summary,
+    };
     let probe_requests = match &ev.probe {
         ProbeFacts::Ran(p) => Some(p.requests),
         _ => None,
@@ -116,6 +156,8 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         summary,
         evidence,
         fixes,
+        secondary_causes,
+        failures: ev.failures.clone(),
         credential_findings: ev
             .credentials
             .as_ref()
@@ -125,15 +167,24 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
     }
 }
 
-/// Chooses the cause and confidence from the text cause and the probe.
-fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence) {
+/// Chooses the cause and confidence from the text cause and the probe, and a second cause
+/// when the probe found one behind the node's.
+fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence, Option<Cause>) {
     let probe = match &ev.probe {
         ProbeFacts::Ran(p) => Some(p),
         _ => None,
     };
-    match (text, probe) {
-        // Nothing failed and the registry agrees (or was not asked).
-        (None, None) if ev.healthy => (None, Confidence::Healthy),
+    // Nothing says the image fails, nor could: a valid reference not probed, a container with
+    // no failure and no proof.
+    let nothing_failed = ev.healthy || (ev.container.is_none() && ev.image_ref.is_some());
+    let (cause, confidence) = match (text, probe) {
+        // kubelet's own pull after the failures is proof.
+        (None, None) if ev.healthy && ev.pulled.is_some() => (None, Confidence::Healthy),
+        (None, None) if nothing_failed => (None, Confidence::NotChecked),
+        // The registry serves the image, but no node has asked yet.
+        (None, Some(p)) if p.cause.is_none() && ev.unscheduled && ev.container.is_some() => {
+            (None, Confidence::NotChecked)
+        }
         (None, Some(p)) if p.cause.is_none() => (None, Confidence::Healthy),
         // No event text: the probe alone speaks (the `image` command, or expired events).
         (None, Some(p)) => (p.cause, Confidence::Confirmed),
@@ -142,24 +193,25 @@ fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence) {
             Confidence::Likely,
         ),
         (Some(t), None) => (Some(refine_without_probe(ev, t)), Confidence::Likely),
-        (Some(t), Some(p)) => with_probe(t, p),
-    }
+        (Some(t), Some(p)) => {
+            if let Some(probed) = p.cause.filter(|c| story::both_real(t, *c)) {
+                let proven = t.family() == Family::Tls && p.works_with_supplied_ca == Some(true);
+                let confidence = if proven {
+                    Confidence::Confirmed
+                } else {
+                    Confidence::Likely
+                };
+                return (Some(t), confidence, Some(probed));
+            }
+            with_probe(t, p)
+        }
+    };
+    (cause, confidence, None)
 }
 
 /// Text and probe together.
 fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
-    // Causes the registry cannot see: the node or the pod spec decides them. The runtime's proxy
-    // is the node's too: a probe that does not go through it cannot contradict it.
-    let node_side = matches!(
-        text,
-        Cause::NeverPull
-            | Cause::DiskFull
-            | Cause::PullSecretMissing
-            | Cause::InvalidReference
-            | Cause::SignatureFailed
-            | Cause::ProxyFailure
-    );
-    if node_side {
+    if story::node_side(text) {
         return (Some(text), Confidence::Likely);
     }
     match p.cause {
@@ -178,6 +230,8 @@ fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
         }
         // The probe could not tell: the text stands, unproven.
         Some(Cause::Unknown) => (Some(text), Confidence::Likely),
+        // The probe could not reach the registry the node reached: it cannot speak to the rest.
+        Some(probed) if story::probe_fell_short(text, probed) => (Some(text), Confidence::Likely),
         Some(probed) => (Some(probed), Confidence::Contradicted),
     }
 }
@@ -219,11 +273,14 @@ fn refine_without_probe(ev: &Evidence, text: Cause) -> Cause {
 
 /// The facts, in the order a person would check them.
 fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
-    let mut out = Vec::new();
-    let mut push = |source: &'static str, text: String| out.push(EvidenceLine { source, text });
-    if let Some(s) = &ev.symptom {
-        push("event", event_line(s));
-    }
+    let mut out = story::event_lines(ev);
+    let mut push = |source: &'static str, text: String| {
+        out.push(EvidenceLine {
+            source,
+            text,
+            clause: None,
+        })
+    };
     if let Some(c) = &ev.credentials {
         if c.tried.is_empty() && ev.target.kind.is_empty() {
             push(
@@ -265,13 +322,8 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             for s in &p.steps {
                 push("probe", s.clone());
             }
-            if let Some(w) = p.works_with_supplied_ca {
-                let text = if w {
-                    "with the supplied CA the registry's certificate verifies"
-                } else {
-                    "the supplied CA does not verify the registry's certificate either"
-                };
-                push("probe", text.to_string());
+            if let Some(text) = story::ca_line(ev, p) {
+                push("probe", text);
             }
             if let Some(w) = &p.working_credential {
                 push(
@@ -312,6 +364,12 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             "the container runs (its image is already on the node), but a new pull would fail: the next reschedule or node change will hit this".to_string(),
         );
     }
+    if ev.unscheduled && ev.container.is_some() {
+        push(
+            "note",
+            "the pod is not scheduled on a node yet: no pull has been tried; a probe runs from here, without the node's platform, trust or network".to_string(),
+        );
+    }
     for u in &ev.unreadable {
         push("note", format!("could not read {u}"));
     }
@@ -330,14 +388,6 @@ fn trust_skipped(ev: &Evidence) -> Option<String> {
         .map(|t| format!("{} ({})", t.host, t.by))
         .collect();
     (!hosts.is_empty()).then(|| hosts.join(", "))
-}
-
-fn event_line(s: &Symptom) -> String {
-    let reason = s.reason.as_deref().unwrap_or("message");
-    let first = s.message.lines().next().unwrap_or("");
-    let short: String = first.chars().take(220).collect();
-    let ellipsis = if short.len() < first.len() { "…" } else { "" };
-    format!("{reason}: {short}{ellipsis}")
 }
 
 fn preview(items: &[String], n: usize) -> String {

@@ -1,6 +1,7 @@
 //! Unit tests for the verdict rules: how text and probe combine into cause and confidence.
 
 use super::*;
+use crate::classify::Symptom;
 use crate::diagnose::FixKind;
 use crate::diagnose::evidence::*;
 use crate::registry::ImageRef;
@@ -249,4 +250,91 @@ fn running_container_whose_image_can_no_longer_be_pulled_is_flagged() {
         "{:?}",
         v.evidence
     );
+}
+
+#[test]
+fn the_node_failing_before_the_probe_keeps_both_causes_in_order() {
+    let probe = ProbeFacts::Ran(ProbeResult {
+        cause: Some(Cause::AuthInvalidCredentials),
+        works_with_supplied_ca: Some(true),
+        supplied_ca: vec!["--ca-file /tmp/ca.pem".to_string()],
+        ..ProbeResult::default()
+    });
+    let v = diagnose(&evidence(
+        "reg.test:8000/app:1",
+        Some(Cause::TlsUnknownAuthority),
+        probe,
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::TlsUnknownAuthority), Confidence::Confirmed)
+    );
+    assert_eq!(v.secondary_causes.len(), 1);
+    assert_eq!(v.secondary_causes[0].cause, Cause::AuthInvalidCredentials);
+    let sections = v.fix_sections();
+    assert_eq!(sections.len(), 2);
+    assert_eq!(sections[0].0, Some(Cause::TlsUnknownAuthority));
+    assert_eq!(sections[1].0, Some(Cause::AuthInvalidCredentials));
+    assert_eq!(sections[1].1, v.secondary_causes[0].fixes.as_slice());
+    assert!(
+        v.evidence.iter().any(|e| e
+            .text
+            .contains("--ca-file /tmp/ca.pem is the CA the registry should be trusted with")),
+        "{:?}",
+        v.evidence
+    );
+
+    // A DNS failure on the node with a registry that answers here: both real, DNS unproven.
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::DnsFailure),
+        ran(Some(Cause::AuthInvalidCredentials)),
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::DnsFailure), Confidence::Likely)
+    );
+    assert_eq!(v.secondary_causes[0].cause, Cause::AuthInvalidCredentials);
+
+    // The node got further than the probe: the text stands; nothing is contradicted.
+    let v = diagnose(&evidence(
+        "reg.test/app:1",
+        Some(Cause::AuthForbidden),
+        ran(Some(Cause::NetworkUnreachable)),
+    ));
+    assert_eq!(
+        (v.cause, v.confidence),
+        (Some(Cause::AuthForbidden), Confidence::Likely)
+    );
+    assert!(v.secondary_causes.is_empty());
+}
+
+#[test]
+fn healthy_needs_proof() {
+    // Nothing failed and nothing was asked.
+    let mut ev = evidence("reg.test/app:1", None, ProbeFacts::Off);
+    ev.healthy = true;
+    let v = diagnose(&ev);
+    assert_eq!((v.cause, v.confidence), (None, Confidence::NotChecked));
+    assert!(!v.is_problem());
+    assert!(v.summary.contains("--no-probe"), "{}", v.summary);
+    // kubelet's pull after the failures is proof.
+    ev.pulled = Some("Successfully pulled image".to_string());
+    assert_eq!(diagnose(&ev).confidence, Confidence::Healthy);
+    // A pod no node has asked for yet: the probe's pass proves nothing about that node.
+    let mut ev = evidence("reg.test/app:1", None, ran(None));
+    ev.healthy = true;
+    ev.unscheduled = true;
+    let v = diagnose(&ev);
+    assert_eq!(v.confidence, Confidence::NotChecked);
+    assert!(v.summary.contains("not scheduled"), "{}", v.summary);
+    // The `image` command without a probe: a valid reference, not checked.
+    let ev = Evidence {
+        image: "reg.test/app:1".to_string(),
+        image_ref: ImageRef::parse("reg.test/app:1").ok(),
+        ..Evidence::default()
+    };
+    let v = diagnose(&ev);
+    assert_eq!((v.cause, v.confidence), (None, Confidence::NotChecked));
+    assert!(v.summary.contains("reference is valid"), "{}", v.summary);
 }

@@ -9,6 +9,13 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// A fact as a code span, whole, whatever backticks it holds (CommonMark: a longer fence).
+fn inline(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {} {fence}", s.replace('\n', " "))
+}
+
 /// Draws the report as a Markdown table with fixes in fenced blocks.
 pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "### pulldoctor {}\n", report.command)?;
@@ -42,7 +49,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             let cause = v
                 .cause
                 .map(|c| format!("`{c}`"))
-                .unwrap_or_else(|| "ok".to_string());
+                .unwrap_or_else(|| match v.confidence {
+                    crate::diagnose::Confidence::NotChecked => "not checked".to_string(),
+                    _ => "ok".to_string(),
+                });
             writeln!(
                 out,
                 "| `{}` | {cause} | {} | {} |",
@@ -51,12 +61,46 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 cell(&v.summary)
             )?;
         }
-        for v in verdicts
-            .iter()
-            .filter(|v| v.is_problem() && !v.fixes.is_empty())
-        {
+        for v in verdicts.iter().filter(|v| v.is_problem()) {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
-            steps(&v.fixes, out)?;
+            if let Some(e) = v.event_cause {
+                writeln!(out, "The event said `{e}`.\n")?;
+            }
+            for f in &v.failures {
+                let state = if f.recurring {
+                    "recurring"
+                } else {
+                    "no longer recurring"
+                };
+                writeln!(out, "- kubelet reports `{}`, {state} ({})", f.cause, f.seen)?;
+            }
+            for s in &v.secondary_causes {
+                writeln!(
+                    out,
+                    "- behind it: `{}` ({}): {}",
+                    s.cause,
+                    s.confidence.id(),
+                    s.summary
+                )?;
+            }
+            writeln!(out, "\nEvidence:\n")?;
+            for e in &v.evidence {
+                writeln!(out, "- {}: {}", e.source, inline(&e.text))?;
+            }
+            let sections = v.fix_sections();
+            for (n, (cause, fixes)) in sections.iter().enumerate() {
+                if fixes.is_empty() {
+                    continue;
+                }
+                match (sections.len(), cause) {
+                    (1, _) | (_, None) => writeln!(out, "\nFix:\n")?,
+                    (_, Some(c)) => {
+                        let when = if n == 0 { "First" } else { "Then" };
+                        writeln!(out, "\n{when}, fix `{c}`:\n")?
+                    }
+                }
+                steps(fixes, out)?;
+            }
         }
     }
     for t in &report.insecure_transport {
@@ -67,8 +111,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "\n**{} problem(s), {} healthy**",
-        report.summary.problems, report.summary.healthy
+        "\n**{} problem(s), {} healthy, {} not checked**",
+        report.summary.problems, report.summary.healthy, report.summary.not_checked
     )
 }
 

@@ -136,17 +136,25 @@ pub struct ScanTotals {
 pub struct Summary {
     /// Images or messages with a problem.
     pub problems: usize,
-    /// Images that are fine.
+    /// Images proven fine (probed, or pulled by kubelet).
     pub healthy: usize,
+    /// Images with no failure and no proof either way (not probed, pod not scheduled); not
+    /// problems, so they leave the exit code at 0.
+    pub not_checked: usize,
 }
 
 impl Summary {
     /// Counts problems and healthy images among verdicts.
     pub fn of(verdicts: &[Verdict]) -> Summary {
         let problems = verdicts.iter().filter(|v| v.is_problem()).count();
+        let not_checked = verdicts
+            .iter()
+            .filter(|v| v.confidence == crate::diagnose::Confidence::NotChecked)
+            .count();
         Summary {
             problems,
-            healthy: verdicts.len() - problems,
+            healthy: verdicts.len() - problems - not_checked,
+            not_checked,
         }
     }
 }

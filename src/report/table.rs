@@ -3,6 +3,7 @@
 //! Commands and file contents are printed below the table, unwrapped, so they can be copied
 //! whole; only prose goes inside cells.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use comfy_table::{
@@ -49,6 +50,7 @@ fn confidence_cell(v: &Verdict) -> Cell {
             Color::Yellow
         }
         crate::diagnose::Confidence::Healthy => Color::Green,
+        crate::diagnose::Confidence::NotChecked => Color::Cyan,
     };
     Cell::new(v.confidence.id()).fg(color)
 }
@@ -189,7 +191,16 @@ fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     evidence(v, out)?;
     if !v.fixes.is_empty() {
         writeln!(out, "Fix:")?;
-        steps(&v.fixes, out)?;
+        let sections = v.fix_sections();
+        let mut done = 0;
+        for (n, (cause, fixes)) in sections.iter().enumerate() {
+            if sections.len() > 1 {
+                let when = if n == 0 { "First" } else { "Then" };
+                let cause = cause.map(|c| c.id()).unwrap_or("-");
+                writeln!(out, "  {when}, for {cause}:")?;
+            }
+            done = numbered_steps(fixes, done, out)?;
+        }
     }
     Ok(())
 }
@@ -201,24 +212,169 @@ fn evidence(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(e) = v.event_cause {
         writeln!(out, "   the event text alone said: {e}")?;
     }
+    for f in v.failures.iter().filter(|f| f.recurring) {
+        writeln!(out, "   kubelet reports: {} ({})", f.cause, f.seen)?;
+    }
+    for s in &v.secondary_causes {
+        writeln!(
+            out,
+            "   behind it: {} ({}): {}",
+            s.cause,
+            s.confidence.id(),
+            s.summary
+        )?;
+    }
     writeln!(out, "Evidence:")?;
     for e in &v.evidence {
-        writeln!(out, "  [{}] {}", e.source, e.text)?;
+        // Only kubelet's messages are long wrapper chains; every other line is printed whole.
+        let text = match e.clause.as_deref() {
+            Some(clause) => elide(&e.text, Some(clause)),
+            None if e.source == "event" => elide(&e.text, None),
+            None => Cow::Borrowed(e.text.as_str()),
+        };
+        writeln!(out, "  [{}] {text}", e.source)?;
     }
     Ok(())
 }
 
 fn steps(fixes: &[Fix], out: &mut dyn Write) -> std::io::Result<()> {
-    for (i, f) in fixes.iter().enumerate() {
+    numbered_steps(fixes, 0, out).map(|_| ())
+}
+
+/// Prints `fixes` numbered on from `done` steps already shown; returns the new count.
+fn numbered_steps(fixes: &[Fix], done: usize, out: &mut dyn Write) -> std::io::Result<usize> {
+    let mut i = done;
+    for f in fixes {
+        i += 1;
         match f.kind {
-            FixKind::Note => writeln!(out, "  {}. {}", i + 1, f.text)?,
+            FixKind::Note => writeln!(out, "  {i}. {}", f.text)?,
             FixKind::Command | FixKind::File => {
-                writeln!(out, "  {}. {}:", i + 1, f.title)?;
+                writeln!(out, "  {i}. {}:", f.title)?;
                 for line in f.text.lines() {
                     writeln!(out, "       {line}")?;
                 }
             }
         }
     }
-    Ok(())
+    Ok(i)
+}
+
+/// Longest evidence line printed whole; longer ones lose the middle of their wrapper chain.
+const LINE_MAX: usize = 240;
+
+/// `text` cut in the middle of its wrapper chain when it is too long: the head (which pull
+/// failed) and the innermost clause (why, from the classifier) are always kept whole.
+fn elide<'a>(text: &'a str, clause: Option<&str>) -> Cow<'a, str> {
+    if text.chars().count() <= LINE_MAX {
+        return Cow::Borrowed(text);
+    }
+    // The clause may have been cut by the classifier (a trailing `…`): find its start.
+    let clause = clause.map(|c| c.trim_end_matches('…').trim());
+    let probe = clause.map(|c| match c.char_indices().nth(60) {
+        Some((at, _)) => &c[..at],
+        None => c,
+    });
+    let mut tail_at = probe
+        .filter(|p| !p.is_empty())
+        .and_then(|p| text.rfind(p))
+        .unwrap_or_else(|| tail_of(text));
+    // A short clause (`403 Forbidden`) reads better with the wrapper that frames it.
+    while text.len() - tail_at < 60 {
+        let Some(at) = text[..tail_at].trim_end_matches(": ").rfind(": ") else {
+            break;
+        };
+        if text.len() - (at + 2) > LINE_MAX / 2 {
+            break;
+        }
+        tail_at = at + 2;
+    }
+    let room = LINE_MAX
+        .saturating_sub(text[tail_at..].chars().count())
+        .max(80);
+    let head_end = text
+        .char_indices()
+        .nth(room)
+        .map(|(at, _)| at)
+        .unwrap_or(text.len());
+    // End the head at a wrapper boundary (`: `) when one is near.
+    let head_end = text[..head_end]
+        .rfind(": ")
+        .filter(|at| *at > room / 3)
+        .map(|at| at + 1)
+        .unwrap_or(head_end);
+    if head_end >= tail_at {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!(
+        "{} … {}",
+        text[..head_end].trim_end(),
+        &text[tail_at..]
+    ))
+}
+
+/// Where the last clause of a wrapper chain starts when the classifier named none: after the
+/// last `: ` that leaves at least a few words.
+fn tail_of(text: &str) -> usize {
+    let mut min_tail = text.len().saturating_sub(100);
+    while !text.is_char_boundary(min_tail) {
+        min_tail -= 1;
+    }
+    text[..min_tail]
+        .rfind(": ")
+        .map(|at| at + 2)
+        .filter(|at| text.len() - at <= LINE_MAX / 2)
+        .unwrap_or_else(|| {
+            let mut at = text.len().saturating_sub(LINE_MAX / 2);
+            while !text.is_char_boundary(at) {
+                at += 1;
+            }
+            at
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elide;
+
+    #[test]
+    fn elision_keeps_the_head_and_the_innermost_clause() {
+        let clause =
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+        let text = format!(
+            "Failed (4 attempts in 3m): Failed to pull image \"r.example:5000/app:1\": rpc error: code = Unknown desc = {}: {clause}",
+            "failed to pull and unpack image \"r.example:5000/app:1\": failed to resolve reference \"r.example:5000/app:1\": failed to do request: Head \"https://r.example:5000/v2/app/manifests/1\""
+        );
+        let short = elide(&text, Some(clause));
+        assert!(short.ends_with(clause), "{short}");
+        assert!(
+            short.starts_with("Failed (4 attempts in 3m): Failed to pull image"),
+            "{short}"
+        );
+        assert!(short.contains(" … "), "{short}");
+        assert!(short.chars().count() < text.chars().count());
+        assert_eq!(elide("short", Some("short")), "short");
+        // Any text, any clause: never a panic, never longer than the text.
+        for text in [
+            "é".repeat(400),
+            "a: ".repeat(200),
+            format!("x{}", "ü: ".repeat(150)),
+        ] {
+            for clause in [None, Some("é"), Some("ü"), Some("nowhere")] {
+                let short = elide(&text, clause);
+                assert!(short.chars().count() <= text.chars().count() + 3);
+            }
+        }
+        // A short clause keeps the wrapper that frames it.
+        let text = format!(
+            "Failed (30 attempts in 14m): Failed to pull image \"r.example:5000/app:1\": rpc error: code = Unknown desc = failed to pull and unpack image \"r.example:5000/app:1\": failed to resolve reference \"r.example:5000/app:1\": {}",
+            "unexpected status from HEAD request to https://r.example:5000/v2/app/manifests/1: 403 Forbidden"
+        );
+        let short = elide(&text, Some("Forbidden"));
+        assert!(
+            short.ends_with(
+                " … unexpected status from HEAD request to https://r.example:5000/v2/app/manifests/1: 403 Forbidden"
+            ),
+            "{short}"
+        );
+    }
 }

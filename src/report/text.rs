@@ -23,7 +23,15 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     for v in report.verdicts.iter().flatten() {
         verdict(v, out)?;
-        fixes(&v.fixes, "fix", out)?;
+        let sections = v.fix_sections();
+        for (n, (cause, steps)) in sections.iter().enumerate() {
+            if sections.len() > 1 {
+                let when = if n == 0 { "first" } else { "then" };
+                let cause = cause.map(|c| c.id()).unwrap_or("-");
+                writeln!(out, "  fixes {when}, for {cause}:")?;
+            }
+            fixes(steps, "fix", out)?;
+        }
     }
     for g in report.groups.iter().flatten() {
         writeln!(
@@ -65,8 +73,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "problems: {} healthy: {}",
-        report.summary.problems, report.summary.healthy
+        "problems: {} healthy: {} not_checked: {}",
+        report.summary.problems, report.summary.healthy, report.summary.not_checked
     )
 }
 
@@ -79,6 +87,26 @@ fn verdict(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
         v.confidence.id()
     )?;
     writeln!(out, "  why: {}", v.summary)?;
+    if let Some(e) = v.event_cause {
+        writeln!(out, "  event said: {e}")?;
+    }
+    for f in &v.failures {
+        let state = if f.recurring {
+            "recurring"
+        } else {
+            "no longer recurring"
+        };
+        writeln!(out, "  kubelet: {} {state} ({})", f.cause, f.seen)?;
+    }
+    for s in &v.secondary_causes {
+        writeln!(
+            out,
+            "  behind it: cause={} confidence={}: {}",
+            s.cause,
+            s.confidence.id(),
+            s.summary
+        )?;
+    }
     for e in &v.evidence {
         writeln!(out, "  {}: {}", e.source, e.text)?;
     }

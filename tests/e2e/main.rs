@@ -24,3 +24,4 @@ mod scan_stories;
 mod scenario;
 mod suggested_commands;
 mod support;
+mod verdict_evidence;

@@ -170,7 +170,18 @@ fn node_lacks_private_ca() {
         ("tls_unknown_authority", "confirmed"),
         "{v:#}"
     );
-    assert!(evidence_text(&v).contains("with the supplied CA"), "{v:#}");
+    let evidence = evidence_text(&v);
+    assert!(evidence.contains("with the supplied CA"), "{v:#}");
+    // The node's own copy holds the CA, yet the node fails TLS: its runtime does not read it.
+    assert!(
+        evidence
+            .contains("from the node's certs.d copy is the CA the registry should be trusted with"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("its runtime does not read it"),
+        "{evidence}"
+    );
 }
 
 /// Old Docker said "image not found" when the registry wanted a login.

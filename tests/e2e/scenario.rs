@@ -35,6 +35,10 @@ pub struct Scenario {
     pub waiting_message: Option<String>,
     /// An init container `setup`: image, waiting reason, and kubelet's event (reason, message).
     pub init: Option<(String, String, String, String)>,
+    /// Events about `app` with their own count and times: (reason, message, count, first, last).
+    pub timed_events: Vec<(String, String, u32, String, String)>,
+    /// No node assigned yet: no `nodeName`, no container statuses.
+    pub unscheduled: bool,
 }
 
 impl Scenario {
@@ -54,7 +58,34 @@ impl Scenario {
             healthy: false,
             waiting_message: None,
             init: None,
+            timed_events: Vec::new(),
+            unscheduled: false,
         }
+    }
+
+    /// Adds an event kubelet folded `count` attempts into, from `first` to `last` (RFC 3339).
+    pub fn event_seen(
+        mut self,
+        reason: &str,
+        message: &str,
+        count: u32,
+        first: &str,
+        last: &str,
+    ) -> Scenario {
+        self.timed_events.push((
+            reason.into(),
+            message.into(),
+            count,
+            first.into(),
+            last.into(),
+        ));
+        self
+    }
+
+    /// A pod the scheduler has not placed yet.
+    pub fn unscheduled(mut self) -> Scenario {
+        self.unscheduled = true;
+        self
     }
 
     /// Adds kubelet's `Failed` event with the runtime's message, then the usual followers.
@@ -168,14 +199,32 @@ impl Scenario {
                 "reason": reason, "message": message, "type": "Warning", "count": 2,
                 "source": {"component": "kubelet", "host": "node-1"}}));
         }
-        api.add(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
             "spec": {"containers": [{"name": "app", "image": self.image, "imagePullPolicy": "IfNotPresent"}],
                      "initContainers": init_containers,
                      "imagePullSecrets": secrets, "nodeName": "node-1", "serviceAccountName": "default"},
             "status": {"phase": if self.healthy { "Running" } else { "Pending" },
                        "initContainerStatuses": init_statuses,
                        "containerStatuses": [{"name": "app", "image": self.image, "imageID": "",
-                           "ready": self.healthy, "restartCount": 0, "state": state}]}}));
+                           "ready": self.healthy, "restartCount": 0, "state": state}]}});
+        if self.unscheduled {
+            pod["spec"].as_object_mut().unwrap().remove("nodeName");
+            pod["status"] = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
+                "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu."}]});
+        }
+        api.add(pod);
+        for (i, (reason, message, count, first, last)) in self.timed_events.iter().enumerate() {
+            api.add(json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": format!("{}.t{i:04x}", self.pod), "namespace": ns,
+                    "creationTimestamp": first},
+                "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": self.pod,
+                    "namespace": ns, "uid": uid, "fieldPath": "spec.containers{app}"},
+                "reason": reason, "message": message,
+                "type": if reason == "Pulled" { "Normal" } else { "Warning" },
+                "count": count, "firstTimestamp": first, "lastTimestamp": last,
+                "source": {"component": "kubelet", "host": "node-1"}}));
+        }
         for (i, (reason, message)) in self.events.iter().enumerate() {
             api.add(json!({"apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": format!("{}.{i:04x}", self.pod), "namespace": ns},
