@@ -179,17 +179,18 @@ impl SnapshotSource {
     }
 }
 
-/// The file's text; a file that is not UTF-8 is a bad snapshot, not an I/O error.
+/// The file's text, up to [`crate::limits::MAX_SNAPSHOT`]; a file that is not UTF-8 (or holds
+/// a NUL byte) is a bad snapshot, not an I/O error.
 fn read_snapshot(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::InvalidData => Error::BadFile {
-            path: path.to_path_buf(),
-            reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
-        },
-        _ => Error::ReadFile {
-            path: path.to_path_buf(),
-            source,
-        },
+    let bytes = crate::limits::read_text_capped(
+        path,
+        crate::limits::MAX_SNAPSHOT,
+        "a kubectl get -o yaml|json snapshot",
+    )
+    .map_err(crate::limits::CapError::into_error)?;
+    String::from_utf8(bytes).map_err(|_| Error::BadFile {
+        path: path.to_path_buf(),
+        reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
     })
 }
 

@@ -104,7 +104,9 @@ pub fn load_certs_root(
     let hosts_toml = dir.join("hosts.toml");
     let uses_hosts_toml = matches!(runtime, Runtime::Containerd | Runtime::Unknown);
     if uses_hosts_toml
-        && let Ok(text) = std::fs::read_to_string(&hosts_toml)
+        && let Ok(bytes) =
+            crate::limits::read_capped(&hosts_toml, crate::limits::MAX_PEM, "a hosts.toml")
+        && let Ok(text) = String::from_utf8(bytes)
         && !text.trim().is_empty()
     {
         match parse_hosts_toml(&text, &dir, registry) {

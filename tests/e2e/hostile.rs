@@ -9,7 +9,9 @@
 //! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>); what a spec-less
 //! server does to it is what these tests pin down.
 
+mod api;
 mod auth;
+mod files;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -125,15 +127,24 @@ fn marker(name: &str) -> String {
 /// polling the child's VmHWM until it exits.
 fn run(name: &str, host: &str, extra: &[&str]) -> Run {
     let marker = marker(name);
+    let mut args = vec![
+        "image".to_string(),
+        format!("{host}/app:1.0"),
+        "--creds".to_string(),
+        format!("{USER}:{marker}"),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    run_args(marker, &args)
+}
+
+/// Runs `pulldoctor ARGS -o json --timeout 3 -vvv` with an empty HOME and no `KUBECONFIG`,
+/// polling the child's VmHWM until it exits (or [`KILL`] passes).
+fn run_args(marker: String, args: &[String]) -> Run {
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
-        .arg("image")
-        .arg(format!("{host}/app:1.0"))
-        .arg("--creds")
-        .arg(format!("{USER}:{marker}"))
+        .args(args)
         .args(["-o", "json", "--timeout", &TIMEOUT.to_string(), "-vvv"])
-        .args(extra)
         .env_remove("KUBECONFIG")
         .env("DOCKER_CONFIG", home.path())
         .env("HOME", home.path())
