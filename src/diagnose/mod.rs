@@ -16,4 +16,5 @@ pub use evidence::{
     NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
+pub use image_fix::{TagRank, tag_rank};
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

@@ -192,7 +192,10 @@ pub struct ProbeReport {
     pub tls_would_fail: Option<Failure>,
     pub contrasts: Vec<Contrast>,
     pub contrast_requests: u32,
+    /// The tags nearest the wanted one (at most `tags::KEPT_TAGS`), never the whole list.
     pub tags: Vec<String>,
+    /// How many tags the pages read listed.
+    pub tags_total: usize,
     /// More tag pages existed than the probe followed.
     pub tags_truncated: bool,
     /// The index's platforms (empty for a single-platform manifest).

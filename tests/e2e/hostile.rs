@@ -12,6 +12,7 @@
 mod api;
 mod auth;
 mod files;
+mod tags;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
