@@ -117,7 +117,9 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
             .find(|c| c.credential == "-" && c.trust.starts_with(prefix))
     };
     let works_with_supplied_ca = match (trust_contrast("node CA"), trust_contrast("system roots")) {
-        (Some(node), Some(system)) => Some(node.works && !system.works),
+        (Some(node), Some(system)) if !node.untested && !system.untested => {
+            Some(node.works && !system.works)
+        }
         _ => None,
     };
     let anonymous_works = report

@@ -158,6 +158,8 @@ pub struct Contrast {
     /// `anonymous` or a credential's label.
     pub credential: String,
     pub works: bool,
+    /// No TLS handshake concluded (timeout, refused, DNS): the trust neither works nor fails.
+    pub untested: bool,
     pub cause: Option<Cause>,
     pub detail: String,
     pub requests: u32,

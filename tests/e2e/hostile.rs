@@ -13,6 +13,7 @@ mod api;
 mod auth;
 mod files;
 mod tags;
+mod words;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
