@@ -85,13 +85,10 @@ pub(super) fn platform_fixes(ev: &Evidence) -> Vec<Fix> {
 /// The `n` tags closest to `wanted` by edit distance, nearest first; ties go to the longer
 /// shared prefix, because tag typos are usually in the last component (`1.25.4` → `1.25`).
 pub fn closest(wanted: &str, tags: &[String], n: usize) -> Vec<String> {
-    let mut scored: Vec<(TagRank, &String)> = tags.iter().map(|t| (tag_rank(wanted, t), t)).collect();
+    let mut scored: Vec<(TagRank, &String)> =
+        tags.iter().map(|t| (tag_rank(wanted, t), t)).collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    scored
-        .into_iter()
-        .take(n)
-        .map(|(_, t)| t.clone())
-        .collect()
+    scored.into_iter().take(n).map(|(_, t)| t.clone()).collect()
 }
 
 /// How near `tag` is to `wanted`, smaller first: edit distance, then the longer shared prefix.

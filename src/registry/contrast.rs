@@ -88,7 +88,8 @@ async fn trust_contrast(
     allow_http: bool,
 ) {
     let ping = report.steps.iter().find(|s| s.name == StepName::Ping);
-    let node_untested = ping.is_some_and(|p| p.status.is_none() && p.failure.as_ref().is_none_or(Failure::before_tls));
+    let node_untested = ping
+        .is_some_and(|p| p.status.is_none() && p.failure.as_ref().is_none_or(Failure::before_tls));
     let node_ok = ping.is_some_and(|p| p.status.is_some() || !is_tls(p)) && !node_untested;
     let cas: Vec<String> = req
         .trust

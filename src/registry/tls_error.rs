@@ -86,7 +86,10 @@ impl Failure {
     pub fn before_tls(&self) -> bool {
         matches!(
             self,
-            Failure::Refused | Failure::Timeout { .. } | Failure::Dns { .. } | Failure::Other { .. }
+            Failure::Refused
+                | Failure::Timeout { .. }
+                | Failure::Dns { .. }
+                | Failure::Other { .. }
         )
     }
 

@@ -103,7 +103,7 @@ pub(super) fn split_list(doc: &str) -> Option<SplitList<'_>> {
         let start = offset;
         offset += line.len();
         let top_level = !line.starts_with([' ', '\t', '#', '\n', '\r']);
-        if in_items && line.starts_with("- ") || in_items && line.trim_end() == "-" {
+        if in_items && (line.starts_with("- ") || line.trim_end() == "-") {
             if let Some((l, s)) = current.take() {
                 items.push((l, &doc[s..start]));
             }

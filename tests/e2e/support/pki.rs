@@ -109,7 +109,15 @@ impl Pki {
             .iter()
             .map(|n| rcgen::SanType::DnsName(n.to_string().try_into().expect("DNS SAN")))
             .collect();
-        issue_sans(self.dir.path(), &self.issuer, stem, names, Some(dns), Validity::Current, Usage::Server)
+        issue_sans(
+            self.dir.path(),
+            &self.issuer,
+            stem,
+            names,
+            Some(dns),
+            Validity::Current,
+            Usage::Server,
+        )
     }
 
     /// Certifies an RSA public key held elsewhere (the token server's), given as PKCS#1
