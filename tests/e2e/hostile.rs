@@ -1,5 +1,8 @@
 //! Hostile registries: every scenario of issue 8 against the real `pulldoctor image` binary;
 //! this file holds the runner and the transport faults, `hostile/auth.rs` where credentials go.
+//! Issue 13's bounds run through the same runner: `hostile/api.rs` (API servers and exec
+//! plugins), `hostile/files.rs` (endless and large files), `hostile/tags.rs` (huge tag lists)
+//! and `hostile/words.rs` (what a timed-out handshake or an IP-as-DNS SAN is called).
 //!
 //! A registry met during an incident may never answer, trickle, reset, stream without end, loop
 //! its redirects, or present a certificate that does not parse. Each test ends in a classified
