@@ -74,10 +74,14 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Authfile>, Error> {
             None => return Ok(None),
         },
     };
-    match std::fs::read(&path) {
+    match crate::limits::read_capped(&path, crate::limits::MAX_AUTHFILE, "an authfile") {
         Ok(bytes) => Ok(Some(from_bytes(&path, &bytes))),
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::ReadFile { path, source }),
+        Err(crate::limits::CapError::Read { source, .. })
+            if !required && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into_error()),
     }
 }
 

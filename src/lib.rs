@@ -17,6 +17,7 @@ pub mod config;
 pub mod credentials;
 pub mod diagnose;
 pub mod error;
+pub mod limits;
 pub mod redacted;
 pub mod registry;
 pub mod report;

@@ -123,7 +123,7 @@ async fn prove_candidate(
 async fn gather(args: &PodArgs, common: &Common) -> crate::Result<Scene> {
     let c = &args.cluster;
     if let Some(path) = &c.snapshot {
-        let snap = SnapshotSource::load(path)?;
+        let snap = SnapshotSource::load_for_pod(path, c.namespace.as_deref(), &args.name)?;
         let namespace = c
             .namespace
             .clone()

@@ -217,8 +217,11 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
             .find(|c| c.credential == "-" && c.trust.starts_with(prefix))
     };
     let works_with_supplied_ca = match (trust_contrast("node CA"), trust_contrast("system roots")) {
-        // When the system roots verify the registry too, the supplied CA decides nothing.
-        (Some(node), Some(system)) if !system.works => Some(node.works),
+        // When the system roots verify the registry too, the supplied CA decides nothing; a
+        // handshake that never finished tested neither.
+        (Some(node), Some(system)) if !node.untested && !system.untested && !system.works => {
+            Some(node.works)
+        }
         _ => None,
     };
     // The contrast names the supplied CA's files: `node CA (/path/ca.pem, …)`.

@@ -114,27 +114,47 @@ fn repository_of(image: &str) -> &str {
 /// The `n` tags closest to `wanted` by edit distance, nearest first; ties go to the longer
 /// shared prefix, because tag typos are usually in the last component (`1.25.4` → `1.25`).
 pub fn closest(wanted: &str, tags: &[String], n: usize) -> Vec<String> {
-    let prefix = |t: &str| {
-        wanted
-            .chars()
-            .zip(t.chars())
-            .take_while(|(a, b)| a == b)
-            .count()
-    };
-    let mut scored: Vec<(usize, usize, &String)> = tags
-        .iter()
-        .map(|t| (edit_distance(wanted, t), prefix(t), t))
-        .collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then_with(|| a.2.cmp(b.2)));
-    scored
-        .into_iter()
-        .take(n)
-        .map(|(_, _, t)| t.clone())
-        .collect()
+    let mut scored: Vec<(TagRank, &String)> =
+        tags.iter().map(|t| (tag_rank(wanted, t), t)).collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(n).map(|(_, t)| t.clone()).collect()
 }
 
-/// Levenshtein distance over chars; tags are short, so the quadratic table is fine.
+/// How near `tag` is to `wanted`, smaller first: edit distance, then the longer shared prefix.
+pub type TagRank = (usize, std::cmp::Reverse<usize>);
+
+/// The rank [`closest`] sorts by; the probe keeps the nearest tags while reading pages with it.
+pub fn tag_rank(wanted: &str, tag: &str) -> TagRank {
+    let prefix = wanted
+        .chars()
+        .zip(tag.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    (edit_distance(wanted, tag), std::cmp::Reverse(prefix))
+}
+
+/// Levenshtein distance over chars; tags are short, so the quadratic table is fine. ASCII
+/// tags of up to 128 bytes (nearly all) use two rows on the stack: the probe ranks every tag
+/// of a list that can run to millions.
 fn edit_distance(a: &str, b: &str) -> usize {
+    const SHORT: usize = 128;
+    if a.is_ascii() && b.is_ascii() && b.len() < SHORT {
+        let b = b.as_bytes();
+        let mut prev = [0usize; SHORT + 1];
+        let mut cur = [0usize; SHORT + 1];
+        for (j, p) in prev.iter_mut().enumerate().take(b.len() + 1) {
+            *p = j;
+        }
+        for (i, ca) in a.bytes().enumerate() {
+            cur[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let sub = prev[j] + usize::from(ca != *cb);
+                cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        return prev[b.len()];
+    }
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

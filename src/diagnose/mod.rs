@@ -21,5 +21,6 @@ pub use evidence::{
     FailureSeen, FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use fix::{Fix, FixKind};
+pub use image_fix::{TagRank, tag_rank};
 pub use story::SecondaryCause;
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

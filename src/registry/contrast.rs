@@ -16,6 +16,7 @@ use super::client::{CAP_SMALL, RegistryClient};
 use super::documents::MANIFEST_ACCEPT;
 use super::model::{Auth, Contrast, ProbeReport, ProbeRequest, StepName};
 use super::session::{Granted, Session, Verdict, status_verdict};
+use super::tls_error::Failure;
 use crate::taxonomy::Cause;
 
 /// Runs the contrasts that decide something for this report.
@@ -62,7 +63,14 @@ pub fn summary(contrasts: &[Contrast]) -> Option<String> {
                 } else {
                     c.credential.as_str()
                 };
-                format!("{name} {}", if c.works { "works" } else { "fails" })
+                let word = if c.works {
+                    "works"
+                } else if c.untested {
+                    "untested"
+                } else {
+                    "fails"
+                };
+                format!("{name} {word}")
             })
             .collect();
         (!items.is_empty()).then(|| items.join(", "))
@@ -80,7 +88,9 @@ async fn trust_contrast(
     allow_http: bool,
 ) {
     let ping = report.steps.iter().find(|s| s.name == StepName::Ping);
-    let node_ok = ping.is_some_and(|p| p.status.is_some() || !is_tls(p));
+    let node_untested = ping
+        .is_some_and(|p| p.status.is_none() && p.failure.as_ref().is_none_or(Failure::before_tls));
+    let node_ok = ping.is_some_and(|p| p.status.is_some() || !is_tls(p)) && !node_untested;
     let cas: Vec<String> = req
         .trust
         .cas
@@ -91,6 +101,7 @@ async fn trust_contrast(
         trust: format!("node CA ({})", dedup(cas).join(", ")),
         credential: "-".into(),
         works: node_ok,
+        untested: node_untested,
         cause: ping.and_then(|p| p.failure.as_ref().map(|f| f.cause())),
         detail: match ping {
             Some(p) if p.status.is_some() => "TLS handshake succeeded".into(),
@@ -118,10 +129,12 @@ async fn trust_contrast(
         .await
         .is_some();
     let f = s.last_failure();
+    let untested = !answered && f.as_ref().is_none_or(Failure::before_tls);
     report.contrasts.push(Contrast {
         trust: "system roots".into(),
         credential: "-".into(),
-        works: answered || f.as_ref().is_some_and(|f| !f.is_tls()),
+        works: !untested && (answered || f.as_ref().is_some_and(|f| !f.is_tls())),
+        untested,
         cause: f.as_ref().map(|f| f.cause()),
         detail: match &f {
             None => "TLS handshake succeeded".into(),
@@ -172,6 +185,7 @@ async fn credential_contrast(
             trust: "as configured".into(),
             credential: cand.map_or("anonymous".into(), |c| c.label.clone()),
             works: v.cause.is_none(),
+            untested: false,
             cause: v.cause,
             detail: v.detail,
             requests: used,

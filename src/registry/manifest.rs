@@ -119,16 +119,19 @@ pub async fn resolve(
                         format!("tag {reference} is listed but its manifest is unknown ({code})"),
                     )
                 }
-                Some(t) => Verdict::cause(
-                    Cause::NotFoundTag,
-                    format!(
-                        "repository {} exists but has no {reference} ({code}); it has {} tag{}{}",
-                        s.req.image.repository,
-                        t.len(),
-                        if t.len() == 1 { "" } else { "s" },
-                        preview(t)
-                    ),
-                ),
+                Some(t) => {
+                    let total = report.tags_total.max(t.len());
+                    Verdict::cause(
+                        Cause::NotFoundTag,
+                        format!(
+                            "repository {} exists but has no {reference} ({code}); it has {total}{} tag{}{}",
+                            s.req.image.repository,
+                            if report.tags_truncated { "+" } else { "" },
+                            if total == 1 { "" } else { "s" },
+                            preview(t)
+                        ),
+                    )
+                }
                 None if repo_exists => Verdict::cause(
                     Cause::NotFoundTag,
                     format!(
@@ -262,12 +265,12 @@ async fn single_platform(
     }
 }
 
-/// A few tag names for the detail line.
+/// A few tag names for the detail line: the nearest to the wanted one come first.
 fn preview(tags: &[String]) -> String {
     if tags.is_empty() {
         return String::new();
     }
-    let shown: Vec<&str> = tags.iter().rev().take(5).map(String::as_str).collect();
+    let shown: Vec<&str> = tags.iter().take(5).map(String::as_str).collect();
     format!(
         ": {}{}",
         shown.join(", "),

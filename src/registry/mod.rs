@@ -22,6 +22,7 @@ pub mod platform;
 pub mod probe;
 pub mod reference;
 pub mod session;
+pub mod tags;
 pub mod tls_error;
 
 pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};

@@ -169,6 +169,8 @@ pub struct Contrast {
     /// `anonymous` or a credential's label.
     pub credential: String,
     pub works: bool,
+    /// No TLS handshake concluded (timeout, refused, DNS): the trust neither works nor fails.
+    pub untested: bool,
     pub cause: Option<Cause>,
     pub detail: String,
     pub requests: u32,
@@ -203,7 +205,10 @@ pub struct ProbeReport {
     pub tls_would_fail: Option<Failure>,
     pub contrasts: Vec<Contrast>,
     pub contrast_requests: u32,
+    /// The tags nearest the wanted one (at most `tags::KEPT_TAGS`), never the whole list.
     pub tags: Vec<String>,
+    /// How many tags the pages read listed.
+    pub tags_total: usize,
     /// More tag pages existed than the probe followed.
     pub tags_truncated: bool,
     /// The index's platforms (empty for a single-platform manifest).

@@ -22,6 +22,7 @@ use super::insecure::{self, NamedHost};
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, StepName};
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
+use super::tags::TagDigest;
 use crate::taxonomy::Cause;
 use crate::trust::describe_chain;
 
@@ -157,6 +158,7 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         contrasts: Vec::new(),
         contrast_requests: 0,
         tags: Vec::new(),
+        tags_total: 0,
         tags_truncated: false,
         platforms: Vec::new(),
         config_platform: None,
@@ -286,51 +288,52 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
     (verdict, Some(granted))
 }
 
-/// The first tags page plus the pages its `Link` headers lead to, up to `max_tag_pages`; None
-/// when the first page is unreadable (too large or not JSON), so no tag is called missing on it.
+/// The first tags page plus the pages its `Link` headers lead to, up to `max_tag_pages` and
+/// one `step_timeout` in all, digested page by page (`tags.rs`): the kept tags are the nearest
+/// to the wanted one, the count goes to `report.tags_total`. None when the first page is
+/// unreadable (too large or not JSON), so no tag is called missing on it.
 async fn read_tags(
     s: &mut Session<'_>,
     report: &mut ProbeReport,
     granted: &Granted,
     first: &Exchange,
 ) -> Option<Vec<String>> {
-    let parse = |x: &Exchange| {
-        if x.truncated {
-            None
-        } else {
-            documents::tags(&x.body)
-        }
-    };
+    let wanted = s.req.image.tag.clone().unwrap_or_default();
+    let mut digest = TagDigest::new(&wanted);
+    let add = |d: &mut TagDigest, x: &Exchange| !x.truncated && d.add_page(&x.body);
     let link_of = |x: &Exchange| {
         x.headers
             .get("link")
             .and_then(|v| v.to_str().ok())
             .and_then(documents::next_link)
     };
-    let Some(mut all) = parse(first) else {
+    if !add(&mut digest, first) {
         s.note("tag list unreadable (larger than 4 MiB or not JSON)");
         return None;
-    };
+    }
+    let started = Instant::now();
     let mut link = link_of(first);
     let mut pages = 1;
     while let Some(next) = link.take() {
-        if pages >= s.req.max_tag_pages {
+        if pages >= s.req.max_tag_pages || started.elapsed() >= s.req.step_timeout {
             report.tags_truncated = true;
             break;
         }
         let Ok(url) = s.root.join(&next) else { break };
         let page = auth::tags_page(s, url, granted).await;
         pages += 1;
-        match page.as_ref().filter(|p| p.status == 200).and_then(parse) {
-            Some(t) => all.extend(t),
-            None => {
-                report.tags_truncated = true;
-                break;
-            }
+        if !page
+            .as_ref()
+            .filter(|p| p.status == 200)
+            .is_some_and(|p| add(&mut digest, p))
+        {
+            report.tags_truncated = true;
+            break;
         }
         link = page.as_ref().and_then(link_of);
     }
-    Some(all)
+    report.tags_total = digest.total();
+    Some(digest.into_tags())
 }
 
 /// After HTTPS met a plain-HTTP port: one plain `GET http://…/v2/`, without credentials.

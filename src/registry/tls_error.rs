@@ -81,6 +81,18 @@ impl Failure {
         }
     }
 
+    /// True for failures that leave the TLS handshake's outcome unknown: nothing answered, the
+    /// time ran out, or the connection broke for a reason not TLS's.
+    pub fn before_tls(&self) -> bool {
+        matches!(
+            self,
+            Failure::Refused
+                | Failure::Timeout { .. }
+                | Failure::Dns { .. }
+                | Failure::Other { .. }
+        )
+    }
+
     /// True for failures of the TLS handshake.
     pub fn is_tls(&self) -> bool {
         matches!(
@@ -101,6 +113,18 @@ impl Failure {
             Failure::UnknownAuthority => {
                 "certificate signed by an unknown authority (the chain reaches no trusted root)"
                     .into()
+            }
+            Failure::NameMismatch {
+                expected,
+                presented,
+            } if expected.parse::<std::net::IpAddr>().is_ok()
+                && presented.iter().any(|p| p == expected) =>
+            {
+                format!(
+                    "certificate names {expected} only as a DNS name; an address needs an IP SAN \
+                     (subjectAltName IP:{expected}), which the node's TLS stack requires when it \
+                     connects by IP"
+                )
             }
             Failure::NameMismatch {
                 expected,

@@ -9,8 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
+use std::future::Future;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
@@ -18,6 +19,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
+mod kubeconfig;
 mod reader;
 
 use super::assemble::assemble;
@@ -28,6 +30,12 @@ use reader::LiveReader;
 
 /// Page size for lists, kubectl's default `--chunk-size`.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// Most pages one list follows (a million objects at the default page size): a server that
+/// hands out fresh `continue` tokens forever is stopped here.
+pub const MAX_PAGES: usize = 2000;
+/// A gathering phase (one paged list, one prefetch round, one pod's reads) may take this many
+/// `--timeout`s in all; each API call within it gets at most one.
+pub const PHASE_TIMEOUTS: u32 = 4;
 
 /// How to find the cluster: kubectl's flags.
 #[derive(Debug, Clone)]
@@ -68,6 +76,8 @@ pub struct LiveSource {
     server: String,
     page_size: u32,
     other_namespaces: bool,
+    /// Deadline for each API call.
+    timeout: Duration,
 }
 
 impl LiveSource {
@@ -77,6 +87,7 @@ impl LiveSource {
             context: opts.context.clone(),
             ..KubeConfigOptions::default()
         };
+        kubeconfig::check_sizes(opts.kubeconfig.as_deref())?;
         let mut config = if let Some(path) = &opts.kubeconfig {
             let kc = Kubeconfig::read_from(path)
                 .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))?;
@@ -98,6 +109,7 @@ impl LiveSource {
         };
         config.connect_timeout = Some(opts.timeout);
         config.read_timeout = Some(opts.timeout);
+        kubeconfig::resolve_exec(&mut config.auth_info, opts.timeout).await?;
         let namespace = opts
             .namespace
             .clone()
@@ -111,6 +123,7 @@ impl LiveSource {
             server: server.trim_end_matches('/').to_string(),
             page_size: opts.page_size.max(1),
             other_namespaces: opts.other_namespaces,
+            timeout: opts.timeout,
         })
     }
 
@@ -122,6 +135,31 @@ impl LiveSource {
     /// The API server's URL, for messages.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// A new gathering phase, [`PHASE_TIMEOUTS`] `--timeout`s long from now.
+    fn phase(&self) -> Phase {
+        Phase {
+            deadline: Instant::now() + self.timeout * PHASE_TIMEOUTS,
+            budget: self.timeout * PHASE_TIMEOUTS,
+        }
+    }
+
+    /// One API call, given at most `--timeout` in all: kube's read timeout is per read, so a
+    /// server trickling a byte a second would otherwise hold the call for ever.
+    async fn call<T>(&self, fut: impl Future<Output = T>) -> Result<T> {
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| self.too_slow(self.timeout, "one request"))
+    }
+
+    fn too_slow(&self, limit: Duration, what: &str) -> Error {
+        Error::Api(format!(
+            "{} did not finish {what} within {:.0} s (--timeout {:.0})",
+            self.server,
+            limit.as_secs_f64(),
+            self.timeout.as_secs_f64()
+        ))
     }
 
     /// Turns a kube error that stops the run into a one-line `Error::Api`.
@@ -146,7 +184,7 @@ impl LiveSource {
         if !crate::diagnose::names::dns_subdomain(name) {
             return Ok(Lookup::NotFound);
         }
-        match api.get(name).await {
+        match self.call(api.get(name)).await? {
             Ok(o) => Ok(Lookup::Found(o)),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(Lookup::NotFound),
             Err(kube::Error::Api(s)) if s.code == 403 => Ok(Lookup::Forbidden(s.message.clone())),
@@ -179,6 +217,8 @@ impl LiveSource {
     {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = HashSet::new();
+        let phase = self.phase();
         loop {
             let mut lp = ListParams::default().limit(self.page_size);
             if let Some(f) = fields {
@@ -187,13 +227,27 @@ impl LiveSource {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = match api.list(&lp).await {
+            let page = match phase.call(self, api.list(&lp)).await? {
                 Ok(p) => p,
                 Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
                 Err(e) => return Err(self.fatal(e)),
             };
             items.extend(page.items.into_iter().filter(|i| keep(i)));
             match page.metadata.continue_.filter(|t| !t.is_empty()) {
+                Some(t) if !seen.insert(t.clone()) => {
+                    return Err(Error::Api(format!(
+                        "{} sent a continue token it had already sent, after {} pages; \
+                         stopped following it",
+                        self.server,
+                        seen.len() + 1
+                    )));
+                }
+                Some(_) if seen.len() >= MAX_PAGES => {
+                    return Err(Error::Api(format!(
+                        "{} still had more after {MAX_PAGES} pages of {}; stopped following it",
+                        self.server, self.page_size
+                    )));
+                }
                 Some(t) => token = Some(t),
                 None => return Ok(Ok(items)),
             }
@@ -224,9 +278,60 @@ impl LiveSource {
     }
 }
 
+/// A gathering phase's deadline: each call in it gets `--timeout` or what is left, whichever is
+/// less.
+struct Phase {
+    deadline: Instant,
+    budget: Duration,
+}
+
+impl Phase {
+    async fn call<T>(&self, source: &LiveSource, fut: impl Future<Output = T>) -> Result<T> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left < source.timeout {
+            return tokio::time::timeout(left, fut)
+                .await
+                .map_err(|_| source.too_slow(self.budget, "reading one list"));
+        }
+        source.call(fut).await
+    }
+
+    /// Runs a whole phase under its deadline.
+    async fn run<T>(
+        &self,
+        source: &LiveSource,
+        what: &str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, fut)
+            .await
+            .map_err(|_| source.too_slow(self.budget, what))?
+    }
+}
+
 impl Source for LiveSource {
     async fn pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
-        let pod = match self.namespaced::<Pod>(namespace).get(name).await {
+        self.phase()
+            .run(
+                self,
+                "reading the pod's scene",
+                self.read_pod_scene(namespace, name),
+            )
+            .await
+    }
+
+    async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
+        self.read_failing_pods(namespace).await
+    }
+}
+
+impl LiveSource {
+    async fn read_pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
+        let pod = match self
+            .call(self.namespaced::<Pod>(namespace).get(name))
+            .await?
+        {
             Ok(p) => p,
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 return Err(Error::PodNotFound {
@@ -247,7 +352,7 @@ impl Source for LiveSource {
         assemble(&LiveReader::new(self), pod, events, unreadable).await
     }
 
-    async fn failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
+    async fn read_failing_pods(&self, namespace: Option<&str>) -> Result<Vec<Scene>> {
         let (pods_api, events_api): (Api<Pod>, Api<Event>) = match namespace {
             Some(ns) => (self.namespaced(ns), self.namespaced(ns)),
             None => (Api::all(self.client.clone()), Api::all(self.client.clone())),

@@ -20,12 +20,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::assemble::{Reader, assemble, controller_ref};
-use super::containers::{event_is_for_pod, is_failing};
+use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source, is_docker_secret};
 use crate::{Error, Result};
 
+mod documents;
+mod keep;
 mod list;
+mod yaml;
 
+use documents::{Doc, documents};
+use keep::Keep;
 use list::json_list;
 
 /// Objects read from a snapshot file.
@@ -43,6 +48,10 @@ pub struct SnapshotSource {
     /// Other-namespace secrets per (namespace, missing names), shared by every scene that asks
     /// the same question: a scan of thousands of pods holds one copy, not one per pod.
     others: Arc<Mutex<OthersCache>>,
+    /// What this load keeps of the file.
+    keep: Keep,
+    /// Whether the file held any pod, event or secret, kept or not.
+    held_objects: bool,
 }
 
 type OthersCache = HashMap<(String, Vec<String>), Arc<Vec<Secret>>>;
@@ -50,28 +59,63 @@ type OthersCache = HashMap<(String, Vec<String>), Arc<Vec<Secret>>>;
 impl SnapshotSource {
     /// Reads and parses a snapshot file.
     pub fn load(path: &Path) -> Result<SnapshotSource> {
+        SnapshotSource::load_keeping(path, Keep::All)
+    }
+
+    /// Reads a snapshot keeping only what `pulldoctor pod NAME` reads: pods called `name`
+    /// (in `namespace` when given), their events, and the namespace's secrets, service
+    /// accounts and owners, item by item as the file is parsed.
+    pub fn load_for_pod(
+        path: &Path,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<SnapshotSource> {
+        let keep = Keep::Pod {
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        };
+        SnapshotSource::load_keeping(path, keep)
+    }
+
+    fn load_keeping(path: &Path, keep: Keep) -> Result<SnapshotSource> {
         let text = read_snapshot(path)?;
         if let Some(list) = json_list(&text) {
-            return SnapshotSource::from_list(path, list, false);
+            return SnapshotSource::from_list(path, list, false, keep);
         }
-        SnapshotSource::parse(path, &text)
+        SnapshotSource::parse_keeping(path, &text, keep)
     }
 
     /// Parses snapshot text; `path` is only used in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<SnapshotSource> {
+        SnapshotSource::parse_keeping(path, text, Keep::All)
+    }
+
+    fn parse_keeping(path: &Path, text: &str, keep: Keep) -> Result<SnapshotSource> {
         let mut snap = SnapshotSource {
             path: path.to_path_buf(),
+            keep,
             ..SnapshotSource::default()
         };
-        for (line, doc) in documents(path, text)? {
-            snap.add(line, doc)?;
-        }
+        documents(path, text, |doc| match doc {
+            Doc::Whole(line, value) => snap.add(line, value),
+            Doc::Item {
+                line,
+                kind,
+                index,
+                value,
+                ..
+            } => snap.add_item(line, &kind, index, value),
+        })?;
         snap.check_not_empty()?;
         Ok(snap)
     }
 
     fn check_not_empty(&self) -> Result<()> {
-        if self.pods.is_empty() && self.events.is_empty() && self.secrets.is_empty() {
+        if !self.held_objects
+            && self.pods.is_empty()
+            && self.events.is_empty()
+            && self.secrets.is_empty()
+        {
             return Err(self.bad(
                 1,
                 "no Kubernetes objects found (expected kubectl get -o yaml|json output)",
@@ -156,8 +200,20 @@ impl SnapshotSource {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        if matches!(kind.as_str(), "Pod" | "Event" | "Secret") {
+            self.held_objects = true;
+        }
+        if !self.keep.wants(&kind, &mut obj) {
+            return Ok(());
+        }
         match kind.as_str() {
-            "Pod" => self.pods.push(typed(&kind, obj)?),
+            "Pod" => {
+                let pod: Pod = typed(&kind, obj)?;
+                if matches!(self.keep, Keep::Scan) && !any_container_waiting(&pod) {
+                    return Ok(());
+                }
+                self.pods.push(pod)
+            }
             "Event" if api_version == "events.k8s.io/v1" => {
                 self.events.push(typed(&kind, events_v1_to_core(obj))?)
             }
@@ -181,17 +237,21 @@ impl SnapshotSource {
     }
 }
 
-/// The file's text; a file that is not UTF-8 is a bad snapshot, not an I/O error.
+/// The file's text, up to [`crate::limits::MAX_SNAPSHOT`]; a file that is not UTF-8 (or holds
+/// a NUL byte) is a bad snapshot, not an I/O error.
 fn read_snapshot(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::InvalidData => Error::BadFile {
+    use crate::limits::{CapError, MAX_SNAPSHOT, read_text_capped};
+    const EXPECTED: &str = "expected kubectl get -o yaml|json output";
+    let bytes = read_text_capped(path, MAX_SNAPSHOT, "a snapshot").map_err(|e| match e {
+        CapError::NotText { offset, .. } => Error::BadFile {
             path: path.to_path_buf(),
-            reason: "not UTF-8 text (expected kubectl get -o yaml|json output)".to_string(),
+            reason: format!("not text: a NUL byte at offset {offset} ({EXPECTED})"),
         },
-        _ => Error::ReadFile {
-            path: path.to_path_buf(),
-            source,
-        },
+        other => other.into_error(),
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::BadFile {
+        path: path.to_path_buf(),
+        reason: format!("not UTF-8 text ({EXPECTED})"),
     })
 }
 
@@ -232,86 +292,6 @@ fn events_v1_to_core(mut obj: Value) -> Value {
         }
     }
     obj
-}
-
-/// Splits snapshot text into top-level documents, each with the line it starts on.
-fn documents(path: &Path, text: &str) -> Result<Vec<(usize, Value)>> {
-    let bad = |line: usize, reason: String| Error::BadFile {
-        path: path.to_path_buf(),
-        reason: format!("line {line}: {reason}"),
-    };
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let mut out = Vec::new();
-        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-        let mut start = 0;
-        while let Some(next) = stream.next() {
-            let value = next.map_err(|e| bad(e.line(), format!("invalid JSON: {e}")))?;
-            let skipped = text[start..].len() - text[start..].trim_start().len();
-            let line = 1 + text[..start + skipped].matches('\n').count();
-            start = stream.byte_offset();
-            match value {
-                Value::Array(items) => out.extend(items.into_iter().map(|v| (line, v))),
-                v => out.push((line, v)),
-            }
-        }
-        return Ok(out);
-    }
-    let mut out = Vec::new();
-    let mut chunk = String::new();
-    let mut chunk_line = 1;
-    let flush = |chunk: &mut String, line: usize, out: &mut Vec<(usize, Value)>| -> Result<()> {
-        if !chunk.trim().is_empty() {
-            let value: Value = serde_yaml_ng::from_str(chunk).map_err(|e| {
-                let at = e.location().map_or(line, |l| line + l.line() - 1);
-                bad(
-                    at,
-                    format!("invalid YAML: {}", shift_lines(&e.to_string(), line - 1)),
-                )
-            })?;
-            if !value.is_null() {
-                out.push((line, value));
-            }
-        }
-        chunk.clear();
-        Ok(())
-    };
-    for (i, l) in text.lines().enumerate() {
-        let lineno = i + 1;
-        if l.trim_end() == "---" || l.starts_with("--- ") || l.trim_end() == "..." {
-            flush(&mut chunk, chunk_line, &mut out)?;
-            chunk_line = lineno + 1;
-            if let Some(rest) = l.strip_prefix("--- ") {
-                chunk_line = lineno;
-                chunk.push_str(rest);
-                chunk.push('\n');
-            }
-            continue;
-        }
-        chunk.push_str(l);
-        chunk.push('\n');
-    }
-    flush(&mut chunk, chunk_line, &mut out)?;
-    Ok(out)
-}
-
-/// Rewrites "line N" in a parser message by `offset`: the YAML parser counts from the start of
-/// the document, the user from the start of the file.
-fn shift_lines(message: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("line ") {
-        let (head, tail) = rest.split_at(at + "line ".len());
-        out.push_str(head);
-        let digits = tail.chars().take_while(char::is_ascii_digit).count();
-        match tail[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&tail[..digits]),
-        }
-        rest = &tail[digits..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl Source for SnapshotSource {

@@ -103,8 +103,13 @@ pub fn load_certs_root(
     ));
     let hosts_toml = dir.join("hosts.toml");
     let uses_hosts_toml = matches!(runtime, Runtime::Containerd | Runtime::Unknown);
-    if uses_hosts_toml
-        && let Ok(text) = std::fs::read_to_string(&hosts_toml)
+    let read = uses_hosts_toml
+        .then(|| crate::limits::read_capped(&hosts_toml, crate::limits::MAX_PEM, "a hosts.toml"));
+    if let Some(Err(e @ crate::limits::CapError::TooLarge { .. })) = &read {
+        trust.problems.push(format!("{e} (not read)"));
+    }
+    if let Some(Ok(bytes)) = read
+        && let Ok(text) = String::from_utf8(bytes)
         && !text.trim().is_empty()
     {
         match parse_hosts_toml(&text, &dir, registry) {

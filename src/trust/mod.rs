@@ -36,6 +36,9 @@ pub enum TrustError {
     /// A PEM block could not be decoded.
     #[error("{path}: bad PEM: {reason}")]
     BadPem { path: PathBuf, reason: String },
+    /// A PEM file over its size cap.
+    #[error("{path}: {reason}")]
+    TooLarge { path: PathBuf, reason: String },
     /// A client key file holds no usable private key.
     #[error("{path}: no PEM private key found")]
     NoKey { path: PathBuf },
@@ -232,10 +235,7 @@ impl Trust {
 
 /// Every certificate in a PEM file; an error when there is none.
 pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
-    let bytes = std::fs::read(path).map_err(|source| TrustError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_pem(path)?;
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(&bytes) {
         match item {
@@ -258,11 +258,20 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustErro
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file.
 pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TrustError> {
-    let bytes = std::fs::read(path).map_err(|source| TrustError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_pem(path)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| TrustError::NoKey {
         path: path.to_path_buf(),
+    })
+}
+
+/// A PEM file's bytes, at most [`crate::limits::MAX_PEM`] of them.
+fn read_pem(path: &Path) -> Result<Vec<u8>, TrustError> {
+    use crate::limits::{CapError, MAX_PEM, read_capped};
+    read_capped(path, MAX_PEM, "a PEM file").map_err(|e| match e {
+        CapError::Read { path, source } => TrustError::Read { path, source },
+        other => TrustError::TooLarge {
+            path: other.path().to_path_buf(),
+            reason: other.reason(),
+        },
     })
 }

@@ -1,5 +1,8 @@
 //! Hostile registries: every scenario of issue 8 against the real `pulldoctor image` binary;
 //! this file holds the runner and the transport faults, `hostile/auth.rs` where credentials go.
+//! Issue 13's bounds run through the same runner: `hostile/api.rs` (API servers and exec
+//! plugins), `hostile/files.rs` (endless and large files), `hostile/tags.rs` (huge tag lists)
+//! and `hostile/words.rs` (what a timed-out handshake or an IP-as-DNS SAN is called).
 //!
 //! A registry met during an incident may never answer, trickle, reset, stream without end, loop
 //! its redirects, or present a certificate that does not parse. Each test ends in a classified
@@ -9,7 +12,11 @@
 //! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>); what a spec-less
 //! server does to it is what these tests pin down.
 
+mod api;
 mod auth;
+mod files;
+mod tags;
+mod words;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -125,15 +132,24 @@ fn marker(name: &str) -> String {
 /// polling the child's VmHWM until it exits.
 fn run(name: &str, host: &str, extra: &[&str]) -> Run {
     let marker = marker(name);
+    let mut args = vec![
+        "image".to_string(),
+        format!("{host}/app:1.0"),
+        "--creds".to_string(),
+        format!("{USER}:{marker}"),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    run_args(marker, &args)
+}
+
+/// Runs `pulldoctor ARGS -o json --timeout 3 -vvv` with an empty HOME and no `KUBECONFIG`,
+/// polling the child's VmHWM until it exits (or [`KILL`] passes).
+fn run_args(marker: String, args: &[String]) -> Run {
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
-        .arg("image")
-        .arg(format!("{host}/app:1.0"))
-        .arg("--creds")
-        .arg(format!("{USER}:{marker}"))
+        .args(args)
         .args(["-o", "json", "--timeout", &TIMEOUT.to_string(), "-vvv"])
-        .args(extra)
         .env_remove("KUBECONFIG")
         .env("DOCKER_CONFIG", home.path())
         .env("HOME", home.path())

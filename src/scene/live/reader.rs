@@ -99,13 +99,18 @@ impl<'a> LiveReader<'a> {
         self.fetch_all(second).await
     }
 
+    /// One prefetch round, one gathering phase: bounded in all, not only call by call.
     async fn fetch_all(&self, wanted: BTreeSet<Wanted>) -> Result<()> {
-        stream::iter(wanted)
+        let round = stream::iter(wanted)
             .map(|w| self.fetch(w))
             .buffer_unordered(PREFETCH_CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .try_collect::<Vec<()>>();
+        self.source
+            .phase()
+            .run(self.source, "reading the failing pods' objects", async {
+                round.await.map(drop)
+            })
             .await
-            .map(drop)
     }
 
     async fn fetch(&self, wanted: Wanted) -> Result<()> {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::super::containers::any_container_waiting;
-use super::{SnapshotSource, read_snapshot};
+use super::{Keep, SnapshotSource, read_snapshot};
 use crate::Result;
 
 impl SnapshotSource {
@@ -23,8 +23,8 @@ impl SnapshotSource {
     pub fn load_for_scan(path: &Path) -> Result<SnapshotSource> {
         let text = read_snapshot(path)?;
         let mut snap = match json_list(&text) {
-            Some(list) => SnapshotSource::from_list(path, list, true)?,
-            None => SnapshotSource::parse(path, &text)?,
+            Some(list) => SnapshotSource::from_list(path, list, true, Keep::All)?,
+            None => SnapshotSource::parse_keeping(path, &text, Keep::Scan)?,
         };
         let waiting = snap.keep_waiting_pods();
         snap.events.retain(|e| waiting.contains(&event_pod(e)));
@@ -53,9 +53,11 @@ impl SnapshotSource {
         path: &Path,
         list: RawList<'_>,
         scan_only: bool,
+        keep: Keep,
     ) -> Result<SnapshotSource> {
         let mut snap = SnapshotSource {
             path: path.to_path_buf(),
+            keep,
             ..SnapshotSource::default()
         };
         let parse = |snap: &SnapshotSource, i: usize, raw: &serde_json::value::RawValue| {

@@ -201,6 +201,14 @@ fn a_missing_or_garbled_snapshot_is_a_clear_error() {
     std::fs::write(&binary, [0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x00]).unwrap();
     let err = SnapshotSource::load(&binary).unwrap_err().to_string();
     assert!(
+        err.ends_with(
+            "not text: a NUL byte at offset 3 (expected kubectl get -o yaml|json output)"
+        ),
+        "{err}"
+    );
+    std::fs::write(&binary, [b'k', b':', b' ', 0xff, 0xfe]).unwrap();
+    let err = SnapshotSource::load(&binary).unwrap_err().to_string();
+    assert!(
         err.ends_with("not UTF-8 text (expected kubectl get -o yaml|json output)"),
         "{err}"
     );

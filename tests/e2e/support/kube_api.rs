@@ -75,6 +75,17 @@ struct State {
     store: Store,
     forbidden: BTreeSet<(String, Verb)>,
     requests: Vec<Recorded>,
+    /// Resources whose lists always say there is more (a hostile or broken server).
+    endless: BTreeMap<String, Endless>,
+}
+
+/// How a hostile list keeps going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endless {
+    /// A fresh `continue` token on every page.
+    FreshTokens,
+    /// The same `continue` token on every page.
+    SameToken,
 }
 
 /// A running server; dropping it stops it.
@@ -188,6 +199,15 @@ impl KubeApi {
             .unwrap()
             .forbidden
             .insert((resource.to_string(), verb));
+    }
+
+    /// Lists of `resource` (plural) never end: every page carries a `continue` token.
+    pub fn endless_list(&self, resource: &str, how: Endless) {
+        self.state
+            .lock()
+            .unwrap()
+            .endless
+            .insert(resource.to_string(), how);
     }
 
     /// Both get and list on `resource` answer 403.
@@ -390,11 +410,26 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> 
         let verb_word = if verb == Verb::Get { "get" } else { "list" };
         return store::forbidden(rt, verb_word, USER, namespace, name);
     }
-    let (code, body) = match name {
+    let mut q = q;
+    if st.endless.contains_key(rt.resource) {
+        // Its own tokens mean nothing to the store: every page is the first one again.
+        q.remove("continue");
+    }
+    let (code, mut body) = match name {
         Some(n) if rt.namespaced && namespace.is_none() => store::not_found(rt, n),
         Some(n) => st.store.get(rt, namespace, n),
         None => st.store.list(rt, namespace, &q),
     };
+    if name.is_none()
+        && code == 200
+        && let Some(how) = st.endless.get(rt.resource)
+    {
+        let token = match how {
+            Endless::FreshTokens => format!("more-{}", st.requests.len()),
+            Endless::SameToken => "more".to_string(),
+        };
+        body["metadata"]["continue"] = Value::String(token);
+    }
     if table && code == 200 && rt.resource == "pods" {
         return (
             code,

@@ -102,6 +102,24 @@ impl Pki {
         issue(self.dir.path(), &self.issuer, stem, names, validity, usage)
     }
 
+    /// Issues a server certificate whose SANs are all DNS names, even those that read as IP
+    /// addresses (`DNS:127.0.0.1`, a common mistake in hand-made certificates).
+    pub fn issue_dns_only(&self, stem: &str, names: &[&str]) -> CertPair {
+        let dns = names
+            .iter()
+            .map(|n| rcgen::SanType::DnsName(n.to_string().try_into().expect("DNS SAN")))
+            .collect();
+        issue_sans(
+            self.dir.path(),
+            &self.issuer,
+            stem,
+            names,
+            Some(dns),
+            Validity::Current,
+            Usage::Server,
+        )
+    }
+
     /// Certifies an RSA public key held elsewhere (the token server's), given as PKCS#1
     /// `RSAPublicKey` DER; returns the certificate's DER.
     ///
@@ -155,8 +173,24 @@ fn issue(
     validity: Validity,
     usage: Usage,
 ) -> CertPair {
+    issue_sans(dir, issuer, stem, names, None, validity, usage)
+}
+
+/// [`issue`], with `sans` (when given) in place of the SANs rcgen infers from `names`.
+fn issue_sans(
+    dir: &Path,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+    stem: &str,
+    names: &[&str],
+    sans: Option<Vec<rcgen::SanType>>,
+    validity: Validity,
+    usage: Usage,
+) -> CertPair {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(names).expect("valid SANs");
+    if let Some(sans) = sans {
+        params.subject_alt_names = sans;
+    }
     params.distinguished_name = rcgen::DistinguishedName::new();
     let cn = match usage {
         Usage::Server => format!("pulldoctor test {stem}"),

@@ -1,0 +1,226 @@
+//! Hostile API servers and kubeconfigs: endless `continue` tokens, a reply trickling a byte a
+//! second, and `exec` credential plugins that must run once and never hang the run.
+//!
+//! kube-apiserver pages lists with `limit`/`continue`
+//! (<https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks>);
+//! a broken or hostile one may never stop saying "more", or answer slower than any read
+//! timeout notices. client-go runs an exec plugin once per process and caches its credential
+//! (<https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins>).
+//! Each test runs the real binary with `--timeout 3` and asserts the count or the bound.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::support::kube_api::{Endless, KubeApi, TOKEN};
+use crate::support::refused_port;
+
+const POD: &str = "web-7c9f8d6b5-x2x4q";
+
+/// The test server with the shop fixture, its registry a closed loopback port.
+fn cluster() -> KubeApi {
+    let api = KubeApi::start();
+    api.load_fixture_with(
+        "cluster/shop.yaml",
+        &format!("127.0.0.1:{}", refused_port()),
+    );
+    api
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|a| a.to_string()).collect()
+}
+
+/// Exit 2 within the hang bound, saying `needle` on stderr.
+fn assert_stopped(r: &Run, needle: &str) {
+    println!(
+        "stopped in {:?}, peak {} KiB: {}",
+        r.wall,
+        r.peak_kib,
+        r.stderr.lines().last().unwrap_or("")
+    );
+    assert_eq!(
+        r.code,
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.wall < HANG, "took {:?} with --timeout {TIMEOUT}", r.wall);
+    assert!(r.stderr.contains(needle), "{}", r.stderr);
+}
+
+#[test]
+fn hostile_api_fresh_continue_tokens_forever_stop_at_the_page_cap() {
+    let api = cluster();
+    api.endless_list("pods", Endless::FreshTokens);
+    let kc = api.kubeconfig();
+    let r = run_args(
+        marker("pages"),
+        &args(&["scan", "--no-probe", "--kubeconfig", kc.to_str().unwrap()]),
+    );
+    assert_stopped(&r, "2000 pages");
+    let lists = api
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/api/v1/namespaces/shop/pods")
+        .count();
+    println!("pod list pages requested: {lists}");
+    assert!((2000..=2001).contains(&lists), "{lists} pages");
+}
+
+#[test]
+fn hostile_api_a_repeated_continue_token_is_not_followed_again() {
+    let api = cluster();
+    api.endless_list("events", Endless::SameToken);
+    let kc = api.kubeconfig();
+    let r = run_args(
+        marker("same-token"),
+        &args(&[
+            "pod",
+            POD,
+            "--no-probe",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ]),
+    );
+    assert_stopped(&r, "already sent");
+    let lists = api
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/api/v1/namespaces/shop/events")
+        .count();
+    assert_eq!(lists, 2, "{:?}", api.requests());
+}
+
+/// A kubeconfig for a plain-HTTP server at `url` with `user` as its user block.
+fn kubeconfig(dir: &Path, url: &str, user: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n    server: {url}\ncontexts:\n- name: t\n  context:\n    cluster: c\n    user: u\n    namespace: shop\nusers:\n- name: u\n  user:\n{user}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn hostile_api_a_reply_trickling_a_byte_a_second_is_cut_at_the_timeout() {
+    let h = Hostile::start(TlsMode::Plain, |_| Action::Trickle {
+        reply: crate::support::hostile::Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Vec::new(),
+        },
+        every: Duration::from_secs(1),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(
+        dir.path(),
+        &format!("http://{}", h.host()),
+        "    token: t0k\n",
+    );
+    let r = run_args(
+        marker("api-trickle"),
+        &args(&[
+            "pod",
+            POD,
+            "--no-probe",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ]),
+    );
+    assert_stopped(&r, "within 3 s");
+    assert_eq!(h.seen().len(), 1, "{:?}", h.seen());
+}
+
+/// An exec plugin script: appends a line to `count` on each run, then does `body`.
+fn plugin(dir: &Path, body: &str) -> PathBuf {
+    let script = dir.join("plugin.sh");
+    let count = dir.join("count");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho run >> '{}'\n{body}\n", count.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn exec_user(script: &Path) -> String {
+    format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+        script.display()
+    )
+}
+
+fn runs(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("count"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn hostile_api_an_exec_plugin_runs_once_per_run() {
+    let api = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let credential = format!(
+        r#"echo '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{TOKEN}"}}}}'"#
+    );
+    let script = plugin(dir.path(), &credential);
+    // The test server's kubeconfig, its user swapped for the plugin.
+    let text = std::fs::read_to_string(api.kubeconfig()).unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        text.replace(&format!("    token: {TOKEN}\n"), &exec_user(&script)),
+    )
+    .unwrap();
+    let r = run_args(
+        marker("exec-once"),
+        &args(&[
+            "pod",
+            POD,
+            "--no-probe",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ]),
+    );
+    println!("exec plugin runs: {}; exit {:?}", runs(dir.path()), r.code);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        api.requests().iter().any(|q| q.path.ends_with(POD)),
+        "the plugin's token was used"
+    );
+    assert_eq!(runs(dir.path()), 1, "the plugin ran more than once");
+    assert!(!r.stderr.contains(TOKEN) && !r.stdout.contains(TOKEN));
+}
+
+#[test]
+fn hostile_api_a_hanging_exec_plugin_is_stopped_at_the_timeout() {
+    let h = Hostile::start(TlsMode::Plain, |_| Action::reply(500, &[], "{}"));
+    let dir = tempfile::tempdir().unwrap();
+    // `exec`, so the process the run kills is the sleeping one.
+    let script = plugin(dir.path(), "exec sleep 30");
+    let kc = kubeconfig(
+        dir.path(),
+        &format!("http://{}", h.host()),
+        &exec_user(&script),
+    );
+    let r = run_args(
+        marker("exec-hang"),
+        &args(&[
+            "pod",
+            POD,
+            "--no-probe",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ]),
+    );
+    assert_stopped(&r, "no credential within 3 s");
+    assert_eq!(runs(dir.path()), 1);
+    assert!(h.seen().is_empty(), "no request without a credential");
+}
