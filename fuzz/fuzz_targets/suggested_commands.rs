@@ -20,6 +20,61 @@ use pulldoctor::diagnose::{
 use pulldoctor::registry::ImageRef;
 use pulldoctor::taxonomy::{Cause, Runtime};
 
+/// The grammar of each fuzzed field, in field order.
+const GRAMMARS: [Grammar; 9] = [
+    Grammar::Namespace,
+    Grammar::Secret,
+    Grammar::Kind,
+    Grammar::Object,
+    Grammar::ServiceAccount,
+    Grammar::Image,
+    Grammar::RegistryKey,
+    Grammar::Host,
+    Grammar::Container,
+];
+
+/// Words pulldoctor writes itself; a fuzzed value equal to one proves nothing.
+const WORDS: &[&str] = &[
+    "kubectl",
+    "docker",
+    "create",
+    "secret",
+    "patch",
+    "-n",
+    "-p",
+    "-o",
+    "json",
+    "yaml",
+    "pod",
+    "get",
+    "replace",
+    "--force",
+    "-f",
+    "-",
+    "jq",
+    "apply",
+    "run",
+    "login",
+    "set",
+    "image",
+    "rollout",
+    "restart",
+    "serviceaccount",
+    "docker-registry",
+    "sudo",
+    "mkdir",
+    "cp",
+    "ca.crt",
+    "crictl",
+    "rmi",
+    "--prune",
+    "--type=strategic",
+    "--dry-run=client",
+    "default",
+    "--docker-username=<username>",
+    "--docker-password=<password>",
+];
+
 fn finding(id: &str, secret: &str, suggested: Option<&str>) -> CredentialFinding {
     CredentialFinding {
         id: id.to_string(),
@@ -126,7 +181,11 @@ fuzz_target!(|data: &[u8]| {
                     platform: String::new(),
                 }),
                 target: FixTarget {
-                    kind: if bare_pod { "Pod".to_string() } else { kind.to_string() },
+                    kind: if bare_pod {
+                        "Pod".to_string()
+                    } else {
+                        kind.to_string()
+                    },
                     name: owner.to_string(),
                     service_account: sa.to_string(),
                     bare_pod,
@@ -151,37 +210,18 @@ fuzz_target!(|data: &[u8]| {
                         "{cause:?}: {:?}",
                         fix.text
                     );
-                    // A fuzzed value stands as a whole word or `-n` value only when valid.
+                    // A fuzzed value stands as a whole word only when it follows its grammar.
                     for word in fix.argv.iter().flatten() {
-                        for (i, v) in fuzzed.iter().enumerate() {
-                            if word == v && !v.is_empty() {
-                                let grammar = [
-                                    Grammar::Namespace,
-                                    Grammar::Secret,
-                                    Grammar::Kind,
-                                    Grammar::Object,
-                                    Grammar::ServiceAccount,
-                                    Grammar::Image,
-                                    Grammar::RegistryKey,
-                                    Grammar::Host,
-                                    Grammar::Container,
-                                ][i];
-                                let safe = valid(grammar, v)
-                                    || fuzzed.iter().enumerate().any(|(j, w)| j != i && w == v)
-                                    || [
-                                        "kubectl", "docker", "create", "secret", "patch",
-                                        "-n", "-p", "-o", "json", "yaml", "pod", "get",
-                                        "replace", "--force", "-f", "-", "jq", "apply", "run",
-                                        "login", "set", "image", "rollout", "restart",
-                                        "serviceaccount", "docker-registry", "sudo", "mkdir",
-                                        "-p", "cp", "ca.crt", "crictl", "rmi", "--prune",
-                                        "--type=strategic", "--dry-run=client", "default",
-                                        "--docker-username=<username>",
-                                        "--docker-password=<password>",
-                                    ]
-                                    .contains(&v);
-                                assert!(safe, "invalid {grammar:?} {v:?} in {:?}", fix.text);
-                            }
+                        for (v, grammar) in fuzzed.iter().zip(GRAMMARS) {
+                            let safe = word != v
+                                || v.is_empty()
+                                || valid(grammar, v)
+                                || fuzzed
+                                    .iter()
+                                    .zip(GRAMMARS)
+                                    .any(|(w, g)| w == v && valid(g, w))
+                                || WORDS.contains(v);
+                            assert!(safe, "invalid {grammar:?} {v:?} in {:?}", fix.text);
                         }
                     }
                 }

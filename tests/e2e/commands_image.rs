@@ -471,13 +471,21 @@ fn markdown_for_a_ci_job_summary() {
     assert!(row(&private).contains("`tls_unknown_authority`"), "{md}");
     assert!(md.contains(&format!("Fix for `{missing}`")), "{md}");
     assert!(md.contains(&format!("Fix for `{private}`")), "{md}");
-    let fence = md
-        .split("```")
+    // The fix is for the CI job: the CA it passed does not verify the locked registry.
+    let fix = md
+        .split(&format!("Fix for `{private}`"))
         .nth(1)
-        .unwrap_or_else(|| panic!("fixes in fenced blocks:\n{md}"));
+        .unwrap_or_default();
     assert!(
-        fence.contains(&format!("[host.\"https://{}\"]", locked.host)),
-        "the hosts.toml fix names the registry:\n{md}"
+        fix.contains(&format!(
+            "The CA given with --ca-file does not verify {}'s certificate",
+            locked.host
+        )),
+        "the fix names the flag to change:\n{md}"
+    );
+    assert!(
+        !md.contains("hosts.toml"),
+        "no node file in a CI fix:\n{md}"
     );
     assert!(md.contains("2 problem(s), 1 healthy"), "{md}");
 }
