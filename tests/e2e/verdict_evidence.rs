@@ -313,7 +313,7 @@ fn the_recurring_failure_wins_over_a_one_off() {
     let dns = containerd_failure(
         image,
         host,
-        "dial tcp: lookup registry.test on 10.96.0.10:53: Try again",
+        "dial tcp: lookup registry.test on 127.0.0.53:53: Try again",
     );
     let forbidden = containerd_failure(
         image,
@@ -323,7 +323,7 @@ fn the_recurring_failure_wins_over_a_one_off() {
     let timeout = containerd_failure(
         image,
         host,
-        "dial tcp 10.0.0.7:5000: connect: connection timed out",
+        "dial tcp 127.0.0.7:5000: connect: connection timed out",
     );
     let api = KubeApi::start();
     Scenario::new(image)
