@@ -136,6 +136,9 @@ fn platforms(args: &ImageArgs) -> crate::Result<Vec<Platform>> {
         .collect()
 }
 
+/// Longest password `--password-stdin` takes (docker's own limit is far lower in practice).
+const MAX_PASSWORD: u64 = 64 * 1024;
+
 fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
     if let Some(c) = &args.creds {
         let (username, password) = authfile::parse_creds(c)?;
@@ -146,12 +149,19 @@ fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
         });
     }
     if let Some(username) = &args.username {
+        // One byte past the cap tells a long password from one that fits: refuse, never cut.
         let mut buf = String::new();
         std::io::stdin()
             .lock()
-            .take(64 * 1024)
+            .take(MAX_PASSWORD + 1)
             .read_to_string(&mut buf)
             .map_err(crate::Error::Stdin)?;
+        if buf.len() as u64 > MAX_PASSWORD {
+            return Err(crate::Error::Usage(format!(
+                "--password-stdin: the password is longer than {} KiB; no registry takes one this long (is the wrong file piped in?)",
+                MAX_PASSWORD / 1024
+            )));
+        }
         let password = buf.strip_suffix('\n').unwrap_or(&buf);
         let password = password.strip_suffix('\r').unwrap_or(password);
         return Ok(Creds::Flags {

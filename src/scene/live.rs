@@ -324,11 +324,38 @@ pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let text = err.to_string().replace(['\n', '\r'], " ");
+        let text = match withheld(err) {
+            Some(said) => {
+                parts.push(said);
+                break;
+            }
+            None => err.to_string().replace(['\n', '\r'], " "),
+        };
+        // Parsers quote the input they choke on: a Secret's docker config, a token.
+        let text = crate::scrub::without_quoted_values(&text);
         if !parts.iter().any(|p| p.contains(text.as_str())) {
             parts.push(text);
         }
         cur = err.source();
     }
     parts.join(": ")
+}
+
+/// What to say instead of an error whose text would copy a credential.
+///
+/// kube prints a failed `exec` plugin's whole output (`{out:?}`), and its parse errors quote
+/// the plugin's stdout: that is where the plugin writes the token.
+fn withheld(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use kube::client::AuthError;
+    match err.downcast_ref::<AuthError>()? {
+        // Its command line is not shown either: it carries the kubeconfig's args and env.
+        AuthError::AuthExecRun { out, .. } => Some(format!(
+            "the kubeconfig exec plugin failed ({}); its command and output are not shown, as they may hold a credential",
+            out.status
+        )),
+        AuthError::AuthExecParse(_) => Some(
+            "the kubeconfig exec plugin's output is not an ExecCredential (not shown, as it may hold a credential)".to_string(),
+        ),
+        _ => None,
+    }
 }
