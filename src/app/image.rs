@@ -149,21 +149,25 @@ fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
         });
     }
     if let Some(username) = &args.username {
-        // One byte past the cap tells a long password from one that fits: refuse, never cut.
-        let mut buf = String::new();
+        // A byte past the cap (after docker's one trailing newline) tells a password too long
+        // from one that fits: refuse it, never cut it.
+        let mut bytes = Vec::new();
         std::io::stdin()
             .lock()
-            .take(MAX_PASSWORD + 1)
-            .read_to_string(&mut buf)
+            .take(MAX_PASSWORD + 3)
+            .read_to_end(&mut bytes)
             .map_err(crate::Error::Stdin)?;
-        if buf.len() as u64 > MAX_PASSWORD {
+        let password = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let password = password.strip_suffix(b"\r").unwrap_or(password);
+        if password.len() as u64 > MAX_PASSWORD {
             return Err(crate::Error::Usage(format!(
-                "--password-stdin: the password is longer than {} KiB; no registry takes one this long (is the wrong file piped in?)",
+                "--password-stdin: the password is longer than {} KiB, which no registry takes; is the wrong file piped in?",
                 MAX_PASSWORD / 1024
             )));
         }
-        let password = buf.strip_suffix('\n').unwrap_or(&buf);
-        let password = password.strip_suffix('\r').unwrap_or(password);
+        let password = std::str::from_utf8(password).map_err(|_| {
+            crate::Error::Usage("--password-stdin: the password is not UTF-8 text".into())
+        })?;
         return Ok(Creds::Flags {
             source: "--username/--password-stdin",
             username: username.clone(),

@@ -10,6 +10,9 @@
 //! server does to it is what these tests pin down.
 
 mod auth;
+mod every_way;
+mod secrets;
+mod terminal;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
