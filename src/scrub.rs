@@ -69,8 +69,7 @@ pub fn remember_reference_userinfo(reference: &str) {
     let Some(at) = rest
         .match_indices('@')
         .map(|(i, _)| i)
-        .filter(|&i| !digest(&rest[i + 1..]))
-        .last()
+        .rfind(|&i| !digest(&rest[i + 1..]))
     else {
         return;
     };

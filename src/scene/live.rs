@@ -96,6 +96,7 @@ impl LiveSource {
                 Err(e) => return Err(Error::Kubeconfig(one_line(&e))),
             }
         };
+        remember_credentials(&config.auth_info);
         config.connect_timeout = Some(opts.timeout);
         config.read_timeout = Some(opts.timeout);
         let namespace = opts
@@ -357,5 +358,17 @@ fn withheld(err: &(dyn std::error::Error + 'static)) -> Option<String> {
             "the kubeconfig exec plugin's output is not an ExecCredential (not shown, as it may hold a credential)".to_string(),
         ),
         _ => None,
+    }
+}
+
+/// Remembers the kubeconfig's own token and password, so an API server that echoes them in a
+/// `Status` message (shown on stderr or as a note) cannot get them shown.
+fn remember_credentials(auth: &kube::config::AuthInfo) {
+    use secrecy::ExposeSecret as _;
+    for secret in [&auth.token, &auth.password].into_iter().flatten() {
+        crate::scrub::remember(secret.expose_secret());
+    }
+    if let (Some(user), Some(password)) = (&auth.username, &auth.password) {
+        crate::scrub::remember_pair(user, password.expose_secret());
     }
 }

@@ -384,3 +384,65 @@ fn hostile_password_stdin_longer_than_64_kib_is_refused() {
     assert!(!w.stderr.contains("64 KiB"), "{}", w.stderr);
     assert!(!h.seen().is_empty(), "the registry was asked");
 }
+
+#[test]
+fn hostile_api_server_echoing_the_kubeconfig_token_and_password() {
+    let token = marker("kubetok");
+    let password = marker("kubepw");
+    let cases = [
+        (
+            format!("token: {token}"),
+            format!("Bearer {token}"),
+            token.clone(),
+        ),
+        (
+            format!("username: admin\n    password: {password}"),
+            format!("Basic {}", b64(&format!("admin:{password}"))),
+            password.clone(),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (user, header, secret)) in cases.into_iter().enumerate() {
+        // A plain-HTTP API server that refuses everything, quoting the caller's credentials.
+        let api = Hostile::start(TlsMode::Plain, move |_| {
+            let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "reason": "Forbidden", "code": 403,
+                "message": format!("forbidden: Authorization: {header}")});
+            Action::reply(
+                403,
+                &[("Content-Type", "application/json")],
+                status.to_string(),
+            )
+        });
+        let kc = dir.path().join(format!("kubeconfig{i}"));
+        std::fs::write(
+            &kc,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: h\n  cluster:\n    server: http://{}\nusers:\n- name: u\n  user:\n    {user}\ncontexts:\n- name: c\n  context:\n    cluster: h\n    user: u\n    namespace: shop\n",
+                api.host()
+            ),
+        )
+        .unwrap();
+        let args: Vec<String> = [
+            "pod",
+            "web-0",
+            "--no-probe",
+            "--timeout",
+            "3",
+            "--kubeconfig",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([path(&kc).to_string()])
+        .collect();
+        let ways = every_way(&args, None, &[]);
+        assert_code(&ways, 2);
+        assert!(ways[0].stderr.contains("forbidden"), "{}", ways[0].stderr);
+        assert_hidden(&ways, &secret);
+        assert!(
+            api.seen().iter().all(|s| s.authorization),
+            "{:?}",
+            api.seen()
+        );
+    }
+}
