@@ -10,7 +10,10 @@
 //! app applies one [`Scrubber`] to the finished report, the error line and the log, so no
 //! renderer or new field can forget. URLs in shown text also lose their userinfo and query.
 
-use std::sync::Mutex;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -25,7 +28,9 @@ const MIN_PLAIN: usize = 4;
 const MIN_FRAGMENT: usize = 8;
 
 /// Every form of every secret remembered so far, for the whole process.
-static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static KNOWN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// The scrubber built for the forms known when it was asked for, rebuilt when more arrive.
+static BUILT: Mutex<Option<(usize, Arc<Scrubber>)>> = Mutex::new(None);
 
 /// Remembers `secret` (a password, an `auth` value, a token) in every form it can be echoed in.
 pub fn remember(secret: &str) {
@@ -33,12 +38,10 @@ pub fn remember(secret: &str) {
     if forms.is_empty() {
         return;
     }
-    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    for f in forms {
-        if !known.contains(&f) {
-            known.push(f);
-        }
-    }
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(forms);
 }
 
 /// Remembers a username and password as a `Basic` header carries them (`user:password`).
@@ -81,21 +84,37 @@ pub fn remember_reference_userinfo(reference: &str) {
 }
 
 /// A scrubber holding every secret remembered so far.
-pub fn current() -> Scrubber {
+pub fn current() -> Arc<Scrubber> {
     let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    Scrubber::new(known.clone())
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    match &*built {
+        Some((count, s)) if *count == known.len() => s.clone(),
+        _ => {
+            let s = Arc::new(Scrubber::new(known.iter().cloned().collect()));
+            *built = Some((known.len(), s.clone()));
+            s
+        }
+    }
 }
 
 /// Removes known secrets (and URL userinfo and queries) from text.
 #[derive(Debug, Clone, Default)]
 pub struct Scrubber {
-    /// Longest first, so a form containing another is replaced whole.
-    forms: Vec<String>,
+    /// One pass over the text for every form at once, longest match first, so a form holding
+    /// another (`user:pw` holds `pw`) is replaced whole; None when no secret is known.
+    forms: Option<AhoCorasick>,
 }
 
 impl Scrubber {
-    fn new(mut forms: Vec<String>) -> Scrubber {
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    fn new(forms: Vec<String>) -> Scrubber {
+        let forms = (!forms.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&forms)
+                    .ok()
+            })
+            .flatten();
         Scrubber { forms }
     }
 
@@ -106,13 +125,18 @@ impl Scrubber {
 
     /// `text` with every known secret form masked and every URL's userinfo and query dropped.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = clean_urls(text);
-        for f in &self.forms {
-            if out.contains(f.as_str()) {
-                out = out.replace(f.as_str(), MASK);
+        let out = clean_urls(text);
+        match &self.forms {
+            Some(ac) if ac.is_match(&out) => {
+                let mut masked = String::with_capacity(out.len());
+                ac.replace_all_with(&out, &mut masked, |_, _, dst| {
+                    dst.push_str(MASK);
+                    true
+                });
+                masked
             }
+            _ => out,
         }
-        out
     }
 
     /// Scrubs `text` in place.

@@ -129,6 +129,11 @@ impl LiveSource {
     fn fatal(&self, e: kube::Error) -> Error {
         match e {
             kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
+            e @ kube::Error::SerdeError(_) => Error::Api(format!(
+                "{} answered with an object that cannot be read: {}",
+                self.server,
+                one_line(&e)
+            )),
             other => Error::Api(format!(
                 "cannot reach {}: {}",
                 self.server,
@@ -332,14 +337,27 @@ pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
             }
             None => err.to_string().replace(['\n', '\r'], " "),
         };
-        // Parsers quote the input they choke on: a Secret's docker config, a token.
-        let text = crate::scrub::without_quoted_values(&text);
+        // serde quotes the input it chokes on: a Secret's docker config, a token.
+        let text = if quotes_input(err) {
+            crate::scrub::without_quoted_values(&text)
+        } else {
+            text
+        };
         if !parts.iter().any(|p| p.contains(text.as_str())) {
             parts.push(text);
         }
         cur = err.source();
     }
     parts.join(": ")
+}
+
+/// True for errors whose text quotes the document they failed on.
+fn quotes_input(err: &(dyn std::error::Error + 'static)) -> bool {
+    err.is::<serde_json::Error>()
+        || matches!(
+            err.downcast_ref::<kube::Error>(),
+            Some(kube::Error::SerdeError(_))
+        )
 }
 
 /// What to say instead of an error whose text would copy a credential.
