@@ -105,7 +105,11 @@ impl LiveSource {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config).map_err(|e| Error::Tls(one_line(&e)))?;
+        let client = Client::try_from(config).map_err(|e| match e {
+            // The user's credentials (an exec plugin), not TLS, failed.
+            kube::Error::Auth(_) => Error::Kubeconfig(one_line(&e)),
+            _ => Error::Tls(one_line(&e)),
+        })?;
         Ok(LiveSource {
             client,
             namespace,
@@ -327,16 +331,18 @@ impl Source for LiveSource {
 /// An error and its causes on one line, repeated links dropped (hyper and tower nest the same
 /// text several times).
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    // Every wrapper of such an error repeats its text, so it replaces the whole chain.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(said) = withheld(err) {
+            return said;
+        }
+        cur = err.source();
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let text = match withheld(err) {
-            Some(said) => {
-                parts.push(said);
-                break;
-            }
-            None => err.to_string().replace(['\n', '\r'], " "),
-        };
+        let text = err.to_string().replace(['\n', '\r'], " ");
         // serde quotes the input it chokes on: a Secret's docker config, a token.
         let text = if quotes_input(err) {
             crate::scrub::without_quoted_values(&text)
@@ -369,11 +375,11 @@ fn withheld(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     match err.downcast_ref::<AuthError>()? {
         // Its command line is not shown either: it carries the kubeconfig's args and env.
         AuthError::AuthExecRun { out, .. } => Some(format!(
-            "the kubeconfig exec plugin failed ({}); its command and output are not shown, as they may hold a credential",
+            "the user's exec plugin failed ({}); its command and output are not shown, as they may hold a credential",
             out.status
         )),
         AuthError::AuthExecParse(_) => Some(
-            "the kubeconfig exec plugin's output is not an ExecCredential (not shown, as it may hold a credential)".to_string(),
+            "the user's exec plugin printed no ExecCredential (its output is not shown, as it may hold a credential)".to_string(),
         ),
         _ => None,
     }

@@ -116,10 +116,17 @@ pub fn reveals(text: &str, secret: &str) -> Option<String> {
                 c => c,
             })
             .collect();
+        // Lenient like Go's decoder: a last partial group and stray trailing bits decode too.
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
         for offset in 0..4.min(std.len()) {
             let piece = &std[offset..];
-            let piece = &piece[..piece.len() / 4 * 4];
-            let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+            // A lone last character holds no whole byte.
+            let piece = &piece[..piece.len() - usize::from(piece.len() % 4 == 1)];
             if let Ok(bytes) = engine.decode(piece)
                 && String::from_utf8_lossy(&bytes).contains(secret)
             {

@@ -348,8 +348,10 @@ fn hostile_kubeconfig_exec_plugin_output_is_not_copied() {
         let ways = every_way(&args, None, &[]);
         assert_code(&ways, 2);
         assert_hidden(&ways, &token);
+        // The error still names the plugin as the culprit.
+        println!("plugin {i}: {}", ways[0].stderr);
         assert!(
-            ways[0].stderr.contains("exec"),
+            ways[0].stderr.contains("exec plugin"),
             "plugin {i}: {}",
             ways[0].stderr
         );
