@@ -254,20 +254,31 @@ fn hostile_secret_whose_data_is_a_string() {
     }
 }
 
+/// `pulldoctor pod web-0 --no-probe` against the API server, every way.
+fn pod_every_way(api: &KubeApi) -> Vec<Way> {
+    let kc = api.kubeconfig();
+    let args: Vec<String> = ["pod", "web-0", "-n", "shop", "--no-probe", "--kubeconfig"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([path(&kc).to_string()])
+        .collect();
+    every_way(&args, None, &[])
+}
+
 #[test]
-fn hostile_keys_and_image_references_with_a_password() {
+fn hostile_keys_whose_userinfo_holds_slash_hash_or_question_mark() {
     let api = KubeApi::start();
     let pw_key = marker("keypw");
-    // Unescaped `/`, `#` and `?` end the authority for a URL parser, not for the writer.
+    // Unescaped `/`, `#` and `?` end the authority for a URL parser, not for the writer, so
+    // kubelet cannot parse these keys and pulldoctor says so, naming each key.
     let keys = [
         format!("https://ci:{pw_key}/a@127.0.0.1:5000"),
         format!("ci:{pw_key}#b@127.0.0.1:5000/v2/"),
         format!("http://ci:{pw_key}?c@127.0.0.1:5000"),
     ];
-    let pw_ref = marker("refpw");
-    let image = format!("bob:{pw_ref}@127.0.0.1:5000/app:1");
-    let mut scenario = Scenario::new(&image).failed(&format!(
-        "Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"
+    let image = "127.0.0.1:5000/app:1";
+    let mut scenario = Scenario::new(image).failed(&format!(
+        "Failed to pull image \"{image}\": rpc error: code = Unknown desc = failed to resolve reference \"{image}\": unexpected status from HEAD request to https://{image}/v2/app/manifests/1: 401 Unauthorized"
     ));
     for (i, key) in keys.iter().enumerate() {
         let name = format!("regcred{i}");
@@ -275,17 +286,32 @@ fn hostile_keys_and_image_references_with_a_password() {
         scenario = scenario.pull_secret(&name).secret(secret);
     }
     scenario.load(&api);
-    let kc = api.kubeconfig();
-    let args: Vec<String> = ["pod", "web-0", "-n", "shop", "--no-probe", "--kubeconfig"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([path(&kc).to_string()])
-        .collect();
-    let ways = every_way(&args, None, &[]);
+    let ways = pod_every_way(&api);
     assert_code(&ways, 1);
     assert_hidden(&ways, &pw_key);
+    // Each key is still named, without its userinfo.
+    let evidence = json_evidence(&ways);
+    assert_eq!(
+        evidence.matches("(redacted)@127.0.0.1:5000").count(),
+        keys.len(),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn hostile_image_references_written_with_a_password() {
+    let api = KubeApi::start();
+    let pw_ref = marker("refpw");
+    let image = format!("bob:{pw_ref}@127.0.0.1:5000/app:1");
+    Scenario::new(&image)
+        .failed(&format!(
+            "Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"
+        ))
+        .load(&api);
+    let ways = pod_every_way(&api);
+    assert_code(&ways, 1);
     assert_hidden(&ways, &pw_ref);
-    // The command line's own `image` reference, and one that the `image` command parses.
+    // The command line's own references: one that parses as a digest, one that does not.
     let ways = every_way(
         &[
             "image".to_string(),
