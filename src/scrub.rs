@@ -214,8 +214,7 @@ fn percent_encoded(secret: &str, plus: bool) -> String {
 pub fn clean_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = find_scheme(rest) {
-        let scheme_end = i + rest[i..].find("://").unwrap_or(0) + 3;
+    while let Some(scheme_end) = after_scheme(rest) {
         out.push_str(&rest[..scheme_end]);
         rest = &rest[scheme_end..];
         let end = rest
@@ -253,12 +252,22 @@ pub fn clean_urls(text: &str) -> String {
     out
 }
 
-fn find_scheme(text: &str) -> Option<usize> {
-    let lower = text.to_ascii_lowercase();
-    [lower.find("http://"), lower.find("https://")]
-        .into_iter()
-        .flatten()
-        .min()
+/// Where the first `http://` or `https://` (any case) of `text` ends.
+fn after_scheme(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(k) = text[from..].find("://") {
+        let k = from + k;
+        let before = &text.as_bytes()[..k];
+        let is = |scheme: &str| {
+            before.len() >= scheme.len()
+                && before[k - scheme.len()..].eq_ignore_ascii_case(scheme.as_bytes())
+        };
+        if is("http") || is("https") {
+            return Some(k + 3);
+        }
+        from = k + 3;
+    }
+    None
 }
 
 /// A parser's error message without the values it quotes (`invalid type: string "…"`).
