@@ -125,18 +125,27 @@ impl Scrubber {
 
     /// `text` with every known secret form masked and every URL's userinfo and query dropped.
     pub fn scrub(&self, text: &str) -> String {
-        let out = clean_urls(text);
-        match &self.forms {
-            Some(ac) if ac.is_match(&out) => {
-                let mut masked = String::with_capacity(out.len());
-                ac.replace_all_with(&out, &mut masked, |_, _, dst| {
-                    dst.push_str(MASK);
-                    true
-                });
-                masked
+        let Some(ac) = &self.forms else {
+            return clean_urls(text);
+        };
+        let mask = |text: &str| {
+            let mut masked = String::with_capacity(text.len());
+            ac.replace_all_with(text, &mut masked, |_, _, dst| {
+                dst.push_str(MASK);
+                true
+            });
+            masked
+        };
+        let out = mask(&clean_urls(text));
+        // Percent-encoding has many spellings (which bytes, which case, `+` or `%20`): when the
+        // decoded text still holds a secret, it is shown decoded, and masked.
+        if out.contains('%') {
+            let decoded = percent_decoded(&out);
+            if ac.is_match(&decoded) {
+                return mask(&decoded);
             }
-            _ => out,
         }
+        out
     }
 
     /// Scrubs `text` in place.
@@ -205,6 +214,29 @@ fn percent_encoded(secret: &str, plus: bool) -> String {
         }
     }
     out
+}
+
+/// `text` with every `%XX` escape decoded (invalid UTF-8 shown as `�`).
+fn percent_decoded(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `text` with the userinfo and query of every `http://` and `https://` URL in it removed.

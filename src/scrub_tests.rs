@@ -21,6 +21,15 @@ fn every_form_of_a_password_is_masked() {
 }
 
 #[test]
+fn any_spelling_of_percent_encoding_is_masked() {
+    let s = Scrubber::of(&["pass word/+x"]);
+    // Space only encoded, lower-case hex, `/` left alone: no form lists it, decoding finds it.
+    let out = s.scrub("login failed for p%61ss%20word/%2bx at 100%");
+    assert_eq!(out, "login failed for (redacted) at 100%");
+    assert_eq!(s.scrub("50% off, p%2"), "50% off, p%2");
+}
+
+#[test]
 fn base64_at_every_alignment_inside_a_longer_string() {
     let secret = "s3cr3t-marker-value";
     let s = Scrubber::of(&[secret]);
