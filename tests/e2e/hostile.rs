@@ -1,8 +1,9 @@
 //! Hostile registries: every scenario of issue 8 against the real `pulldoctor image` binary;
 //! this file holds the runner and the transport faults, `hostile/auth.rs` where credentials go,
-//! `hostile/secrets.rs` the secrets a registry, token server, API server, Secret, key, reference
-//! or exec plugin may echo, and `hostile/terminal.rs` control sequences meant for the terminal
-//! (both run every format at `-v` and `-vv`, through `hostile/every_way.rs`).
+//! `hostile/secrets.rs` and `hostile/cluster_secrets.rs` the secrets a registry, token server,
+//! API server, Secret, key, reference or exec plugin may echo, and `hostile/terminal.rs` the
+//! control sequences meant for the terminal (these three run every format at `-v` and `-vv`
+//! through `hostile/every_way.rs`).
 //!
 //! A registry met during an incident may never answer, trickle, reset, stream without end, loop
 //! its redirects, or present a certificate that does not parse. Each test ends in a classified
@@ -13,6 +14,7 @@
 //! server does to it is what these tests pin down.
 
 mod auth;
+mod cluster_secrets;
 mod every_way;
 mod secrets;
 mod terminal;
