@@ -198,7 +198,7 @@ pub struct ImageArgs {
     /// Username, with the password read from stdin.
     #[arg(long, requires = "password_stdin")]
     pub username: Option<String>,
-    /// Read the password from stdin.
+    /// Read the password from stdin (one trailing newline dropped; more than 64 KiB is refused).
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
     /// Platform to check, os/arch[/variant] (repeatable; default linux/amd64).

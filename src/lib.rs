@@ -22,6 +22,7 @@ pub mod redacted;
 pub mod registry;
 pub mod report;
 pub mod scene;
+pub mod scrub;
 pub mod taxonomy;
 pub mod trust;
 

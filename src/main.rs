@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Healthy) => ExitCode::from(0),
         Ok(Outcome::ProblemFound) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("{name}: {e}");
+            eprintln!("{name}: {}", app::error_line(&e));
             ExitCode::from(2)
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Debug and Display print `(redacted)`, and the type has no `Serialize`, so a secret can only
 //! leave through [`Redacted::expose`], which the registry client calls when it builds a request
-//! header. Modelled on xh's `src/redacted.rs`.
+//! header. Modelled on xh's `src/redacted.rs`. Making one also remembers the value in
+//! `crate::scrub`, so a registry or cluster that echoes it back cannot get it shown either.
 
 use std::fmt;
 
@@ -13,7 +14,9 @@ pub struct Redacted(String);
 impl Redacted {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Redacted(value.into())
+        let value = value.into();
+        crate::scrub::remember(&value);
+        Redacted(value)
     }
 
     /// The secret itself, for building an `Authorization` header and nothing else.
@@ -41,13 +44,13 @@ impl fmt::Display for Redacted {
 
 impl From<String> for Redacted {
     fn from(value: String) -> Self {
-        Redacted(value)
+        Redacted::new(value)
     }
 }
 
 impl From<&str> for Redacted {
     fn from(value: &str) -> Self {
-        Redacted(value.to_string())
+        Redacted::new(value)
     }
 }
 

@@ -149,6 +149,9 @@ fn platforms(args: &ImageArgs) -> crate::Result<Vec<Platform>> {
         .collect()
 }
 
+/// Longest password `--password-stdin` takes (docker's own limit is far lower in practice).
+const MAX_PASSWORD: u64 = 64 * 1024;
+
 fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
     if let Some(c) = &args.creds {
         let (username, password) = authfile::parse_creds(c)?;
@@ -159,14 +162,25 @@ fn credentials(args: &ImageArgs) -> crate::Result<Creds> {
         });
     }
     if let Some(username) = &args.username {
-        let mut buf = String::new();
+        // A byte past the cap (after docker's one trailing newline) tells a password too long
+        // from one that fits: refuse it, never cut it.
+        let mut bytes = Vec::new();
         std::io::stdin()
             .lock()
-            .take(64 * 1024)
-            .read_to_string(&mut buf)
+            .take(MAX_PASSWORD + 3)
+            .read_to_end(&mut bytes)
             .map_err(crate::Error::Stdin)?;
-        let password = buf.strip_suffix('\n').unwrap_or(&buf);
-        let password = password.strip_suffix('\r').unwrap_or(password);
+        let password = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let password = password.strip_suffix(b"\r").unwrap_or(password);
+        if password.len() as u64 > MAX_PASSWORD {
+            return Err(crate::Error::Usage(format!(
+                "--password-stdin: the password is longer than {} KiB, which no registry takes; is the wrong file piped in?",
+                MAX_PASSWORD / 1024
+            )));
+        }
+        let password = std::str::from_utf8(password).map_err(|_| {
+            crate::Error::Usage("--password-stdin: the password is not UTF-8 text".into())
+        })?;
         return Ok(Creds::Flags {
             source: "--username/--password-stdin",
             username: username.clone(),

@@ -43,8 +43,8 @@ async fn connect(
     crate::scene::live::LiveSource::connect(&opts).await
 }
 
-/// Sends tracing output to stderr at the level `-v` asks for; secrets never reach a log line
-/// because they only exist as `Redacted`.
+/// Sends tracing output to stderr at the level `-v` asks for. pulldoctor's own secrets only
+/// exist as `Redacted`; what a registry or cluster echoes is scrubbed and made inert per line.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -53,17 +53,40 @@ pub fn init_logging(verbose: u8) {
         _ => "pulldoctor=trace,kube=debug",
     };
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .without_time()
         .try_init();
+}
+
+/// Standard error, with every remembered secret masked and every control made inert.
+struct ScrubbedStderr;
+
+impl Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = crate::scrub::current().scrub(&text);
+        let clean = report::inert(&clean, report::Layout::Block);
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// The one line an error prints on stderr: no remembered secret, no control character.
+pub fn error_line(e: &crate::Error) -> String {
+    let clean = crate::scrub::current().scrub(&e.to_string());
+    report::inert(&clean, report::Layout::Line).into_owned()
 }
 
 /// Runs one command to completion, writing the report to stdout. `name` is how the user
 /// invoked us (`pulldoctor` or `kubectl pulldoctor`).
 pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
     let common = Common::from_cli(&cli)?;
-    let report = match cli.command {
+    let mut report = match cli.command {
         Command::Completions { shell } => {
             let mut cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
             let bin = name.replace(' ', "-");
@@ -93,6 +116,8 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
         Command::Image(args) => image::run(&args, &common).await?,
         Command::Scan(args) => scan::run(&args, &common).await?,
     };
+    // A registry or cluster may have echoed a secret into any string; none is drawn.
+    report.scrub_secrets();
     emit(&report, &common)?;
     Ok(if report.has_problems() {
         Outcome::ProblemFound

@@ -13,7 +13,7 @@
 //! `credsStore` and `credHelpers`, which kubelet ignores.
 
 pub use super::auth::{AuthError, decode_auth};
-use super::findings::{Finding, FindingId, shorten, shown_key};
+use super::findings::{Finding, FindingId, key_userinfo, shorten, shown_key};
 use super::json::{self, Json};
 use crate::redacted::Redacted;
 
@@ -346,6 +346,12 @@ impl Decoder<'_> {
                 self.push(Finding::new(FindingId::HugeValue, msg), Some(key));
             }
         }
+        // A registry may echo any of these back; remember them before they can be shown.
+        crate::scrub::remember(&auth);
+        crate::scrub::remember_pair(&username, &password);
+        if let Some(userinfo) = key_userinfo(key) {
+            crate::scrub::remember(userinfo);
+        }
         if !auth.is_empty() {
             let (u, p) = match decode_auth(&auth) {
                 Ok(pair) => pair,
@@ -374,6 +380,8 @@ impl Decoder<'_> {
                 );
                 self.push(Finding::new(FindingId::TrailingNewline, msg), Some(key));
             }
+            crate::scrub::remember_pair(&u, &p);
+            crate::scrub::remember(&p);
             (username, password) = (u, p);
         } else if password.ends_with(['\n', '\r']) || username.ends_with(['\n', '\r']) {
             let msg = format!(

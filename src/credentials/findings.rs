@@ -259,14 +259,36 @@ impl Finding {
 /// Kubelet parses keys as URLs and drops their userinfo, so a key written
 /// `https://user:pw@reg.test` still works; its password must not reach a report.
 pub fn strip_userinfo(key: &str) -> String {
-    let start = key.find("://").map_or(0, |i| i + 3);
-    let end = key[start..]
-        .find(['/', '?', '#'])
-        .map_or(key.len(), |i| start + i);
-    match key[start..end].rfind('@') {
-        Some(at) => format!("{}(redacted)@{}", &key[..start], &key[start + at + 1..]),
+    match key_userinfo(key) {
+        Some(info) => {
+            let start = scheme_len(key);
+            format!(
+                "{}(redacted)@{}",
+                &key[..start],
+                &key[start + info.len() + 1..]
+            )
+        }
         None => key.to_string(),
     }
+}
+
+/// The `user:password` of a key, when it has one.
+///
+/// A password written unescaped may hold `/`, `?` or `#`, which end the authority for a URL
+/// parser (`https://u:pa/ss@reg.test`) but not for the person who wrote it: an `@` further on,
+/// with a `:` before it, still ends userinfo.
+pub fn key_userinfo(key: &str) -> Option<&str> {
+    let rest = &key[scheme_len(key)..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest[..end].rfind('@') {
+        return Some(&rest[..at]);
+    }
+    let at = rest.rfind('@')?;
+    rest[..at].contains(':').then(|| &rest[..at])
+}
+
+fn scheme_len(key: &str) -> usize {
+    key.find("://").map_or(0, |i| i + 3)
 }
 
 /// A key ready for a message: userinfo removed, cut to one short line.
@@ -325,6 +347,14 @@ mod tests {
         );
         assert_eq!(strip_userinfo("u:p@w@reg.test"), "(redacted)@reg.test");
         assert_eq!(strip_userinfo("reg.test/team@x"), "reg.test/team@x");
+        assert_eq!(
+            strip_userinfo("https://u:pa/ss@reg.test"),
+            "https://(redacted)@reg.test"
+        );
+        assert_eq!(
+            strip_userinfo("u:p#w?x@reg.test/v2/"),
+            "(redacted)@reg.test/v2/"
+        );
         assert_eq!(shown_key("reg.test:5000"), "reg.test:5000");
     }
 }

@@ -247,6 +247,8 @@ enum AuthKind {
 impl Authorization {
     /// Basic credentials for `origin_url`'s origin only.
     pub fn basic(username: &str, password: &Redacted, origin_url: &Url, allow_http: bool) -> Self {
+        // The header is base64 of `user:password`; a registry that echoes it must not show it.
+        crate::scrub::remember_pair(username, password.expose());
         Authorization {
             kind: AuthKind::Basic {
                 username: username.to_string(),

@@ -183,8 +183,13 @@ pub fn token(body: &[u8]) -> Option<Redacted> {
     struct T {
         token: Option<String>,
         access_token: Option<String>,
+        refresh_token: Option<String>,
     }
     let t: T = serde_json::from_slice(body).ok()?;
+    // The ones not used are secrets too, and a registry may echo any of them.
+    for unused in [&t.access_token, &t.refresh_token].into_iter().flatten() {
+        crate::scrub::remember(unused);
+    }
     t.token
         .filter(|s| !s.is_empty())
         .or(t.access_token.filter(|s| !s.is_empty()))

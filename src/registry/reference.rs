@@ -69,6 +69,8 @@ impl ImageRef {
         if original.is_empty() {
             return Err(ReferenceError::Empty);
         }
+        // `user:password@host/app` is no reference, but it is pasted; its password is not shown.
+        crate::scrub::remember_reference_userinfo(original);
         let (name_and_tag, digest) = match original.split_once('@') {
             Some((n, d)) => (n, Some(d)),
             None => (original, None),

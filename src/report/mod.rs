@@ -4,6 +4,7 @@
 //! and compute nothing, so the formats cannot disagree. The JSON form is the documented,
 //! versioned contract (`docs/report.schema.json`, `schema_version`).
 
+mod inert;
 mod markdown;
 mod table;
 mod text;
@@ -15,6 +16,8 @@ use serde::Serialize;
 use crate::classify::Symptom;
 use crate::cli::OutputFormat;
 use crate::diagnose::{Fix, Verdict};
+
+pub use inert::{Layout, inert};
 
 /// Bumped when a field changes meaning or disappears; additions do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -226,9 +229,10 @@ pub fn render(
             serde_json::to_writer_pretty(&mut *out, report)?;
             writeln!(out)
         }
-        OutputFormat::Table => table::render(report, style, out),
-        OutputFormat::Text => text::render(report, out),
-        OutputFormat::Markdown => markdown::render(report, out),
+        // A terminal acts on controls that the cluster or the registry wrote; JSON escapes them.
+        OutputFormat::Table => table::render(&report.inert(), style, out),
+        OutputFormat::Text => text::render(&report.inert(), out),
+        OutputFormat::Markdown => markdown::render(&report.inert(), out),
     }
 }
 

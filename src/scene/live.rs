@@ -107,6 +107,7 @@ impl LiveSource {
                 Err(e) => return Err(Error::Kubeconfig(one_line(&e))),
             }
         };
+        remember_credentials(&config.auth_info);
         config.connect_timeout = Some(opts.timeout);
         config.read_timeout = Some(opts.timeout);
         kubeconfig::resolve_exec(&mut config.auth_info, opts.timeout).await?;
@@ -116,7 +117,11 @@ impl LiveSource {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config).map_err(|e| Error::Tls(one_line(&e)))?;
+        let client = Client::try_from(config).map_err(|e| match e {
+            // The user's credentials (an exec plugin), not TLS, failed.
+            kube::Error::Auth(_) => Error::Kubeconfig(one_line(&e)),
+            _ => Error::Tls(one_line(&e)),
+        })?;
         Ok(LiveSource {
             client,
             namespace,
@@ -166,6 +171,11 @@ impl LiveSource {
     fn fatal(&self, e: kube::Error) -> Error {
         match e {
             kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
+            e @ kube::Error::SerdeError(_) => Error::Api(format!(
+                "{} answered with an object that cannot be read: {}",
+                self.server,
+                one_line(&e)
+            )),
             other => Error::Api(format!(
                 "cannot reach {}: {}",
                 self.server,
@@ -431,14 +441,68 @@ impl LiveSource {
 /// An error and its causes on one line, repeated links dropped (hyper and tower nest the same
 /// text several times).
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    // Every wrapper of such an error repeats its text, so it replaces the whole chain.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(said) = withheld(err) {
+            return said;
+        }
+        cur = err.source();
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         let text = err.to_string().replace(['\n', '\r'], " ");
+        // serde quotes the input it chokes on: a Secret's docker config, a token.
+        let text = if quotes_input(err) {
+            crate::scrub::without_quoted_values(&text)
+        } else {
+            text
+        };
         if !parts.iter().any(|p| p.contains(text.as_str())) {
             parts.push(text);
         }
         cur = err.source();
     }
     parts.join(": ")
+}
+
+/// True for errors whose text quotes the document they failed on.
+fn quotes_input(err: &(dyn std::error::Error + 'static)) -> bool {
+    err.is::<serde_json::Error>()
+        || matches!(
+            err.downcast_ref::<kube::Error>(),
+            Some(kube::Error::SerdeError(_))
+        )
+}
+
+/// What to say instead of an error whose text would copy a credential.
+///
+/// kube prints a failed `exec` plugin's whole output (`{out:?}`), and its parse errors quote
+/// the plugin's stdout: that is where the plugin writes the token.
+fn withheld(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use kube::client::AuthError;
+    match err.downcast_ref::<AuthError>()? {
+        // Its command line is not shown either: it carries the kubeconfig's args and env.
+        AuthError::AuthExecRun { out, .. } => Some(format!(
+            "the user's exec plugin failed ({}); its command and output are not shown, as they may hold a credential",
+            out.status
+        )),
+        AuthError::AuthExecParse(_) => Some(
+            "the user's exec plugin printed no ExecCredential (its output is not shown, as it may hold a credential)".to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// Remembers the kubeconfig's own token and password, so an API server that echoes them in a
+/// `Status` message (shown on stderr or as a note) cannot get them shown.
+fn remember_credentials(auth: &kube::config::AuthInfo) {
+    use secrecy::ExposeSecret as _;
+    for secret in [&auth.token, &auth.password].into_iter().flatten() {
+        crate::scrub::remember(secret.expose_secret());
+    }
+    if let (Some(user), Some(password)) = (&auth.username, &auth.password) {
+        crate::scrub::remember_pair(user, password.expose_secret());
+    }
 }

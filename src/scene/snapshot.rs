@@ -267,7 +267,11 @@ fn typed<T: DeserializeOwned>(kind: &str, obj: Value) -> std::result::Result<T, 
         .and_then(Value::as_str)
         .map(|n| format!("{n}/"))
         .unwrap_or_default();
-    serde_json::from_value(obj).map_err(|e| format!("{kind} {ns}{name}: {e}"))
+    // serde quotes the value it rejects: for a Secret, that is the docker config itself.
+    serde_json::from_value(obj).map_err(|e| {
+        let reason = crate::scrub::without_quoted_values(&e.to_string());
+        format!("{kind} {ns}{name}: {reason}")
+    })
 }
 
 /// An `events.k8s.io/v1` Event in the core shape (`regarding` → `involvedObject`, `note` →

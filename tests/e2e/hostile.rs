@@ -2,7 +2,11 @@
 //! this file holds the runner and the transport faults, `hostile/auth.rs` where credentials go.
 //! Issue 13's bounds run through the same runner: `hostile/api.rs` (API servers and exec
 //! plugins), `hostile/files.rs` (endless and large files), `hostile/tags.rs` (huge tag lists)
-//! and `hostile/words.rs` (what a timed-out handshake or an IP-as-DNS SAN is called).
+//! and `hostile/words.rs` (what a timed-out handshake or an IP-as-DNS SAN is called);
+//! `hostile/secrets.rs` and `hostile/cluster_secrets.rs` the secrets a registry, token server,
+//! API server, Secret, key, reference or exec plugin may echo, and `hostile/terminal.rs` the
+//! control sequences meant for the terminal (these three run every format at `-v` and `-vv`
+//! through `hostile/every_way.rs`).
 //!
 //! A registry met during an incident may never answer, trickle, reset, stream without end, loop
 //! its redirects, or present a certificate that does not parse. Each test ends in a classified
@@ -14,8 +18,12 @@
 
 mod api;
 mod auth;
+mod cluster_secrets;
+mod every_way;
 mod files;
+mod secrets;
 mod tags;
+mod terminal;
 mod words;
 
 use std::io::Read;
