@@ -113,6 +113,17 @@ pub struct FailureSeen {
     pub message: String,
 }
 
+impl FailureSeen {
+    /// `recurring` or `no longer recurring`, for people.
+    pub fn state(&self) -> &'static str {
+        if self.recurring {
+            "recurring"
+        } else {
+            "no longer recurring"
+        }
+    }
+}
+
 /// One credential, named without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CredentialLabel {

@@ -22,5 +22,5 @@ pub use evidence::{
 };
 pub use fix::{Fix, FixKind};
 pub use image_fix::{TagRank, tag_rank};
-pub use story::SecondaryCause;
+pub use story::{FixSection, SecondaryCause};
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

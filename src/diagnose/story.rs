@@ -218,18 +218,38 @@ pub struct SecondaryCause {
     pub fixes: Vec<Fix>,
 }
 
+/// The fixes for one cause of a verdict, in the order the causes must be mended.
+#[derive(Debug, Clone, Copy)]
+pub struct FixSection<'a> {
+    /// `First` or `Then` when the verdict has more than one cause to mend; `None` otherwise.
+    pub when: Option<&'static str>,
+    /// The cause these steps mend.
+    pub cause: Option<Cause>,
+    /// The steps.
+    pub fixes: &'a [Fix],
+}
+
 impl Verdict {
     /// The fixes in sections, one per cause, in the order they must be applied.
-    pub fn fix_sections(&self) -> Vec<(Option<Cause>, &[Fix])> {
+    pub fn fix_sections(&self) -> Vec<FixSection<'_>> {
         let later: usize = self.secondary_causes.iter().map(|s| s.fixes.len()).sum();
         let first = self.fixes.len().saturating_sub(later);
-        let mut out = vec![(self.cause, &self.fixes[..first])];
+        let mut parts = vec![(self.cause, &self.fixes[..first])];
         let mut at = first;
         for s in &self.secondary_causes {
             let end = (at + s.fixes.len()).min(self.fixes.len());
-            out.push((Some(s.cause), &self.fixes[at..end]));
+            parts.push((Some(s.cause), &self.fixes[at..end]));
             at = end;
         }
-        out
+        let several = parts.len() > 1;
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(n, (cause, fixes))| FixSection {
+                when: several.then_some(if n == 0 { "First" } else { "Then" }),
+                cause,
+                fixes,
+            })
+            .collect()
     }
 }

@@ -273,9 +273,13 @@ fn the_node_failing_before_the_probe_keeps_both_causes_in_order() {
     assert_eq!(v.secondary_causes[0].cause, Cause::AuthInvalidCredentials);
     let sections = v.fix_sections();
     assert_eq!(sections.len(), 2);
-    assert_eq!(sections[0].0, Some(Cause::TlsUnknownAuthority));
-    assert_eq!(sections[1].0, Some(Cause::AuthInvalidCredentials));
-    assert_eq!(sections[1].1, v.secondary_causes[0].fixes.as_slice());
+    assert_eq!(sections[0].cause, Some(Cause::TlsUnknownAuthority));
+    assert_eq!(sections[1].cause, Some(Cause::AuthInvalidCredentials));
+    assert_eq!(sections[1].fixes, v.secondary_causes[0].fixes.as_slice());
+    assert_eq!(
+        (sections[0].when, sections[1].when),
+        (Some("First"), Some("Then"))
+    );
     assert!(
         v.evidence.iter().any(|e| e
             .text

@@ -67,11 +67,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(out, "The event said `{e}`.\n")?;
             }
             for f in &v.failures {
-                let state = if f.recurring {
-                    "recurring"
-                } else {
-                    "no longer recurring"
-                };
+                let state = f.state();
                 writeln!(out, "- kubelet reports `{}`, {state} ({})", f.cause, f.seen)?;
             }
             for s in &v.secondary_causes {
@@ -87,19 +83,15 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             for e in &v.evidence {
                 writeln!(out, "- {}: {}", e.source, inline(&e.text))?;
             }
-            let sections = v.fix_sections();
-            for (n, (cause, fixes)) in sections.iter().enumerate() {
-                if fixes.is_empty() {
+            for section in v.fix_sections() {
+                if section.fixes.is_empty() {
                     continue;
                 }
-                match (sections.len(), cause) {
-                    (1, _) | (_, None) => writeln!(out, "\nFix:\n")?,
-                    (_, Some(c)) => {
-                        let when = if n == 0 { "First" } else { "Then" };
-                        writeln!(out, "\n{when}, fix `{c}`:\n")?
-                    }
+                match (section.when, section.cause) {
+                    (Some(when), Some(c)) => writeln!(out, "\n{when}, fix `{c}`:\n")?,
+                    _ => writeln!(out, "\nFix:\n")?,
                 }
-                steps(fixes, out)?;
+                steps(section.fixes, out)?;
             }
         }
     }

@@ -191,15 +191,13 @@ fn details(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     evidence(v, out)?;
     if !v.fixes.is_empty() {
         writeln!(out, "Fix:")?;
-        let sections = v.fix_sections();
         let mut done = 0;
-        for (n, (cause, fixes)) in sections.iter().enumerate() {
-            if sections.len() > 1 {
-                let when = if n == 0 { "First" } else { "Then" };
-                let cause = cause.map(|c| c.id()).unwrap_or("-");
+        for section in v.fix_sections() {
+            if let Some(when) = section.when {
+                let cause = section.cause.map(|c| c.id()).unwrap_or("-");
                 writeln!(out, "  {when}, for {cause}:")?;
             }
-            done = numbered_steps(fixes, done, out)?;
+            done = numbered_steps(section.fixes, done, out)?;
         }
     }
     Ok(())

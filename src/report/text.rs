@@ -23,14 +23,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     for v in report.verdicts.iter().flatten() {
         verdict(v, out)?;
-        let sections = v.fix_sections();
-        for (n, (cause, steps)) in sections.iter().enumerate() {
-            if sections.len() > 1 {
-                let when = if n == 0 { "first" } else { "then" };
-                let cause = cause.map(|c| c.id()).unwrap_or("-");
-                writeln!(out, "  fixes {when}, for {cause}:")?;
+        for section in v.fix_sections() {
+            if let Some(when) = section.when {
+                let cause = section.cause.map(|c| c.id()).unwrap_or("-");
+                writeln!(out, "  {when}, for {cause}:")?;
             }
-            fixes(steps, "fix", out)?;
+            fixes(section.fixes, "fix", out)?;
         }
     }
     for g in report.groups.iter().flatten() {
@@ -91,12 +89,7 @@ fn verdict(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "  event said: {e}")?;
     }
     for f in &v.failures {
-        let state = if f.recurring {
-            "recurring"
-        } else {
-            "no longer recurring"
-        };
-        writeln!(out, "  kubelet: {} {state} ({})", f.cause, f.seen)?;
+        writeln!(out, "  kubelet: {} {} ({})", f.cause, f.state(), f.seen)?;
     }
     for s in &v.secondary_causes {
         writeln!(
