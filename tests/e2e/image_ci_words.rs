@@ -170,3 +170,38 @@ fn closed_port_names_the_address() {
     let image = format!("{host}/app:1.0");
     assert_for_ci("closed port", &s(&[&image]), &host);
 }
+
+/// An authfile whose `auth` is not base64: the finding says what pulldoctor makes of the file.
+#[test]
+fn authfile_with_broken_auth_speaks_of_the_authfile() {
+    let marker = "pw-ciwords-plain-3f81";
+    let reg = registry(Tls::Valid, Auth::htpasswd("alice", marker));
+    let image = format!("{}/app:1.0", reg.host);
+    let ca = path(&reg.pki.ca_file).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    let body =
+        serde_json::json!({"auths": {reg.host.clone(): {"auth": format!("alice:{marker}!")}}});
+    std::fs::write(&file, body.to_string()).unwrap();
+    let runs = assert_for_ci(
+        "authfile auth not base64",
+        &s(&["--authfile", path(&file), "--ca-file", &ca, &image]),
+        "--authfile",
+    );
+    for (_, run) in &runs {
+        run.assert_no_leak("alice", marker);
+    }
+}
+
+/// An amd64-only image checked for linux/arm64: the report speaks of `--platform`.
+#[test]
+fn platform_mismatch_speaks_of_platform() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:1.0", reg.host);
+    let ca = path(&reg.pki.ca_file).to_string();
+    assert_for_ci(
+        "platform mismatch",
+        &s(&["--platform", "linux/arm64", "--ca-file", &ca, &image]),
+        "--platform",
+    );
+}
