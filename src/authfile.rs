@@ -13,6 +13,7 @@ use crate::credentials::dockerconfig::{self, DockerConfig, Format};
 use crate::credentials::{Credential, Finding, FindingId, ImageCredentials, Severity};
 use crate::error::Error;
 use crate::redacted::Redacted;
+use crate::registry::Puller;
 use crate::registry::reference::ImageRef;
 use serde::Deserialize;
 use std::ffi::{OsStr, OsString};
@@ -89,7 +90,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Option<Authfile>, Error> {
 pub fn from_bytes(path: &Path, bytes: &[u8]) -> Authfile {
     Authfile {
         path: path.to_path_buf(),
-        config: dockerconfig::decode(bytes, Format::ConfigJson, &label(path)),
+        config: dockerconfig::decode_for(bytes, Format::ConfigJson, &label(path), Puller::Ci),
     }
 }
 

@@ -28,7 +28,7 @@ enum Creds {
 
 /// Probes every reference for every platform.
 pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?;
+    let prober = Prober::new(&args.probe, common)?.for_ci();
     let refs = references(args)?;
     let platforms = platforms(args)?;
     let creds = credentials(args)?;

@@ -9,7 +9,7 @@ use crate::cli::ProbeArgs;
 use crate::config::Common;
 use crate::diagnose::{ProbeFacts, ProbeResult};
 use crate::registry::{
-    self, ImageRef, InsecureHosts, InsecureTransport, Platform, ProbeReport, ProbeRequest,
+    self, ImageRef, InsecureHosts, InsecureTransport, Platform, ProbeReport, ProbeRequest, Puller,
 };
 use crate::taxonomy::Runtime;
 use crate::trust::{Trust, TrustSpec};
@@ -29,6 +29,8 @@ pub struct Prober {
     reached: Mutex<Vec<String>>,
     /// Probes run so far.
     probes: AtomicUsize,
+    /// Whose pull the probes stand for (a node's, or `image`'s CI job): sets their wording.
+    puller: Puller,
 }
 
 impl Prober {
@@ -58,7 +60,14 @@ impl Prober {
             transport: Mutex::new(Vec::new()),
             reached: Mutex::new(Vec::new()),
             probes: AtomicUsize::new(0),
+            puller: Puller::Node,
         })
+    }
+
+    /// Probes for `pulldoctor image`: their lines speak of its flags, not of a node.
+    pub fn for_ci(mut self) -> Prober {
+        self.puller = Puller::Ci;
+        self
     }
 
     /// Notes gathered while probing (trust problems, named hosts never reached), each once.
@@ -165,6 +174,8 @@ impl Prober {
             .is_some_and(|d| p.starts_with(d))
         {
             format!("--cert-dir {path}")
+        } else if self.puller == Puller::Ci {
+            format!("{path} from --certs-dir")
         } else {
             format!("{path} from the node's certs.d copy")
         }
@@ -190,6 +201,7 @@ impl Prober {
         req.step_timeout = self.timeout;
         req.catalog = self.catalog;
         req.check_platform = platform_known;
+        req.puller = self.puller;
         // The flags apply to the registry when they name it as the image does (or, for
         // Docker Hub, its API host).
         let named: Vec<url::Url> = [image.registry.as_str(), image.api_host()]
@@ -202,7 +214,11 @@ impl Prober {
         let report = registry::probe(&req).await;
         self.record(&report, &named);
         for p in &report.trust_problems {
-            self.note(format!("node trust config for {}: {p}", image.registry));
+            let whose = match self.puller {
+                Puller::Node => "node trust config",
+                Puller::Ci => "trust config",
+            };
+            self.note(format!("{whose} for {}: {p}", image.registry));
         }
         Ok(report)
     }

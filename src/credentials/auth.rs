@@ -21,7 +21,8 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub(super) fn finding(self, at: &str) -> Finding {
+    /// The finding for `at`'s `auth`; `fails` says what that costs the reader.
+    pub(super) fn finding(self, at: &str, fails: &str) -> Finding {
         match self {
             AuthError::NotBase64 { looks_plain } => {
                 let hint = if looks_plain {
@@ -31,15 +32,13 @@ impl AuthError {
                 };
                 Finding::new(
                     FindingId::AuthNotBase64,
-                    format!(
-                        "{at}.auth is not valid base64{hint}; kubelet fails every pull of this pod"
-                    ),
+                    format!("{at}.auth is not valid base64{hint}; {fails}"),
                 )
             }
             AuthError::NoColon => Finding::new(
                 FindingId::AuthNoColon,
                 format!(
-                    "{at}.auth decodes to text without a ':' between username and password; kubelet fails every pull of this pod"
+                    "{at}.auth decodes to text without a ':' between username and password; {fails}"
                 ),
             ),
         }

@@ -16,6 +16,7 @@ pub use super::auth::{AuthError, decode_auth};
 use super::findings::{Finding, FindingId, key_userinfo, shorten, shown_key};
 use super::json::{self, Json};
 use crate::redacted::Redacted;
+use crate::registry::Puller;
 
 /// Kubernetes refuses secrets larger than this; a bigger body came from a hand-made snapshot.
 const SECRET_LIMIT: usize = 1024 * 1024;
@@ -81,8 +82,15 @@ impl DockerConfig {
 
 /// Decodes a docker config body; `source` labels the findings (`shop/regcred`, a file path).
 pub fn decode(bytes: &[u8], format: Format, source: &str) -> DockerConfig {
+    decode_for(bytes, format, source, Puller::Node)
+}
+
+/// [`decode`], with findings worded for whose pull reads the body: a pod's secret read by
+/// kubelet, or the `--authfile` that `pulldoctor image` reads by kubelet's rules.
+pub fn decode_for(bytes: &[u8], format: Format, source: &str, puller: Puller) -> DockerConfig {
     let mut d = Decoder {
         source,
+        puller,
         out: DockerConfig::default(),
     };
     if bytes.len() > SECRET_LIMIT {
@@ -100,7 +108,7 @@ pub fn decode(bytes: &[u8], format: Format, source: &str) -> DockerConfig {
     let tree = match json::parse(bytes) {
         Ok(tree) => tree,
         Err(e) => {
-            let msg = format!("not valid JSON: {e}; kubelet fails every pull of this pod");
+            let msg = format!("not valid JSON: {e}; {}", d.fails());
             d.push(Finding::new(FindingId::UnparsableJson, msg), None);
             return d.out;
         }
@@ -114,10 +122,27 @@ pub fn decode(bytes: &[u8], format: Format, source: &str) -> DockerConfig {
 
 struct Decoder<'a> {
     source: &'a str,
+    puller: Puller,
     out: DockerConfig,
 }
 
 impl Decoder<'_> {
+    /// Who reads the body by kubelet's rules, as the findings name it.
+    fn reader(&self) -> &'static str {
+        match self.puller {
+            Puller::Node => "kubelet",
+            Puller::Ci => "pulldoctor",
+        }
+    }
+
+    /// What a body that breaks the keyring costs.
+    fn fails(&self) -> &'static str {
+        match self.puller {
+            Puller::Node => "kubelet fails every pull of this pod",
+            Puller::Ci => "pulldoctor reads no credentials from this file",
+        }
+    }
+
     fn push(&mut self, finding: Finding, key: Option<&str>) {
         let mut f = finding.secret(self.source);
         if let Some(k) = key {
@@ -129,8 +154,10 @@ impl Decoder<'_> {
     /// A Go `UnmarshalTypeError`: the keyring fails.
     fn type_error(&mut self, path: &str, expected: &str, found: &Json, key: Option<&str>) {
         let msg = format!(
-            "{path} is a JSON {} where kubelet expects {expected}; kubelet fails every pull of this pod",
-            found.kind()
+            "{path} is a JSON {} where {} expects {expected}; {}",
+            found.kind(),
+            self.reader(),
+            self.fails()
         );
         self.push(Finding::new(FindingId::WrongJsonType, msg), key);
     }
@@ -147,7 +174,10 @@ impl Decoder<'_> {
             match name.to_ascii_lowercase().as_str() {
                 "auths" => {
                     if auths.is_some() {
-                        let msg = "\"auths\" appears more than once; kubelet merges them, later keys winning";
+                        let msg = format!(
+                            "\"auths\" appears more than once; {} merges them, later keys winning",
+                            self.reader()
+                        );
                         self.push(Finding::new(FindingId::DuplicateJsonKey, msg), None);
                     }
                     match value {
@@ -227,8 +257,13 @@ impl Decoder<'_> {
             .collect();
         if let Some(first) = registries.first() {
             let msg = format!(
-                "the body has registry keys at the top level ({}) but no \"auths\" object: that is the legacy .dockercfg shape, and kubelet finds no credentials in a kubernetes.io/dockerconfigjson secret shaped so",
-                shown_key(first)
+                "the body has registry keys at the top level ({}) but no \"auths\" object: that is the legacy .dockercfg shape, and {} finds no credentials in {} shaped so",
+                shown_key(first),
+                self.reader(),
+                match self.puller {
+                    Puller::Node => "a kubernetes.io/dockerconfigjson secret",
+                    Puller::Ci => "a config.json",
+                }
             );
             self.push(
                 Finding::new(FindingId::DockercfgInDockerconfigjson, msg),
@@ -268,8 +303,9 @@ impl Decoder<'_> {
             let later = last[key.as_str()] != i;
             if later {
                 let msg = format!(
-                    "key {:?} appears more than once; kubelet keeps the last one",
-                    shown_key(key)
+                    "key {:?} appears more than once; {} keeps the last one",
+                    shown_key(key),
+                    self.reader()
                 );
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
@@ -327,7 +363,10 @@ impl Decoder<'_> {
                 _ => continue,
             };
             if !seen.insert(lower.clone()) {
-                let msg = format!("{at}.{lower} is given twice; kubelet keeps the last one");
+                let msg = format!(
+                    "{at}.{lower} is given twice; {} keeps the last one",
+                    self.reader()
+                );
                 self.push(Finding::new(FindingId::DuplicateJsonKey, msg), Some(key));
             }
             match v {
@@ -356,21 +395,23 @@ impl Decoder<'_> {
             let (u, p) = match decode_auth(&auth) {
                 Ok(pair) => pair,
                 Err(e) => {
-                    self.push(e.finding(at), Some(key));
+                    self.push(e.finding(at, self.fails()), Some(key));
                     return None;
                 }
             };
             if !username.is_empty() && username != u {
                 let msg = format!(
-                    "{at}: username {:?} differs from the one in auth ({:?}); kubelet uses auth",
+                    "{at}: username {:?} differs from the one in auth ({:?}); {} uses auth",
                     shorten(&username),
-                    shorten(&u)
+                    shorten(&u),
+                    self.reader()
                 );
                 self.push(Finding::new(FindingId::AuthDisagrees, msg), Some(key));
             }
             if !password.is_empty() && password != p {
                 let msg = format!(
-                    "{at}: password differs from the one in auth; kubelet uses the one in auth"
+                    "{at}: password differs from the one in auth; {} uses the one in auth",
+                    self.reader()
                 );
                 self.push(Finding::new(FindingId::AuthDisagrees, msg), Some(key));
             }
@@ -394,14 +435,16 @@ impl Decoder<'_> {
                 (
                     FindingId::TokenIgnored,
                     format!(
-                        "{at} holds only an identity or registry token, which kubelet ignores: it sends empty credentials"
+                        "{at} holds only an identity or registry token, which {} ignores: it sends empty credentials",
+                        self.reader()
                     ),
                 )
             } else {
                 (
                     FindingId::EmptyCredentials,
                     format!(
-                        "{at} has no username, password or auth: kubelet sends empty credentials"
+                        "{at} has no username, password or auth: {} sends empty credentials",
+                        self.reader()
                     ),
                 )
             };

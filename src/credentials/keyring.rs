@@ -13,6 +13,7 @@
 
 use super::findings::{FindingId, shorten, shown_key};
 use super::goparse::{self, BadPattern};
+use crate::registry::Puller;
 use crate::registry::reference::ImageRef;
 use std::collections::BTreeMap;
 
@@ -195,6 +196,21 @@ const HUB_API_HOSTS: [&str; 3] = [
 
 /// Explains why `raw_key` misses `image`; `None` when it matches or kubelet cannot parse it.
 pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
+    explain_miss_for(raw_key, image, Puller::Node)
+}
+
+/// Who applies the matching rules, as a miss names it: kubelet for a pod's secrets, "the key
+/// lookup" for `pulldoctor image`'s authfile (the same rules, and no kubelet in CI).
+pub(super) fn matcher(puller: Puller) -> &'static str {
+    match puller {
+        Puller::Node => "kubelet",
+        Puller::Ci => "the key lookup",
+    }
+}
+
+/// [`explain_miss`], worded for whose pull it is.
+pub fn explain_miss_for(raw_key: &str, image: &ImageRef, puller: Puller) -> Option<Miss> {
+    let who = matcher(puller);
     if key_covers(raw_key, image) {
         return None;
     }
@@ -209,7 +225,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     {
         let close = key_covers(rest, image);
         let detail = format!(
-            "key {shown:?} starts with {:?}, which kubelet does not strip (only lower-case https:// and http://), so the host it matches is {:?}{}",
+            "key {shown:?} starts with {:?}, which {who} does not strip (only lower-case https:// and http://), so the host it matches is {:?}{}",
             format!("{}://", shorten(scheme)),
             shorten(&parts(&norm).map(|p| p.labels.join(".")).unwrap_or_default()),
             if close {
@@ -231,7 +247,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     let key_host = key.labels.join(".");
     if hub && HUB_API_HOSTS.contains(&key_host.as_str()) {
         let detail = format!(
-            "key {shown:?} names Docker Hub's API host, which kubelet never matches to a Docker Hub image; use https://index.docker.io/v1/ (or docker.io)"
+            "key {shown:?} names Docker Hub's API host, which {who} never matches to a Docker Hub image; use https://index.docker.io/v1/ (or docker.io)"
         );
         return Some(Miss {
             id: FindingId::KeyDockerHubApiHost,
@@ -265,7 +281,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     };
     if hosts_match && key.port != target.port {
         let detail = format!(
-            "key {shown:?} has {} but the image {:?} has {}; kubelet compares ports as written, so {} and {} differ",
+            "key {shown:?} has {} but the image {:?} has {}; {who} compares ports as written, so {} and {} differ",
             port(&key.port),
             image.original,
             port(&target.port),
@@ -288,9 +304,9 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
     }
     if hosts_match {
         let hint = if key.path == "/v1" || key.path == "/v2" {
-            " (kubelet strips /v1/ and /v2/ only with the trailing slash)"
+            format!(" ({who} strips /v1/ and /v2/ only with the trailing slash)")
         } else {
-            ""
+            String::new()
         };
         let detail = format!(
             "key {shown:?} covers only paths starting {:?}, and the image's repository path is {:?}{hint}",
@@ -310,7 +326,7 @@ pub fn explain_miss(raw_key: &str, image: &ImageRef) -> Option<Miss> {
         image_host
     );
     if key_host.eq_ignore_ascii_case(&image_host) {
-        detail.push_str(" (kubelet compares host names case-sensitively)");
+        detail.push_str(&format!(" ({who} compares host names case-sensitively)"));
     } else if key_host.contains('*') && key.labels.len() != target.labels.len() {
         detail.push_str(" (a * matches exactly one label)");
     }

@@ -31,6 +31,7 @@ pub use findings::{Finding, FindingId, Severity};
 pub use pod::{Fetched, PodSecrets, for_image};
 
 use crate::redacted::Redacted;
+use crate::registry::Puller;
 use crate::registry::reference::ImageRef;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
@@ -119,13 +120,18 @@ pub fn for_image_from_config(
             password: entry.password.clone(),
         };
         if let Err(why) = ring.add(&entry.key, cred) {
-            findings.push(nearmiss::key_invalid(source_label, &entry.key, &why));
+            findings.push(nearmiss::key_invalid(
+                source_label,
+                &entry.key,
+                &why,
+                Puller::Ci,
+            ));
         }
     }
     let found = ring.lookup(&image.name());
     let broken = config.breaks_keyring();
     if found.docker_hub_fallback && !broken {
-        findings.push(nearmiss::hub_fallback(source_label, image));
+        findings.push(nearmiss::hub_fallback(source_label, image, Puller::Ci));
     }
     let tries: Vec<Credential> = if broken {
         Vec::new()
@@ -134,7 +140,12 @@ pub fn for_image_from_config(
     };
     if tries.is_empty() && !broken {
         let keys: Vec<&str> = config.entries.iter().map(|e| e.key.as_str()).collect();
-        findings.extend(nearmiss::closest_miss(source_label, &keys, image));
+        findings.extend(nearmiss::closest_miss(
+            source_label,
+            &keys,
+            image,
+            Puller::Ci,
+        ));
     }
     ImageCredentials {
         image: image.original.clone(),

@@ -14,15 +14,17 @@ use super::findings::{Finding, FindingId, Severity, shorten, shown_key};
 use super::keyring;
 use super::pod::{Fetched, PodSecrets};
 use super::secrets::{classify, secret_covers};
+use crate::registry::Puller;
 use crate::registry::reference::ImageRef;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::jiff::Timestamp;
 
 pub(super) const ENFORCE_MOUNTABLE: &str = "kubernetes.io/enforce-mountable-secrets";
 
-pub(super) fn key_invalid(source: &str, key: &str, why: &str) -> Finding {
+pub(super) fn key_invalid(source: &str, key: &str, why: &str, puller: Puller) -> Finding {
+    let who = keyring::matcher(puller);
     let msg = format!(
-        "key {:?} is not a URL kubelet can parse ({why}); kubelet skips this entry",
+        "key {:?} is not a URL {who} can parse ({why}); {who} skips this entry",
         shown_key(key)
     );
     Finding::new(FindingId::KeyInvalid, msg)
@@ -30,19 +32,25 @@ pub(super) fn key_invalid(source: &str, key: &str, why: &str) -> Finding {
         .key(key)
 }
 
-pub(super) fn hub_fallback(source: &str, image: &ImageRef) -> Finding {
+pub(super) fn hub_fallback(source: &str, image: &ImageRef, puller: Puller) -> Finding {
     let msg = format!(
-        "no key matched {:?} directly; kubelet used the Docker Hub fallback key index.docker.io",
-        image.original
+        "no key matched {:?} directly; {} used the Docker Hub fallback key index.docker.io",
+        image.original,
+        keyring::matcher(puller)
     );
     Finding::new(FindingId::DockerHubFallback, msg).secret(source)
 }
 
 /// The closest key of one secret or file to an image, and what differs.
-pub(super) fn closest_miss(source: &str, keys: &[&str], image: &ImageRef) -> Option<Finding> {
+pub(super) fn closest_miss(
+    source: &str,
+    keys: &[&str],
+    image: &ImageRef,
+    puller: Puller,
+) -> Option<Finding> {
     let best = keys
         .iter()
-        .filter_map(|k| keyring::explain_miss(k, image).map(|m| (k, m)))
+        .filter_map(|k| keyring::explain_miss_for(k, image, puller).map(|m| (k, m)))
         .min_by_key(|(_, m)| m.rank)?;
     let (key, miss) = best;
     let msg = format!(

@@ -19,6 +19,7 @@ use super::nearmiss::{
 };
 use super::secrets::{classify, covering_key};
 use super::{Credential, ImageCredentials};
+use crate::registry::Puller;
 use crate::registry::reference::ImageRef;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -181,7 +182,7 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
                 password: entry.password.clone(),
             };
             match ring.add(&entry.key, cred) {
-                Err(why) => say(key_invalid(&label, &entry.key, &why)),
+                Err(why) => say(key_invalid(&label, &entry.key, &why, Puller::Node)),
                 Ok(norm) => {
                     if let Some(first) = normalised.insert(norm.clone(), entry.key.clone()) {
                         let msg = format!(
@@ -211,14 +212,18 @@ pub fn for_image(input: &PodSecrets, image: &ImageRef) -> ImageCredentials {
     if found.docker_hub_fallback && !broken {
         let sources: BTreeSet<&str> = found.items.iter().map(|(_, c)| c.source.as_str()).collect();
         for s in sources {
-            findings.push(hub_fallback(s.trim_start_matches("secret "), image));
+            findings.push(hub_fallback(
+                s.trim_start_matches("secret "),
+                image,
+                Puller::Node,
+            ));
         }
     }
     let nothing = tries.is_empty() && !broken;
     if nothing {
         for (label, cfg) in &decoded {
             let keys: Vec<&str> = cfg.entries.iter().map(|e| e.key.as_str()).collect();
-            findings.extend(closest_miss(label, &keys, image));
+            findings.extend(closest_miss(label, &keys, image, Puller::Node));
         }
     }
     findings.extend(service_account_findings(input, image, nothing));

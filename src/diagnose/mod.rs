@@ -6,6 +6,7 @@
 //! second field report's story. Without a probe the text alone gives a `likely` verdict.
 
 mod ci_fix;
+mod ci_words;
 pub mod evidence;
 pub mod fix;
 mod image_fix;

@@ -120,6 +120,7 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
             Some(hosts) => {
                 format!("The image can be pulled, but only with TLS trust skipped for {hosts}.")
             }
+            None if ev.audience == super::Audience::Ci => super::ci_words::PULLABLE.to_string(),
             None => "The image can be pulled with the node's credentials and trust.".to_string(),
         },
         (None, _) => "kubelet pulled the image after the failures; the container runs.".to_string(),
@@ -338,8 +339,12 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
                 push(
                     "probe",
                     format!(
-                        "image offers {}; node needs {}",
+                        "image offers {}; {} {}",
                         p.platforms.join(", "),
+                        match ev.audience {
+                            super::Audience::Cluster => "node needs",
+                            super::Audience::Ci => "--platform asks for",
+                        },
                         p.platform
                     ),
                 );
@@ -410,6 +415,11 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
         .as_ref()
         .map(|r| r.manifest_reference().to_string())
         .unwrap_or_default();
+    if ev.audience == super::Audience::Ci
+        && let Some(s) = super::ci_words::summary(cause, ev, &registry)
+    {
+        return s;
+    }
     match cause {
         Cause::TlsUnknownAuthority => {
             format!("The node does not trust the CA that signed {registry}'s certificate.")

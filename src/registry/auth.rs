@@ -11,7 +11,7 @@ use reqwest::Method;
 
 use super::challenge::{Challenge, Scheme};
 use super::client::{CAP_DOCUMENT, Exchange};
-use super::model::{Auth, StepName};
+use super::model::{Auth, Puller, StepName};
 use super::session::{Granted, Session, Verdict};
 use crate::taxonomy::Cause;
 
@@ -60,7 +60,12 @@ pub(super) async fn tags_page(
 async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
     let creds: Vec<Auth> = s.req.credentials.clone();
     if creds.is_empty() {
-        s.note("Basic challenge and no credentials: the node's anonymous pull is refused");
+        s.note(match s.req.puller {
+            Puller::Node => {
+                "Basic challenge and no credentials: the node's anonymous pull is refused"
+            }
+            Puller::Ci => "Basic challenge and no credentials: the anonymous pull is refused",
+        });
         return Err(Verdict::cause(
             Cause::AuthRequired,
             format!(

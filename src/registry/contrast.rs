@@ -14,7 +14,7 @@ use reqwest::{Method, Url};
 use super::challenge::{self, Scheme};
 use super::client::{CAP_SMALL, RegistryClient};
 use super::documents::MANIFEST_ACCEPT;
-use super::model::{Auth, Contrast, ProbeReport, ProbeRequest, StepName};
+use super::model::{Auth, Contrast, ProbeReport, ProbeRequest, Puller, StepName};
 use super::session::{Granted, Session, Verdict, status_verdict};
 use super::tls_error::Failure;
 use crate::taxonomy::Cause;
@@ -44,22 +44,27 @@ pub async fn run(
     if challenged && !req.credentials.is_empty() && (undecided || req.credentials.len() > 1) {
         credential_contrast(req, client, root, report, deadline, allow_http).await;
     }
-    if let Some(summary) = summary(&report.contrasts) {
+    if let Some(summary) = summary(&report.contrasts, req.puller) {
         report.outcome.detail.push_str("; ");
         report.outcome.detail.push_str(&summary);
     }
 }
 
 /// One line: which trust and which credentials work, e.g. `contrast: node CA works, system
-/// roots fail; anonymous fails, secret shop/regcred works`.
-pub fn summary(contrasts: &[Contrast]) -> Option<String> {
+/// roots fail; anonymous fails, secret shop/regcred works` (`supplied CA` for a CI job's).
+pub fn summary(contrasts: &[Contrast], puller: Puller) -> Option<String> {
     let group = |trust_group: bool| {
         let items: Vec<String> = contrasts
             .iter()
             .filter(|c| (c.credential == "-") == trust_group)
             .map(|c| {
                 let name = if trust_group {
-                    c.trust.split(" (").next().unwrap_or(&c.trust)
+                    let name = c.trust.split(" (").next().unwrap_or(&c.trust);
+                    if name == Puller::Node.ca_name() {
+                        puller.ca_name()
+                    } else {
+                        name
+                    }
                 } else {
                     c.credential.as_str()
                 };

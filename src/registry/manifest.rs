@@ -80,8 +80,9 @@ pub async fn resolve(
             let list: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
             match s.req.platform.best_match(&platforms) {
                 Some(i) => Verdict::pullable(format!(
-                    "the index offers {}; the node ({}) takes {}",
+                    "the index offers {}; {} ({}) takes {}",
                     list.join(", "),
+                    s.req.puller.platform_owner(),
                     s.req.platform,
                     platforms[i]
                 )),
@@ -251,7 +252,8 @@ async fn single_platform(
     report.config_platform = Some(found.clone());
     if s.req.platform.accepts(&found) {
         Verdict::pullable(format!(
-            "{image} is a single-platform image for {found}; the node ({}) runs it",
+            "{image} is a single-platform image for {found}; {} ({}) runs it",
+            s.req.puller.platform_owner(),
             s.req.platform
         ))
     } else {

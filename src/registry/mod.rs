@@ -27,7 +27,8 @@ pub mod tls_error;
 
 pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};
 pub use model::{
-    Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, RateLimit, Step, StepName, StepOutcome,
+    Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, Puller, RateLimit, Step, StepName,
+    StepOutcome,
 };
 pub use platform::Platform;
 pub use probe::probe;

@@ -70,6 +70,36 @@ pub struct ProbeRequest {
     /// Check a single-platform manifest's config against `platform` (one more request for the
     /// config blob): set when the platform is known (`--platform`, the node's `nodeInfo`).
     pub check_platform: bool,
+    /// Whose pull this probe stands for; it words the probe's lines, never what is probed.
+    pub puller: Puller,
+}
+
+/// Whose pull a probe stands for: a node's runtime (`pod`, `scan`) or the CI job running
+/// `pulldoctor image`, whose lines name its flags instead of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Puller {
+    #[default]
+    Node,
+    Ci,
+}
+
+impl Puller {
+    /// The CA files the probe was given: the node's (a copy of its certs.d, or the flags), or
+    /// the CI job's `--ca-file`/`--cert-dir`.
+    pub fn ca_name(self) -> &'static str {
+        match self {
+            Puller::Node => "node CA",
+            Puller::Ci => "supplied CA",
+        }
+    }
+
+    /// Whose platform the probe matched against: the node's, or `--platform`.
+    pub fn platform_owner(self) -> &'static str {
+        match self {
+            Puller::Node => "the node",
+            Puller::Ci => "--platform",
+        }
+    }
 }
 
 impl ProbeRequest {
@@ -89,6 +119,7 @@ impl ProbeRequest {
             contrasts: true,
             max_tag_pages: 5,
             check_platform: false,
+            puller: Puller::Node,
         }
     }
 }

@@ -20,7 +20,7 @@ use super::contrast;
 use super::documents;
 use super::insecure::{self, NamedHost};
 use super::manifest;
-use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, StepName};
+use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, Puller, StepName};
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
 use super::tags::TagDigest;
 use crate::taxonomy::Cause;
@@ -357,8 +357,16 @@ async fn plain_http_check(s: &mut Session<'_>) -> Verdict {
         Some(x) => Verdict::cause(
             Cause::HttpToHttps,
             format!(
-                "{} is a plain-HTTP registry: GET {url} answered {}; the node must be told to use HTTP for it",
-                s.req.image.registry, x.status
+                "{} is a plain-HTTP registry: GET {url} answered {}; {}",
+                s.req.image.registry,
+                x.status,
+                match s.req.puller {
+                    Puller::Node => "the node must be told to use HTTP for it".to_string(),
+                    Puller::Ci => format!(
+                        "check it over HTTP with --plain-http {}",
+                        s.req.image.registry
+                    ),
+                }
             ),
         ),
         None => Verdict::cause(

@@ -9,6 +9,7 @@ mod credentials_authfile;
 mod credentials_kubectl;
 mod docs_links;
 mod hostile;
+mod image_ci_words;
 mod insecure_hosts;
 mod kube_api;
 mod namespaces;

@@ -17,7 +17,7 @@ fn hostile_tls_handshake_that_times_out_tests_no_trust() {
     let evidence = r.evidence();
     assert!(!evidence.contains("works"), "{evidence}");
     assert!(
-        evidence.contains("node CA untested") && evidence.contains("system roots untested"),
+        evidence.contains("supplied CA untested") && evidence.contains("system roots untested"),
         "{evidence}"
     );
 }
