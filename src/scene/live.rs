@@ -432,7 +432,18 @@ impl LiveSource {
         reader.prefetch(&only_pods).await?;
         let mut scenes = Vec::with_capacity(failing.len());
         for (pod, events) in failing {
-            scenes.push(assemble(&reader, pod, events, shared_unreadable.clone()).await?);
+            let mut unreadable = shared_unreadable.clone();
+            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+            if !reader::readable_namespace(ns) {
+                unreadable.push(format!(
+                    "namespace {} (pod {}): not a DNS-1123 label, so nothing in it was asked \
+                     for (the API server creates no such namespace); the pod is diagnosed from \
+                     its status and events alone",
+                    crate::diagnose::names::shown(ns),
+                    crate::diagnose::names::shown(pod.metadata.name.as_deref().unwrap_or(""))
+                ));
+            }
+            scenes.push(assemble(&reader, pod, events, unreadable).await?);
         }
         Ok(scenes)
     }
