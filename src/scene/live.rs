@@ -33,6 +33,13 @@ pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// Most pages one list follows (a million objects at the default page size): a server that
 /// hands out fresh `continue` tokens forever is stopped here.
 pub const MAX_PAGES: usize = 2000;
+/// Most pods with a waiting container a scan keeps (and diagnoses) from one list; past it the
+/// list is not followed further and a note says so.
+pub const MAX_KEPT_PODS: usize = 2_000;
+/// Most events of those pods a scan keeps from one list.
+pub const MAX_KEPT_EVENTS: usize = 10_000;
+/// Most items any other list (one pod's events, a namespace's docker secrets) keeps.
+pub const MAX_LISTED: usize = 10_000;
 /// A gathering phase (one paged list, one prefetch round, one pod's reads) may take this many
 /// `--timeout`s in all; each API call within it gets at most one.
 pub const PHASE_TIMEOUTS: u32 = 4;
@@ -202,30 +209,43 @@ impl LiveSource {
         }
     }
 
-    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list.
+    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list. More than
+    /// [`MAX_LISTED`] distinct items is an error naming the cap.
     async fn list_all<K>(
         &self,
         api: Api<K>,
         fields: Option<&str>,
     ) -> Result<std::result::Result<Vec<K>, String>>
     where
-        K: Clone + DeserializeOwned + Debug,
+        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
     {
-        self.list_kept(api, fields, |_| true).await
+        let listed = self.list_kept(api, fields, MAX_LISTED, |_| true).await?;
+        match listed {
+            Ok(l) if l.capped => Err(Error::Api(format!(
+                "{} listed more than {MAX_LISTED} {} (the cap for one list); stopped reading it",
+                self.server,
+                K::plural(&())
+            ))),
+            other => Ok(other.map(|l| l.items)),
+        }
     }
 
-    /// Lists every page, keeping only the items `keep` accepts as each page arrives, so a
-    /// cluster-wide scan never holds every pod and event at once.
+    /// Lists every page, keeping only the items `keep` accepts (and may slim) as each page
+    /// arrives, each distinct object once and at most `cap` of them, so a cluster-wide scan
+    /// never holds every pod and event at once, and a server that repeats or invents objects
+    /// page after page cannot grow it without bound.
     async fn list_kept<K>(
         &self,
         api: Api<K>,
         fields: Option<&str>,
-        keep: impl Fn(&K) -> bool,
-    ) -> Result<std::result::Result<Vec<K>, String>>
+        cap: usize,
+        keep: impl Fn(&mut K) -> bool,
+    ) -> Result<std::result::Result<Listed<K>, String>>
     where
-        K: Clone + DeserializeOwned + Debug,
+        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
     {
         let mut items = Vec::new();
+        let mut kept: HashSet<(String, String, String)> = HashSet::new();
         let mut token: Option<String> = None;
         let mut seen = HashSet::new();
         let phase = self.phase();
@@ -242,7 +262,25 @@ impl LiveSource {
                 Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
                 Err(e) => return Err(self.fatal(e)),
             };
-            items.extend(page.items.into_iter().filter(|i| keep(i)));
+            for mut item in page.items {
+                let m = item.meta();
+                let id = (
+                    m.namespace.clone().unwrap_or_default(),
+                    m.name.clone().unwrap_or_default(),
+                    m.uid.clone().unwrap_or_default(),
+                );
+                if kept.contains(&id) || !keep(&mut item) {
+                    continue;
+                }
+                if items.len() >= cap {
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: true,
+                    }));
+                }
+                kept.insert(id);
+                items.push(item);
+            }
             match page.metadata.continue_.filter(|t| !t.is_empty()) {
                 Some(t) if !seen.insert(t.clone()) => {
                     return Err(Error::Api(format!(
@@ -259,7 +297,12 @@ impl LiveSource {
                     )));
                 }
                 Some(t) => token = Some(t),
-                None => return Ok(Ok(items)),
+                None => {
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: false,
+                    }));
+                }
             }
         }
     }
@@ -286,6 +329,12 @@ impl LiveSource {
         self.list_all(self.namespaced::<Event>(ns), Some(&fields))
             .await
     }
+}
+
+/// What one list kept, and whether it stopped at its cap.
+struct Listed<K> {
+    items: Vec<K>,
+    capped: bool,
 }
 
 /// A gathering phase's deadline: each call in it gets `--timeout` or what is left, whichever is
@@ -369,11 +418,24 @@ impl LiveSource {
         };
         let where_ = namespace.map_or("all namespaces".to_string(), |n| n.to_string());
         // Only a pod with a waiting container can be failing a pull (`is_failing`), and only
-        // its events matter: the rest are dropped page by page.
-        let pods = self
-            .list_kept(pods_api, None, any_container_waiting)
+        // its events matter: the rest are dropped page by page, and what is kept is slimmed.
+        let mut shared_unreadable = Vec::new();
+        let listed = self
+            .list_kept(pods_api, None, MAX_KEPT_PODS, |p: &mut Pod| {
+                any_container_waiting(p) && {
+                    slim(&mut p.metadata);
+                    true
+                }
+            })
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
+        if listed.capped {
+            shared_unreadable.push(format!(
+                "pods in {where_} past the first {MAX_KEPT_PODS} with a waiting container \
+                 (the cap a scan keeps; scan fewer namespaces with -n to see the rest)"
+            ));
+        }
+        let pods = listed.items;
         let waiting: HashSet<(String, String)> = pods
             .iter()
             .map(|p| {
@@ -383,19 +445,34 @@ impl LiveSource {
                 )
             })
             .collect();
-        let for_waiting = |e: &Event| {
+        let for_waiting = |e: &mut Event| {
             let io = &e.involved_object;
             waiting.contains(&(
                 io.namespace.clone().unwrap_or_default(),
                 io.name.clone().unwrap_or_default(),
-            ))
+            )) && {
+                slim(&mut e.metadata);
+                true
+            }
         };
-        let mut shared_unreadable = Vec::new();
         let events = match self
-            .list_kept(events_api, Some("involvedObject.kind=Pod"), for_waiting)
+            .list_kept(
+                events_api,
+                Some("involvedObject.kind=Pod"),
+                MAX_KEPT_EVENTS,
+                for_waiting,
+            )
             .await?
         {
-            Ok(ev) => ev,
+            Ok(ev) => {
+                if ev.capped {
+                    shared_unreadable.push(format!(
+                        "events in {where_} past the first {MAX_KEPT_EVENTS} about pods with a \
+                         waiting container (the cap a scan keeps)"
+                    ));
+                }
+                ev.items
+            }
             Err(m) => {
                 shared_unreadable.push(format!("events in {where_}: forbidden ({m})"));
                 Vec::new()
@@ -447,6 +524,13 @@ impl LiveSource {
         }
         Ok(scenes)
     }
+}
+
+/// Drops what no diagnosis reads from a kept object's metadata: `managedFields` and the
+/// annotations (kubectl's last-applied configuration alone can double a pod's size).
+fn slim(meta: &mut kube::api::ObjectMeta) {
+    meta.managed_fields = None;
+    meta.annotations = None;
 }
 
 /// An error and its causes on one line, repeated links dropped (hyper and tower nest the same

@@ -60,6 +60,13 @@ fn hostile_api_fresh_continue_tokens_forever_stop_at_the_page_cap() {
         &args(&["scan", "--no-probe", "--kubeconfig", kc.to_str().unwrap()]),
     );
     assert_stopped(&r, "2000 pages");
+    // The same waiting pods on every page are kept once: holding each page's copies took
+    // 176 MiB by the page cap.
+    assert!(
+        r.peak_kib > 0 && r.peak_kib < 64 * 1024,
+        "peak {} KiB",
+        r.peak_kib
+    );
     let lists = api
         .requests()
         .iter()
@@ -67,6 +74,44 @@ fn hostile_api_fresh_continue_tokens_forever_stop_at_the_page_cap() {
         .count();
     println!("pod list pages requested: {lists}");
     assert!((2000..=2001).contains(&lists), "{lists} pages");
+}
+
+#[test]
+fn hostile_api_fresh_pods_on_every_page_stop_at_the_kept_cap() {
+    let api = cluster();
+    api.endless_list("pods", Endless::FreshObjects);
+    let kc = api.kubeconfig();
+    let r = run_args(
+        marker("fresh-pods"),
+        &args(&["scan", "--no-probe", "--kubeconfig", kc.to_str().unwrap()]),
+    );
+    let lists = api
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/api/v1/namespaces/shop/pods")
+        .count();
+    println!(
+        "fresh pods on every page: exit {:?} after {lists} pages in {:?}, peak {} KiB",
+        r.code, r.wall, r.peak_kib
+    );
+    // The scan goes on with the pods it kept, and says where it stopped and why.
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.wall < HANG, "took {:?}", r.wall);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("past the first 2000 with a waiting container (the cap a scan keeps"),
+        "{notes}"
+    );
+    let pods = report["totals"]["pods"].as_u64().unwrap();
+    assert!(pods > 0 && pods <= 2000, "{pods} failing pods");
+    // Nine waiting pods a page: the cap stops the list long before the page cap.
+    assert!(lists < 400, "{lists} pages");
+    assert!(
+        r.peak_kib > 0 && r.peak_kib < 128 * 1024,
+        "peak {} KiB",
+        r.peak_kib
+    );
 }
 
 #[test]
