@@ -14,18 +14,20 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
 mod kubeconfig;
+mod lists;
 mod reader;
 
 use super::assemble::assemble;
 use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
+use lists::slim;
 use reader::LiveReader;
 
 /// Page size for lists, kubectl's default `--chunk-size`.
@@ -209,104 +211,6 @@ impl LiveSource {
         }
     }
 
-    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list. More than
-    /// [`MAX_LISTED`] distinct items is an error naming the cap.
-    async fn list_all<K>(
-        &self,
-        api: Api<K>,
-        fields: Option<&str>,
-    ) -> Result<std::result::Result<Vec<K>, String>>
-    where
-        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
-    {
-        let listed = self.list_kept(api, fields, MAX_LISTED, |_| true).await?;
-        match listed {
-            Ok(l) if l.capped => Err(Error::Api(format!(
-                "{} listed more than {MAX_LISTED} {} (the cap for one list); stopped reading it",
-                self.server,
-                K::plural(&())
-            ))),
-            other => Ok(other.map(|l| l.items)),
-        }
-    }
-
-    /// Lists every page, keeping only the items `keep` accepts (and may slim) as each page
-    /// arrives, each distinct object once and at most `cap` of them, so a cluster-wide scan
-    /// never holds every pod and event at once, and a server that repeats or invents objects
-    /// page after page cannot grow it without bound.
-    async fn list_kept<K>(
-        &self,
-        api: Api<K>,
-        fields: Option<&str>,
-        cap: usize,
-        keep: impl Fn(&mut K) -> bool,
-    ) -> Result<std::result::Result<Listed<K>, String>>
-    where
-        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
-    {
-        let mut items = Vec::new();
-        let mut kept: HashSet<(String, String, String)> = HashSet::new();
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        let phase = self.phase();
-        loop {
-            let mut lp = ListParams::default().limit(self.page_size);
-            if let Some(f) = fields {
-                lp = lp.fields(f);
-            }
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page = match phase.call(self, api.list(&lp)).await? {
-                Ok(p) => p,
-                Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
-                Err(e) => return Err(self.fatal(e)),
-            };
-            for mut item in page.items {
-                let m = item.meta();
-                let id = (
-                    m.namespace.clone().unwrap_or_default(),
-                    m.name.clone().unwrap_or_default(),
-                    m.uid.clone().unwrap_or_default(),
-                );
-                if kept.contains(&id) || !keep(&mut item) {
-                    continue;
-                }
-                if items.len() >= cap {
-                    return Ok(Ok(Listed {
-                        items,
-                        capped: true,
-                    }));
-                }
-                kept.insert(id);
-                items.push(item);
-            }
-            match page.metadata.continue_.filter(|t| !t.is_empty()) {
-                Some(t) if !seen.insert(t.clone()) => {
-                    return Err(Error::Api(format!(
-                        "{} sent a continue token it had already sent, after {} pages; \
-                         stopped following it",
-                        self.server,
-                        seen.len() + 1
-                    )));
-                }
-                Some(_) if seen.len() >= MAX_PAGES => {
-                    return Err(Error::Api(format!(
-                        "{} still had more after {MAX_PAGES} pages of {}; stopped following it",
-                        self.server, self.page_size
-                    )));
-                }
-                Some(t) => token = Some(t),
-                None => {
-                    return Ok(Ok(Listed {
-                        items,
-                        capped: false,
-                    }));
-                }
-            }
-        }
-    }
-
     fn namespaced<K>(&self, namespace: &str) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -329,12 +233,6 @@ impl LiveSource {
         self.list_all(self.namespaced::<Event>(ns), Some(&fields))
             .await
     }
-}
-
-/// What one list kept, and whether it stopped at its cap.
-struct Listed<K> {
-    items: Vec<K>,
-    capped: bool,
 }
 
 /// A gathering phase's deadline: each call in it gets `--timeout` or what is left, whichever is
@@ -524,13 +422,6 @@ impl LiveSource {
         }
         Ok(scenes)
     }
-}
-
-/// Drops what no diagnosis reads from a kept object's metadata: `managedFields` and the
-/// annotations (kubectl's last-applied configuration alone can double a pod's size).
-fn slim(meta: &mut kube::api::ObjectMeta) {
-    meta.managed_fields = None;
-    meta.annotations = None;
 }
 
 /// An error and its causes on one line, repeated links dropped (hyper and tower nest the same
