@@ -14,18 +14,20 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
 mod kubeconfig;
+mod lists;
 mod reader;
 
 use super::assemble::assemble;
 use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
+use lists::slim;
 use reader::LiveReader;
 
 /// Page size for lists, kubectl's default `--chunk-size`.
@@ -33,6 +35,13 @@ pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// Most pages one list follows (a million objects at the default page size): a server that
 /// hands out fresh `continue` tokens forever is stopped here.
 pub const MAX_PAGES: usize = 2000;
+/// Most pods with a waiting container a scan keeps (and diagnoses) from one list; past it the
+/// list is not followed further and a note says so.
+pub const MAX_KEPT_PODS: usize = 2_000;
+/// Most events of those pods a scan keeps from one list.
+pub const MAX_KEPT_EVENTS: usize = 10_000;
+/// Most items any other list (one pod's events, a namespace's docker secrets) keeps.
+pub const MAX_LISTED: usize = 10_000;
 /// A gathering phase (one paged list, one prefetch round, one pod's reads) may take this many
 /// `--timeout`s in all; each API call within it gets at most one.
 pub const PHASE_TIMEOUTS: u32 = 4;
@@ -202,68 +211,6 @@ impl LiveSource {
         }
     }
 
-    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list.
-    async fn list_all<K>(
-        &self,
-        api: Api<K>,
-        fields: Option<&str>,
-    ) -> Result<std::result::Result<Vec<K>, String>>
-    where
-        K: Clone + DeserializeOwned + Debug,
-    {
-        self.list_kept(api, fields, |_| true).await
-    }
-
-    /// Lists every page, keeping only the items `keep` accepts as each page arrives, so a
-    /// cluster-wide scan never holds every pod and event at once.
-    async fn list_kept<K>(
-        &self,
-        api: Api<K>,
-        fields: Option<&str>,
-        keep: impl Fn(&K) -> bool,
-    ) -> Result<std::result::Result<Vec<K>, String>>
-    where
-        K: Clone + DeserializeOwned + Debug,
-    {
-        let mut items = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        let phase = self.phase();
-        loop {
-            let mut lp = ListParams::default().limit(self.page_size);
-            if let Some(f) = fields {
-                lp = lp.fields(f);
-            }
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page = match phase.call(self, api.list(&lp)).await? {
-                Ok(p) => p,
-                Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
-                Err(e) => return Err(self.fatal(e)),
-            };
-            items.extend(page.items.into_iter().filter(|i| keep(i)));
-            match page.metadata.continue_.filter(|t| !t.is_empty()) {
-                Some(t) if !seen.insert(t.clone()) => {
-                    return Err(Error::Api(format!(
-                        "{} sent a continue token it had already sent, after {} pages; \
-                         stopped following it",
-                        self.server,
-                        seen.len() + 1
-                    )));
-                }
-                Some(_) if seen.len() >= MAX_PAGES => {
-                    return Err(Error::Api(format!(
-                        "{} still had more after {MAX_PAGES} pages of {}; stopped following it",
-                        self.server, self.page_size
-                    )));
-                }
-                Some(t) => token = Some(t),
-                None => return Ok(Ok(items)),
-            }
-        }
-    }
-
     fn namespaced<K>(&self, namespace: &str) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -369,11 +316,24 @@ impl LiveSource {
         };
         let where_ = namespace.map_or("all namespaces".to_string(), |n| n.to_string());
         // Only a pod with a waiting container can be failing a pull (`is_failing`), and only
-        // its events matter: the rest are dropped page by page.
-        let pods = self
-            .list_kept(pods_api, None, any_container_waiting)
+        // its events matter: the rest are dropped page by page, and what is kept is slimmed.
+        let mut shared_unreadable = Vec::new();
+        let listed = self
+            .list_kept(pods_api, None, MAX_KEPT_PODS, |p: &mut Pod| {
+                any_container_waiting(p) && {
+                    slim(&mut p.metadata);
+                    true
+                }
+            })
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
+        if listed.capped {
+            shared_unreadable.push(format!(
+                "pods in {where_} past the first {MAX_KEPT_PODS} with a waiting container \
+                 (the cap a scan keeps; scan fewer namespaces with -n to see the rest)"
+            ));
+        }
+        let pods = listed.items;
         let waiting: HashSet<(String, String)> = pods
             .iter()
             .map(|p| {
@@ -383,19 +343,34 @@ impl LiveSource {
                 )
             })
             .collect();
-        let for_waiting = |e: &Event| {
+        let for_waiting = |e: &mut Event| {
             let io = &e.involved_object;
             waiting.contains(&(
                 io.namespace.clone().unwrap_or_default(),
                 io.name.clone().unwrap_or_default(),
-            ))
+            )) && {
+                slim(&mut e.metadata);
+                true
+            }
         };
-        let mut shared_unreadable = Vec::new();
         let events = match self
-            .list_kept(events_api, Some("involvedObject.kind=Pod"), for_waiting)
+            .list_kept(
+                events_api,
+                Some("involvedObject.kind=Pod"),
+                MAX_KEPT_EVENTS,
+                for_waiting,
+            )
             .await?
         {
-            Ok(ev) => ev,
+            Ok(ev) => {
+                if ev.capped {
+                    shared_unreadable.push(format!(
+                        "events in {where_} past the first {MAX_KEPT_EVENTS} about pods with a \
+                         waiting container (the cap a scan keeps)"
+                    ));
+                }
+                ev.items
+            }
             Err(m) => {
                 shared_unreadable.push(format!("events in {where_}: forbidden ({m})"));
                 Vec::new()
@@ -432,7 +407,18 @@ impl LiveSource {
         reader.prefetch(&only_pods).await?;
         let mut scenes = Vec::with_capacity(failing.len());
         for (pod, events) in failing {
-            scenes.push(assemble(&reader, pod, events, shared_unreadable.clone()).await?);
+            let mut unreadable = shared_unreadable.clone();
+            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+            if !reader::readable_namespace(ns) {
+                unreadable.push(format!(
+                    "namespace {} (pod {}): not a DNS-1123 label, so nothing in it was asked \
+                     for (the API server creates no such namespace); the pod is diagnosed from \
+                     its status and events alone",
+                    crate::diagnose::names::shown(ns),
+                    crate::diagnose::names::shown(pod.metadata.name.as_deref().unwrap_or(""))
+                ));
+            }
+            scenes.push(assemble(&reader, pod, events, unreadable).await?);
         }
         Ok(scenes)
     }

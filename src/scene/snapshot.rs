@@ -8,7 +8,7 @@
 //! finds: the rest of the file never changes a pod's diagnosis. A malformed
 //! file is `Error::BadFile` with the line, never a panic.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +50,9 @@ pub struct SnapshotSource {
     others: Arc<Mutex<OthersCache>>,
     /// What this load keeps of the file.
     keep: Keep,
+    /// A scan's record of pods read with no waiting container, by (namespace, name): their
+    /// events are dropped as they are read, not typed and held to the end.
+    healthy: HashSet<(String, String)>,
     /// Whether the file held any pod, event or secret, kept or not.
     held_objects: bool,
 }
@@ -206,10 +209,19 @@ impl SnapshotSource {
         if !self.keep.wants(&kind, &mut obj) {
             return Ok(());
         }
+        if matches!(self.keep, Keep::Scan)
+            && kind == "Event"
+            && keep::event_pod_key(&obj).is_some_and(|k| self.healthy.contains(&k))
+        {
+            return Ok(());
+        }
         match kind.as_str() {
             "Pod" => {
                 let pod: Pod = typed(&kind, obj)?;
                 if matches!(self.keep, Keep::Scan) && !any_container_waiting(&pod) {
+                    let m = pod.metadata;
+                    self.healthy
+                        .insert((m.namespace.unwrap_or_default(), m.name.unwrap_or_default()));
                     return Ok(());
                 }
                 self.pods.push(pod)

@@ -1,7 +1,8 @@
 //! Hostile registries: every scenario of issue 8 against the real `pulldoctor image` binary;
 //! this file holds the runner and the transport faults, `hostile/auth.rs` where credentials go.
 //! Issue 13's bounds run through the same runner: `hostile/api.rs` (API servers and exec
-//! plugins), `hostile/files.rs` (endless and large files), `hostile/tags.rs` (huge tag lists)
+//! plugins), `hostile/files.rs` (endless and large files), `hostile/tags.rs` (huge tag lists,
+//! for one image and across a scan)
 //! and `hostile/words.rs` (what a timed-out handshake or an IP-as-DNS SAN is called);
 //! `hostile/secrets.rs` and `hostile/cluster_secrets.rs` the secrets a registry, token server,
 //! API server, Secret, key, reference or exec plugin may echo, and `hostile/terminal.rs` the

@@ -126,6 +126,13 @@ impl<'a> LiveReader<'a> {
     }
 }
 
+/// Whether objects of `namespace` can be asked for: the API server only creates namespaces
+/// named as DNS-1123 labels, so any other name (a broken or hostile server's, which may not
+/// even fit in a URL path, or may name another path) holds nothing to read and is never sent.
+pub(super) fn readable_namespace(namespace: &str) -> bool {
+    crate::diagnose::names::dns_label(namespace)
+}
+
 fn cached<T: Clone>(cache: &Cache<T>, key: &str) -> Option<Lookup<T>> {
     cache.lock().ok()?.get(key).cloned()
 }
@@ -138,6 +145,9 @@ fn remember<T: Clone>(cache: &Cache<T>, key: String, value: &Lookup<T>) {
 
 impl Reader for LiveReader<'_> {
     async fn secret(&self, namespace: &str, name: &str) -> Result<Lookup<Secret>> {
+        if !readable_namespace(namespace) {
+            return Ok(Lookup::NotAsked);
+        }
         let key = format!("{namespace}/{name}");
         if let Some(hit) = cached(&self.secrets, &key) {
             return Ok(hit);
@@ -151,6 +161,9 @@ impl Reader for LiveReader<'_> {
     }
 
     async fn service_account(&self, namespace: &str, name: &str) -> Result<Lookup<ServiceAccount>> {
+        if !readable_namespace(namespace) {
+            return Ok(Lookup::NotAsked);
+        }
         let key = format!("{namespace}/{name}");
         if let Some(hit) = cached(&self.accounts, &key) {
             return Ok(hit);
@@ -179,6 +192,9 @@ impl Reader for LiveReader<'_> {
         kind: &str,
         name: &str,
     ) -> Result<Lookup<Option<OwnerReference>>> {
+        if !readable_namespace(namespace) {
+            return Ok(Lookup::NotAsked);
+        }
         let key = format!("{kind}/{namespace}/{name}");
         if let Some(hit) = cached(&self.controllers, &key) {
             return Ok(hit);
@@ -209,6 +225,9 @@ impl Reader for LiveReader<'_> {
     }
 
     async fn namespace_pull_secrets(&self, namespace: &str) -> Result<Lookup<Vec<Secret>>> {
+        if !readable_namespace(namespace) {
+            return Ok(Lookup::NotAsked);
+        }
         if let Some(hit) = cached(&self.ns_secrets, namespace) {
             return Ok(hit);
         }
@@ -248,7 +267,12 @@ impl Reader for LiveReader<'_> {
         if !self.source.other_namespaces {
             return Ok((found.into(), lines));
         }
-        for name in names {
+        // A missing name outside the grammar names no secret anywhere (and would reach the
+        // field selector as written).
+        for name in names
+            .iter()
+            .filter(|n| crate::diagnose::names::dns_subdomain(n))
+        {
             let api: Api<Secret> = Api::all(self.source.client.clone());
             match self
                 .source

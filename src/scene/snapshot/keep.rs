@@ -20,7 +20,8 @@ pub(super) enum Keep {
         namespace: Option<String>,
         name: String,
     },
-    /// A scan's share: pods with a waiting container (judged once typed), everything else.
+    /// A scan's share: pods with a waiting container (judged once typed), everything else but
+    /// the events of pods already read without one (kubectl writes pods before events).
     Scan,
 }
 
@@ -67,6 +68,18 @@ impl Keep {
             _ => true,
         }
     }
+}
+
+/// The (namespace, name) of the pod an event is about, as `list.rs`'s `event_pod` reads it
+/// once typed (`regarding` for `events.k8s.io/v1`); None when it is not about a pod.
+pub(super) fn event_pod_key(obj: &Value) -> Option<(String, String)> {
+    let about = ["/involvedObject", "/regarding"]
+        .iter()
+        .find_map(|p| obj.pointer(p).filter(|o| o.is_object()))?;
+    Some((
+        text(about, "/namespace").unwrap_or("").to_string(),
+        text(about, "/name")?.to_string(),
+    ))
 }
 
 /// A docker secret by its `type`, as `is_docker_secret` judges the typed one.

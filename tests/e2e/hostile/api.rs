@@ -60,6 +60,13 @@ fn hostile_api_fresh_continue_tokens_forever_stop_at_the_page_cap() {
         &args(&["scan", "--no-probe", "--kubeconfig", kc.to_str().unwrap()]),
     );
     assert_stopped(&r, "2000 pages");
+    // The same waiting pods on every page are kept once: holding each page's copies took
+    // 176 MiB by the page cap.
+    assert!(
+        r.peak_kib > 0 && r.peak_kib < 64 * 1024,
+        "peak {} KiB",
+        r.peak_kib
+    );
     let lists = api
         .requests()
         .iter()
@@ -67,6 +74,44 @@ fn hostile_api_fresh_continue_tokens_forever_stop_at_the_page_cap() {
         .count();
     println!("pod list pages requested: {lists}");
     assert!((2000..=2001).contains(&lists), "{lists} pages");
+}
+
+#[test]
+fn hostile_api_fresh_pods_on_every_page_stop_at_the_kept_cap() {
+    let api = cluster();
+    api.endless_list("pods", Endless::FreshObjects);
+    let kc = api.kubeconfig();
+    let r = run_args(
+        marker("fresh-pods"),
+        &args(&["scan", "--no-probe", "--kubeconfig", kc.to_str().unwrap()]),
+    );
+    let lists = api
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/api/v1/namespaces/shop/pods")
+        .count();
+    println!(
+        "fresh pods on every page: exit {:?} after {lists} pages in {:?}, peak {} KiB",
+        r.code, r.wall, r.peak_kib
+    );
+    // The scan goes on with the pods it kept, and says where it stopped and why.
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.wall < HANG, "took {:?}", r.wall);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("past the first 2000 with a waiting container (the cap a scan keeps"),
+        "{notes}"
+    );
+    let pods = report["totals"]["pods"].as_u64().unwrap();
+    assert!(pods > 0 && pods <= 2000, "{pods} failing pods");
+    // Nine waiting pods a page: the cap stops the list long before the page cap.
+    assert!(lists < 400, "{lists} pages");
+    assert!(
+        r.peak_kib > 0 && r.peak_kib < 128 * 1024,
+        "peak {} KiB",
+        r.peak_kib
+    );
 }
 
 #[test]
@@ -223,4 +268,104 @@ fn hostile_api_a_hanging_exec_plugin_is_stopped_at_the_timeout() {
     assert_stopped(&r, "no credential within 3 s");
     assert_eq!(runs(dir.path()), 1);
     assert!(h.seen().is_empty(), "no request without a credential");
+}
+
+/// A failing pod in `namespace`, waiting on an image of the closed `registry` port, pulling with
+/// secret `regcred`.
+fn pod_in(namespace: &str, name: &str, registry: &str) -> Value {
+    let image = format!("{registry}/app:1.0");
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [{"name": "app", "image": image}],
+                 "imagePullSecrets": [{"name": "regcred"}]},
+        "status": {"phase": "Pending", "containerStatuses": [{
+            "name": "app", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff",
+                "message": format!("Back-off pulling image \"{image}\"")}}}]}
+    })
+}
+
+#[test]
+fn hostile_api_namespaces_that_are_no_dns_label_get_a_finding_not_an_exit_2() {
+    let api = cluster();
+    let registry = format!("127.0.0.1:{}", refused_port());
+    // The API server validates namespaces (DNS-1123 labels); a broken or hostile one may list
+    // pods in namespaces no URL path can hold, or that name another path.
+    let hostile = ["Shop_Prod", "shop x", "shop/../kube-system", "shop?watch=1"];
+    for (i, ns) in hostile.iter().enumerate() {
+        api.add(pod_in(ns, &format!("odd-{i}"), &registry));
+    }
+    let kc = api.kubeconfig();
+    let r = run_args(
+        marker("odd-ns"),
+        &args(&[
+            "scan",
+            "-A",
+            "--no-probe",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ]),
+    );
+    println!(
+        "scan -A with {} odd namespaces: exit {:?} in {:?}",
+        hostile.len(),
+        r.code,
+        r.wall
+    );
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let failing = report["failing_pods"].as_array().unwrap();
+    // The shop fixture's failing pods are diagnosed as before, beside the odd ones.
+    assert!(
+        failing.iter().any(|p| p["namespace"] == "shop"),
+        "{}",
+        r.stdout
+    );
+    for (i, ns) in hostile.iter().enumerate() {
+        let pod = failing
+            .iter()
+            .find(|p| p["name"] == format!("odd-{i}"))
+            .unwrap_or_else(|| panic!("odd-{i} in {ns:?} is not listed: {}", r.stdout));
+        assert_eq!(pod["namespace"], *ns);
+        let v = &pod["verdicts"][0];
+        println!("{ns:?}: {}", v["cause"]);
+        // The pod's own finding: its namespace is named, and no command carries it.
+        let fixes = v["fixes"].as_array().unwrap();
+        assert!(
+            fixes.iter().any(|f| f["kind"] == "note"
+                && f["text"].as_str().is_some_and(
+                    |t| t.contains(&format!("{ns:?}")) && t.contains("not a DNS-1123 label")
+                )),
+            "{pod}"
+        );
+        assert!(fixes.iter().all(|f| f["kind"] == "note"), "{pod}");
+    }
+    // Each namespace is named in a note saying why nothing in it was read.
+    let notes = report["notes"].to_string();
+    for ns in hostile {
+        assert!(
+            notes.contains(&format!(
+                "namespace {}",
+                serde_json::to_string(ns).unwrap().replace('"', "\\\"")
+            )),
+            "{ns:?} not in {notes}"
+        );
+    }
+    assert!(notes.contains("not a DNS-1123 label"), "{notes}");
+    // Nothing was read in them: no request path names them, encoded or not.
+    for q in api.requests() {
+        assert!(
+            !q.path.contains("Shop_Prod")
+                && !q.path.contains("shop%20x")
+                && !q.path.contains("kube-system"),
+            "{q:?}"
+        );
+    }
 }

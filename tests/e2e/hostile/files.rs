@@ -113,19 +113,25 @@ fn yaml_pod(ns: &str, name: &str, waiting: bool) -> String {
     )
 }
 
-/// A kubectl-style YAML `List` of about `mb` megabytes: healthy pods across 100 namespaces,
-/// and one failing pod `web` in `shop` with its event.
+/// A kubectl-style YAML `List` of about `mb` megabytes: healthy pods across 100 namespaces with
+/// their events, and one failing pod `web` in `shop` with its event.
 fn big_yaml_snapshot(mb: usize) -> String {
     let mut s = String::from("apiVersion: v1\nitems:\n");
     s.push_str(&yaml_pod("shop", "web", true));
     s.push_str("- apiVersion: v1\n  kind: Event\n  metadata:\n    name: web.1\n    namespace: shop\n  involvedObject:\n    kind: Pod\n    name: web\n    namespace: shop\n    uid: uid-shop-web\n  reason: Failed\n  type: Warning\n  message: 'Failed to pull image \"127.0.0.1:9/app:1\": failed to resolve reference \"127.0.0.1:9/app:1\": 127.0.0.1:9/app:1: not found'\n");
     let mut i = 0;
     while s.len() < mb * 1000 * 1000 {
-        s.push_str(&yaml_pod(
-            &format!("ns-{}", i % 100),
-            &format!("app-{i}"),
-            false,
-        ));
+        let (ns, name) = (format!("ns-{}", i % 100), format!("app-{i}"));
+        s.push_str(&yaml_pod(&ns, &name, false));
+        // A healthy pod's own events, as kubelet writes them.
+        for (n, reason) in ["Scheduled", "Pulled", "Created", "Started"]
+            .iter()
+            .enumerate()
+        {
+            s.push_str(&format!(
+                "- apiVersion: v1\n  kind: Event\n  metadata:\n    name: {name}.{n}\n    namespace: {ns}\n  involvedObject:\n    kind: Pod\n    name: {name}\n    namespace: {ns}\n    uid: uid-{ns}-{name}\n  reason: {reason}\n  type: Normal\n  message: '{reason} container app of pod {ns}/{name} on node worker-1 with image 127.0.0.1:9/app:1'\n"
+            ));
+        }
         i += 1;
     }
     s.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
@@ -170,9 +176,21 @@ fn hostile_large_snapshots_are_read_item_by_item() {
     drop(text);
     let json = dir.path().join("cluster.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
-    drop(value);
+    // And as a multi-document stream (`---` between objects), as `kubectl get` of single
+    // objects concatenated, or a GitOps dump, lays them out.
+    let stream = dir.path().join("cluster-stream.yaml");
+    let docs: Vec<String> = value["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| serde_yaml_ng::to_string(o).unwrap())
+        .collect();
+    std::fs::write(&stream, docs.join("---\n")).unwrap();
+    drop((value, docs));
     let size = |p: &Path| std::fs::metadata(p).unwrap().len() as usize;
-    for (file, what) in [(&yaml, "pod, YAML"), (&json, "pod, JSON")] {
+    let files = [(&yaml, "YAML"), (&json, "JSON"), (&stream, "YAML stream")];
+    let mut pod_peaks = Vec::new();
+    for (file, what) in files {
         let r = run_args(
             marker("big-pod"),
             &args(&[
@@ -185,7 +203,7 @@ fn hostile_large_snapshots_are_read_item_by_item() {
                 file.to_str().unwrap(),
             ]),
         );
-        assert_streamed(&r, what, size(file), &[1]);
+        assert_streamed(&r, &format!("pod, {what}"), size(file), &[1]);
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(
             v["verdicts"].as_array().map(Vec::len),
@@ -193,6 +211,7 @@ fn hostile_large_snapshots_are_read_item_by_item() {
             "{}",
             r.stdout
         );
+        pod_peaks.push(r.peak_kib);
     }
     // Without -n the pod is found by name in the snapshot.
     let r = run_args(
@@ -206,18 +225,28 @@ fn hostile_large_snapshots_are_read_item_by_item() {
         ]),
     );
     assert_streamed(&r, "pod without -n, YAML", size(&yaml), &[1]);
-    let r = run_args(
-        marker("big-scan"),
-        &args(&[
-            "scan",
-            "-A",
-            "--no-probe",
-            "--snapshot",
-            yaml.to_str().unwrap(),
-        ]),
-    );
-    // Unprobed, the one failing pod may or may not count as a problem: the bound is the point.
-    assert_streamed(&r, "scan -A, YAML", size(&yaml), &[0, 1]);
+    for ((file, what), pod_peak) in files.into_iter().zip(pod_peaks) {
+        let r = run_args(
+            marker("big-scan"),
+            &args(&[
+                "scan",
+                "-A",
+                "--no-probe",
+                "--snapshot",
+                file.to_str().unwrap(),
+            ]),
+        );
+        // Unprobed, the one failing pod may or may not count as a problem: the bound is the
+        // point.
+        assert_streamed(&r, &format!("scan -A, {what}"), size(file), &[0, 1]);
+        // A scan keeps what `pod` keeps and little more: the failing pod and its event, not
+        // the healthy pods' events (typed and held to the end, they took 6 MiB more here).
+        assert!(
+            r.peak_kib < pod_peak + 3 * 1024,
+            "scan -A, {what}: peak {} KiB, pod {pod_peak} KiB",
+            r.peak_kib
+        );
+    }
 }
 
 #[test]

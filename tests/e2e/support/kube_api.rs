@@ -86,6 +86,9 @@ pub enum Endless {
     FreshTokens,
     /// The same `continue` token on every page.
     SameToken,
+    /// A fresh `continue` token and fresh objects on every page: the same items renamed
+    /// `NAME-pN` (new uids too), as a server inventing objects would list them.
+    FreshObjects,
 }
 
 /// A running server; dropping it stops it.
@@ -424,10 +427,23 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> 
         && code == 200
         && let Some(how) = st.endless.get(rt.resource)
     {
+        let n = st.requests.len();
         let token = match how {
-            Endless::FreshTokens => format!("more-{}", st.requests.len()),
+            Endless::FreshTokens | Endless::FreshObjects => format!("more-{n}"),
             Endless::SameToken => "more".to_string(),
         };
+        if *how == Endless::FreshObjects
+            && let Some(items) = body["items"].as_array_mut()
+        {
+            for item in items {
+                let m = &mut item["metadata"];
+                for field in ["name", "uid"] {
+                    if let Some(v) = m[field].as_str() {
+                        m[field] = Value::String(format!("{v}-p{n}"));
+                    }
+                }
+            }
+        }
         body["metadata"]["continue"] = Value::String(token);
     }
     if table && code == 200 && rt.resource == "pods" {

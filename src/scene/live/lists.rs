@@ -1,0 +1,129 @@
+//! Paged lists from the API server, bounded: pages capped and repeated tokens refused (in
+//! `list_kept`), each object kept once and at most a cap of them, slimmed as it is kept.
+//!
+//! kube-apiserver pages with `limit`/`continue`
+//! (<https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks>)
+//! and never lists one object twice; a server that repeats or invents objects page after page
+//! must not grow pulldoctor without bound.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+
+use kube::api::{Api, ListParams};
+use serde::de::DeserializeOwned;
+
+use super::{LiveSource, MAX_LISTED, MAX_PAGES};
+use crate::{Error, Result};
+
+/// What one list kept, and whether it stopped at its cap.
+pub(super) struct Listed<K> {
+    pub(super) items: Vec<K>,
+    pub(super) capped: bool,
+}
+
+impl LiveSource {
+    /// Lists every page; `Ok(Err(message))` when RBAC refuses the list. More than
+    /// [`MAX_LISTED`] distinct items is an error naming the cap.
+    pub(super) async fn list_all<K>(
+        &self,
+        api: Api<K>,
+        fields: Option<&str>,
+    ) -> Result<std::result::Result<Vec<K>, String>>
+    where
+        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
+    {
+        let listed = self.list_kept(api, fields, MAX_LISTED, |_| true).await?;
+        match listed {
+            Ok(l) if l.capped => Err(Error::Api(format!(
+                "{} listed more than {MAX_LISTED} {} (the cap for one list); stopped reading it",
+                self.server,
+                K::plural(&())
+            ))),
+            other => Ok(other.map(|l| l.items)),
+        }
+    }
+
+    /// Lists every page, keeping only the items `keep` accepts (and may slim) as each page
+    /// arrives, each distinct object once and at most `cap` of them, so a cluster-wide scan
+    /// never holds every pod and event at once, and a server that repeats or invents objects
+    /// page after page cannot grow it without bound.
+    pub(super) async fn list_kept<K>(
+        &self,
+        api: Api<K>,
+        fields: Option<&str>,
+        cap: usize,
+        keep: impl Fn(&mut K) -> bool,
+    ) -> Result<std::result::Result<Listed<K>, String>>
+    where
+        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
+    {
+        let mut items = Vec::new();
+        let mut kept: HashSet<(String, String, String)> = HashSet::new();
+        let mut token: Option<String> = None;
+        let mut seen = HashSet::new();
+        let phase = self.phase();
+        loop {
+            let mut lp = ListParams::default().limit(self.page_size);
+            if let Some(f) = fields {
+                lp = lp.fields(f);
+            }
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = match phase.call(self, api.list(&lp)).await? {
+                Ok(p) => p,
+                Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
+                Err(e) => return Err(self.fatal(e)),
+            };
+            for mut item in page.items {
+                let m = item.meta();
+                let id = (
+                    m.namespace.clone().unwrap_or_default(),
+                    m.name.clone().unwrap_or_default(),
+                    m.uid.clone().unwrap_or_default(),
+                );
+                if kept.contains(&id) || !keep(&mut item) {
+                    continue;
+                }
+                if items.len() >= cap {
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: true,
+                    }));
+                }
+                kept.insert(id);
+                items.push(item);
+            }
+            match page.metadata.continue_.filter(|t| !t.is_empty()) {
+                Some(t) if !seen.insert(t.clone()) => {
+                    return Err(Error::Api(format!(
+                        "{} sent a continue token it had already sent, after {} pages; \
+                         stopped following it",
+                        self.server,
+                        seen.len() + 1
+                    )));
+                }
+                Some(_) if seen.len() >= MAX_PAGES => {
+                    return Err(Error::Api(format!(
+                        "{} still had more after {MAX_PAGES} pages of {}; stopped following it",
+                        self.server, self.page_size
+                    )));
+                }
+                Some(t) => token = Some(t),
+                None => {
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: false,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Drops what no diagnosis reads from a kept object's metadata: `managedFields` and the
+/// annotations (kubectl's last-applied configuration alone can double a pod's size).
+pub(super) fn slim(meta: &mut kube::api::ObjectMeta) {
+    meta.managed_fields = None;
+    meta.annotations = None;
+}
