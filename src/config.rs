@@ -28,7 +28,7 @@ impl Common {
     pub fn from_cli(cli: &Cli) -> crate::Result<Common> {
         if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout <= 3600.0) {
             return Err(crate::Error::Usage(format!(
-                "--timeout must be between 0 and 3600 seconds, got {}",
+                "--timeout must be more than 0 and at most 3600 seconds, got {}",
                 cli.timeout
             )));
         }

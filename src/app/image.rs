@@ -143,9 +143,7 @@ fn platforms(args: &ImageArgs) -> crate::Result<Vec<Platform>> {
     }
     args.platforms
         .iter()
-        .map(|p| {
-            Platform::parse(p).map_err(|e| crate::Error::Usage(format!("--platform {p}: {}", e.0)))
-        })
+        .map(|p| Platform::parse(p).map_err(|e| crate::Error::Usage(format!("--platform: {e}"))))
         .collect()
 }
 

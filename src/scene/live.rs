@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::Api;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
@@ -98,11 +98,16 @@ impl LiveSource {
         };
         kubeconfig::check_sizes(opts.kubeconfig.as_deref())?;
         let mut config = if let Some(path) = &opts.kubeconfig {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))))?;
+            let kc = Kubeconfig::read_from(path).map_err(|e| match e {
+                // kube's own text quotes the path twice; say it once, as kubectl does.
+                KubeconfigError::ReadConfig(io, _) => {
+                    Error::Kubeconfig(format!("cannot read {}: {io}", path.display()))
+                }
+                e => Error::Kubeconfig(format!("{}: {}", path.display(), one_line(&e))),
+            })?;
             Config::from_custom_kubeconfig(kc, &kopts)
                 .await
-                .map_err(|e| Error::Kubeconfig(one_line(&e)))?
+                .map_err(|e| config_error(&e))?
         } else {
             match Config::from_kubeconfig(&kopts).await {
                 Ok(c) => c,
@@ -113,7 +118,7 @@ impl LiveSource {
                         one_line(&e)
                     ))
                 })?,
-                Err(e) => return Err(Error::Kubeconfig(one_line(&e))),
+                Err(e) => return Err(config_error(&e)),
             }
         };
         remember_credentials(&config.auth_info);
@@ -426,6 +431,16 @@ impl LiveSource {
 
 /// An error and its causes on one line, repeated links dropped (hyper and tower nest the same
 /// text several times).
+/// A kubeconfig that cannot be used, in kubectl's words where kubectl has them.
+fn config_error(e: &KubeconfigError) -> Error {
+    match e {
+        KubeconfigError::LoadContext(name) => Error::Kubeconfig(format!(
+            "context was not found for specified context: {name}"
+        )),
+        e => Error::Kubeconfig(one_line(e)),
+    }
+}
+
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     // Every wrapper of such an error repeats its text, so it replaces the whole chain.
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);

@@ -65,6 +65,61 @@ fn bad_arguments_and_unreadable_files_exit_2_with_one_line() {
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
+/// Refusals say what is wrong and what is expected, once, in the words kubectl uses.
+#[test]
+fn refusals_say_what_is_expected() {
+    let run = pulldoctor(&["image", "127.0.0.1:1/app", "--timeout", "0"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("more than 0 and at most 3600 seconds, got 0"),
+        "{}",
+        run.stderr
+    );
+    let run = pulldoctor(&[
+        "image",
+        "127.0.0.1:1/app",
+        "--platform",
+        "linux",
+        "--no-probe",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("expected os/architecture[/variant]"),
+        "{}",
+        run.stderr
+    );
+    let run = pulldoctor(&["pod", "x", "--kubeconfig", "/nonexistent/kc"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.matches("/nonexistent/kc").count(),
+        1,
+        "the path once, unquoted: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("'\""), "{}", run.stderr);
+    // A context the kubeconfig lacks: kubectl's own sentence, checked against kubectl itself.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("config");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: a\n",
+    )
+    .unwrap();
+    let kc = kc.to_str().unwrap();
+    let run = pulldoctor(&["pod", "x", "--kubeconfig", kc, "--context", "nope"]);
+    assert_eq!(run.code, 2);
+    let ours = "context was not found for specified context: nope";
+    assert!(run.stderr.contains(ours), "{}", run.stderr);
+    let kubectl = Command::new("kubectl")
+        .args(["--kubeconfig", kc, "--context", "nope", "get", "pods"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl");
+    let theirs = String::from_utf8_lossy(&kubectl.stderr);
+    assert!(theirs.contains(ours), "kubectl now says: {theirs}");
+}
+
 #[test]
 fn kubectl_runs_it_as_a_plugin() {
     let (code, out, _) = plugin(&["pod", "--help"]);
