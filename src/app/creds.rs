@@ -30,7 +30,61 @@ pub fn for_scene(scene: &Scene, image: &ImageRef) -> ImageCredentials {
         .found()
         .map(|v| v.iter().collect());
     input.other_namespace_secrets = scene.other_namespace_secrets.iter().collect();
-    credentials::for_image(&input, image)
+    let creds = credentials::for_image(&input, image);
+    log(scene, image, &creds);
+    creds
+}
+
+/// Which secrets were considered and which keys matched: names and keys, never a value.
+fn log(scene: &Scene, image: &ImageRef, creds: &ImageCredentials) {
+    let considered: Vec<String> = scene
+        .secrets
+        .iter()
+        .map(|(name, l)| format!("{name} ({})", lookup_word(l)))
+        .collect();
+    tracing::info!(
+        "credentials for {image}: secrets considered: {}",
+        if considered.is_empty() {
+            "none".to_string()
+        } else {
+            considered.join(", ")
+        }
+    );
+    for c in &creds.tries {
+        tracing::info!(
+            "credentials for {image}: {} matches key {}",
+            c.source,
+            c.key
+        );
+    }
+    if creds.tries.is_empty() {
+        tracing::info!(
+            "credentials for {image}: no key matches {}{}",
+            server_key(image),
+            if creds.anonymous {
+                "; kubelet pulls anonymously"
+            } else {
+                ""
+            }
+        );
+    }
+    for f in &creds.findings {
+        tracing::debug!(
+            "credentials for {image}: finding {:?} ({}): {}",
+            f.id,
+            f.secret.as_deref().unwrap_or("-"),
+            f.message
+        );
+    }
+}
+
+fn lookup_word<T>(l: &Lookup<T>) -> &'static str {
+    match l {
+        Lookup::Found(_) => "read",
+        Lookup::NotFound => "not found",
+        Lookup::Forbidden(_) => "forbidden",
+        Lookup::NotAsked => "not read",
+    }
 }
 
 /// The credentials to hand the probe, in kubelet's order.

@@ -45,12 +45,15 @@ async fn connect(
 
 /// Sends tracing output to stderr at the level `-v` asks for. pulldoctor's own secrets only
 /// exist as `Redacted`; what a registry or cluster echoes is scrubbed and made inert per line.
+///
+/// Libraries stay silent below `-vv`: their errors (kube's on an unreachable API server) repeat
+/// the one-line error pulldoctor prints anyway.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
-        1 => "pulldoctor=info",
-        2 => "pulldoctor=debug",
-        _ => "pulldoctor=trace,kube=debug",
+        0 => "off,pulldoctor=warn",
+        1 => "off,pulldoctor=info",
+        2 => "warn,pulldoctor=debug",
+        _ => "info,pulldoctor=trace,kube=debug",
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(|| ScrubbedStderr)

@@ -194,6 +194,10 @@ impl Prober {
     ) -> crate::Result<ProbeReport> {
         let trust: Trust = Trust::resolve(&self.spec, &image.registry, runtime)
             .map_err(|e| crate::Error::Tls(e.to_string()))?;
+        tracing::info!("trust for {}: {}", image.registry, trust.sources.join("; "));
+        for p in &trust.problems {
+            tracing::info!("trust for {}: {p}", image.registry);
+        }
         let mut req = ProbeRequest::new(image.clone(), platform.clone());
         req.credentials = auths;
         req.trust = trust;
@@ -211,7 +215,22 @@ impl Prober {
         req.plain_http = named.iter().any(|u| self.insecure.plain_http_for(u));
         req.insecure_skip_verify = named.iter().any(|u| self.insecure.skip_verify_for(u));
         req.insecure = self.insecure.clone();
+        tracing::info!(
+            "probe {}: {} credential{} to try, timeout {} s",
+            image,
+            req.credentials.len(),
+            if req.credentials.len() == 1 { "" } else { "s" },
+            self.timeout.as_secs_f64()
+        );
+        let started = std::time::Instant::now();
         let report = registry::probe(&req).await;
+        tracing::info!(
+            "probe {}: done, {} step{} in {} ms",
+            image,
+            report.steps.len(),
+            if report.steps.len() == 1 { "" } else { "s" },
+            started.elapsed().as_millis()
+        );
         self.record(&report, &named);
         for p in &report.trust_problems {
             let whose = match self.puller {

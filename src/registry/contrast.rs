@@ -44,6 +44,27 @@ pub async fn run(
     if challenged && !req.credentials.is_empty() && (undecided || req.credentials.len() > 1) {
         credential_contrast(req, client, root, report, deadline, allow_http).await;
     }
+    for c in &report.contrasts {
+        tracing::info!(
+            "contrast: trust {}, credential {}: {} ({} request{}){}",
+            c.trust,
+            c.credential,
+            if c.untested {
+                "untested"
+            } else if c.works {
+                "works"
+            } else {
+                "fails"
+            },
+            c.requests,
+            if c.requests == 1 { "" } else { "s" },
+            if c.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.detail)
+            }
+        );
+    }
     if let Some(summary) = summary(&report.contrasts, req.puller) {
         report.outcome.detail.push_str("; ");
         report.outcome.detail.push_str(&summary);

@@ -133,6 +133,7 @@ impl<'a> Session<'a> {
         let timeout = self.req.step_timeout.min(left);
         let started = Instant::now();
         let shown_url = url.to_string();
+        let url_shown = url.clone();
         let mut step = Step {
             name,
             method: method.to_string(),
@@ -161,15 +162,38 @@ impl<'a> Session<'a> {
             .send(method, url, accept, granted.auth.as_ref(), cap, timeout)
             .await;
         step.elapsed_ms = started.elapsed().as_millis() as u64;
+        let shown = request_line(&step.method, &url_shown);
         match result {
             Err(f) => {
                 step.detail = f.describe();
+                tracing::info!(
+                    "probe {:?}: {shown} -> no answer ({}) in {} ms [{}]",
+                    step.name,
+                    step.detail,
+                    step.elapsed_ms,
+                    step.auth
+                );
                 step.failure = Some(f);
                 self.steps.push(step);
                 None
             }
             Ok(x) => {
                 self.record(&mut step, &x);
+                tracing::info!(
+                    "probe {:?}: {shown} -> {} in {} ms [{}]",
+                    step.name,
+                    x.status,
+                    step.elapsed_ms,
+                    step.auth
+                );
+                tracing::debug!(
+                    "probe {:?}: answered by {}, {} body bytes{}, kept headers {:?}",
+                    step.name,
+                    request_line("", &x.url).trim_start(),
+                    x.body.len(),
+                    if x.truncated { " (truncated)" } else { "" },
+                    step.headers
+                );
                 self.steps.push(step);
                 Some(x)
             }
@@ -364,6 +388,14 @@ impl<'a> Session<'a> {
             s => Err((Some(s), status_verdict(s, &x, "token server"))),
         }
     }
+}
+
+/// `METHOD scheme://host[:port]/path` for a log line: no userinfo, no query (a token request's
+/// query names the scope only, but a realm may carry anything).
+fn request_line(method: &str, url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{method} {}://{host}{port}{}", url.scheme(), url.path())
 }
 
 /// The challenges of a 401.

@@ -131,6 +131,11 @@ impl LiveSource {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
+        tracing::info!(
+            "gather: API server {}, namespace {namespace}, timeout {} s",
+            server.trim_end_matches('/'),
+            opts.timeout.as_secs_f64()
+        );
         let client = Client::try_from(config).map_err(|e| match e {
             // The user's credentials (an exec plugin), not TLS, failed.
             kube::Error::Auth(_) => Error::Kubeconfig(one_line(&e)),
@@ -208,10 +213,23 @@ impl LiveSource {
         if !crate::diagnose::names::dns_subdomain(name) {
             return Ok(Lookup::NotFound);
         }
-        match self.call(api.get(name)).await? {
-            Ok(o) => Ok(Lookup::Found(o)),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Lookup::NotFound),
-            Err(kube::Error::Api(s)) if s.code == 403 => Ok(Lookup::Forbidden(s.message.clone())),
+        let started = Instant::now();
+        let got = self.call(api.get(name)).await?;
+        let kind = kind_name::<K>();
+        let ms = started.elapsed().as_millis();
+        match got {
+            Ok(o) => {
+                tracing::info!("gather: read {kind} {name} in {ms} ms");
+                Ok(Lookup::Found(o))
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                tracing::info!("gather: {kind} {name} not found ({ms} ms)");
+                Ok(Lookup::NotFound)
+            }
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                tracing::info!("gather: {kind} {name} forbidden ({ms} ms)");
+                Ok(Lookup::Forbidden(s.message.clone()))
+            }
             Err(e) => Err(self.fatal(e)),
         }
     }
@@ -238,6 +256,12 @@ impl LiveSource {
         self.list_all(self.namespaced::<Event>(ns), Some(&fields))
             .await
     }
+}
+
+/// A kind's short name (`Secret`) for a log line.
+fn kind_name<K>() -> &'static str {
+    let full = std::any::type_name::<K>();
+    full.rsplit("::").next().unwrap_or(full)
 }
 
 /// A gathering phase's deadline: each call in it gets `--timeout` or what is left, whichever is
@@ -290,11 +314,18 @@ impl Source for LiveSource {
 
 impl LiveSource {
     async fn read_pod_scene(&self, namespace: &str, name: &str) -> Result<Scene> {
+        let started = Instant::now();
         let pod = match self
             .call(self.namespaced::<Pod>(namespace).get(name))
             .await?
         {
-            Ok(p) => p,
+            Ok(p) => {
+                tracing::info!(
+                    "gather: read Pod {namespace}/{name} in {} ms",
+                    started.elapsed().as_millis()
+                );
+                p
+            }
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 return Err(Error::PodNotFound {
                     namespace: namespace.to_string(),

@@ -81,11 +81,22 @@ impl SnapshotSource {
     }
 
     fn load_keeping(path: &Path, keep: Keep) -> Result<SnapshotSource> {
+        let started = std::time::Instant::now();
         let text = read_snapshot(path)?;
-        if let Some(list) = json_list(&text) {
-            return SnapshotSource::from_list(path, list, false, keep);
-        }
-        SnapshotSource::parse_keeping(path, &text, keep)
+        tracing::debug!("gather: read {} ({} bytes)", path.display(), text.len());
+        let snap = match json_list(&text) {
+            Some(list) => SnapshotSource::from_list(path, list, false, keep)?,
+            None => SnapshotSource::parse_keeping(path, &text, keep)?,
+        };
+        tracing::info!(
+            "gather: snapshot {}: kept {} pods, {} events, {} secrets in {} ms",
+            path.display(),
+            snap.pods.len(),
+            snap.events.len(),
+            snap.secrets.len(),
+            started.elapsed().as_millis()
+        );
+        Ok(snap)
     }
 
     /// Parses snapshot text; `path` is only used in error messages.

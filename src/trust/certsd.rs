@@ -87,6 +87,11 @@ pub fn load_certs_root(
         });
     }
     let names = lookup_names(registry, runtime);
+    tracing::debug!(
+        "trust: looking under {} for {}",
+        root.display(),
+        names.join(", ")
+    );
     let Some(dir) = names.iter().map(|n| root.join(n)).find(|p| p.is_dir()) else {
         trust.sources.push(format!(
             "no directory for {registry} under {} (looked for {}): system roots only",

@@ -267,6 +267,7 @@ pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TrustError> {
 /// A PEM file's bytes, at most [`crate::limits::MAX_PEM`] of them.
 fn read_pem(path: &Path) -> Result<Vec<u8>, TrustError> {
     use crate::limits::{CapError, MAX_PEM, read_capped};
+    tracing::debug!("trust: reading {}", path.display());
     read_capped(path, MAX_PEM, "a PEM file").map_err(|e| match e {
         CapError::Read { path, source } => TrustError::Read { path, source },
         other => TrustError::TooLarge {

@@ -12,6 +12,7 @@ mod hostile;
 mod image_ci_words;
 mod insecure_hosts;
 mod kube_api;
+mod logs;
 mod namespaces;
 mod pod_scenarios;
 mod probe_auth;

@@ -62,6 +62,18 @@ impl LiveSource {
         let mut token: Option<String> = None;
         let mut seen = HashSet::new();
         let phase = self.phase();
+        let started = std::time::Instant::now();
+        let mut pages = 0usize;
+        let what = K::plural(&());
+        let done = |items: &Vec<K>, pages: usize| {
+            tracing::info!(
+                "gather: listed {} {what}{} in {pages} page{} ({} ms)",
+                items.len(),
+                fields.map(|f| format!(" ({f})")).unwrap_or_default(),
+                if pages == 1 { "" } else { "s" },
+                started.elapsed().as_millis()
+            );
+        };
         loop {
             let mut lp = ListParams::default().limit(self.page_size);
             if let Some(f) = fields {
@@ -72,9 +84,14 @@ impl LiveSource {
             }
             let page = match phase.call(self, api.list(&lp)).await? {
                 Ok(p) => p,
-                Err(kube::Error::Api(s)) if s.code == 403 => return Ok(Err(s.message.clone())),
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    tracing::info!("gather: listing {what} forbidden: {}", s.message);
+                    return Ok(Err(s.message.clone()));
+                }
                 Err(e) => return Err(self.fatal(e)),
             };
+            pages += 1;
+            tracing::debug!("gather: {what} page {pages}: {} items", page.items.len());
             for mut item in page.items {
                 let m = item.meta();
                 let id = (
@@ -86,6 +103,7 @@ impl LiveSource {
                     continue;
                 }
                 if items.len() >= cap {
+                    done(&items, pages);
                     return Ok(Ok(Listed {
                         items,
                         capped: true,
@@ -111,6 +129,7 @@ impl LiveSource {
                 }
                 Some(t) => token = Some(t),
                 None => {
+                    done(&items, pages);
                     return Ok(Ok(Listed {
                         items,
                         capped: false,
