@@ -47,13 +47,14 @@ async fn connect(
 /// exist as `Redacted`; what a registry or cluster echoes is scrubbed and made inert per line.
 ///
 /// Libraries stay silent below `-vv`: their errors (kube's on an unreachable API server) repeat
-/// the one-line error pulldoctor prints anyway.
+/// the one-line error pulldoctor prints anyway. kube's client stays silent at every level: its
+/// warning on an unreadable object quotes the whole response body, a Secret's data included.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "off,pulldoctor=warn",
         1 => "off,pulldoctor=info",
-        2 => "warn,pulldoctor=debug",
-        _ => "info,pulldoctor=trace,kube=debug",
+        2 => "warn,kube_client=off,pulldoctor=debug",
+        _ => "info,kube_client=off,pulldoctor=trace",
     };
     let _ = tracing_subscriber::fmt()
         .with_writer(|| ScrubbedStderr)
