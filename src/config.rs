@@ -42,12 +42,18 @@ impl Common {
     }
 }
 
-/// The terminal's width from `COLUMNS`, else 100 columns (readable in a narrow window or a log).
+/// Table width: `COLUMNS` when exported, else the width of the terminal stdout is, else 100.
+///
+/// Interactive shells set `COLUMNS` without exporting it, so the terminal is asked itself
+/// (TIOCGWINSZ on stdout); 100 columns reads well in a log or a pager.
 fn table_width() -> u16 {
-    std::env::var("COLUMNS")
+    let exported = std::env::var("COLUMNS")
         .ok()
-        .and_then(|c| c.parse::<u16>().ok())
-        .filter(|w| (40..=400).contains(w))
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| (1..=1000).contains(w));
+    exported
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0))
+        .filter(|w| *w > 0)
         .unwrap_or(100)
 }
 
