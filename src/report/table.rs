@@ -35,8 +35,9 @@ const PROSE_MIN: u16 = 24;
 
 /// Keeps every column but `prose` as wide as its longest line (image references, cause ids,
 /// counts) and every header word whole, so only prose wraps; false when the table then leaves
-/// the prose column fewer than `PROSE_MIN` columns of `width`, or `width` is below `NARROWEST`.
-fn settle(t: &mut Table, prose: usize, width: u16) -> bool {
+/// the prose column fewer than `PROSE_MIN` columns of a terminal's width, or the terminal is
+/// narrower than `NARROWEST`. Off a terminal the table grows past the width instead.
+fn settle(t: &mut Table, prose: usize, style: super::Style) -> bool {
     let longest = |text: &str, by_word: bool| -> u16 {
         let pieces: Vec<&str> = if by_word {
             text.split_whitespace().collect()
@@ -67,7 +68,11 @@ fn settle(t: &mut Table, prose: usize, width: u16) -> bool {
             col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
         }
     }
-    width >= NARROWEST && used <= width
+    if !style.terminal {
+        t.set_width(used.max(style.width));
+        return true;
+    }
+    style.width >= NARROWEST && used <= style.width
 }
 
 /// The confidence cell: red when confirmed, yellow when only likely, green when healthy.
@@ -163,7 +168,7 @@ fn symptom_table(symptoms: &[crate::classify::Symptom], style: super::Style) -> 
             format!("{}\nNext: {}", s.meaning, s.next_step),
         ]);
     }
-    let fits = settle(&mut t, 3, style.width);
+    let fits = settle(&mut t, 3, style);
     Some((t, fits))
 }
 
@@ -194,7 +199,7 @@ fn group_table(
             format!("{} group(s)", n.groups),
         ]);
     }
-    let fits = settle(&mut t, 4, style.width);
+    let fits = settle(&mut t, 4, style);
     Some((t, fits))
 }
 
@@ -219,7 +224,7 @@ fn verdict_table(verdicts: &[Verdict], style: super::Style) -> Drawn {
             Cell::new(&v.summary),
         ]);
     }
-    let fits = settle(&mut t, 3, style.width);
+    let fits = settle(&mut t, 3, style);
     Some((t, fits))
 }
 

@@ -215,6 +215,18 @@ fn a_narrow_terminal_gets_the_text_layout() {
 }
 
 #[test]
+fn off_a_terminal_the_table_stays_a_table_with_whole_references() {
+    let owned = pod_args();
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let run = pulldoctor(&args);
+    let lines: Vec<String> = run.stdout.lines().map(String::from).collect();
+    assert!(!table_lines(&lines).is_empty(), "{}", run.stdout);
+    let cells = row_cells(&lines);
+    assert!(cells.iter().any(|c| c == IMAGE), "{}", run.stdout);
+    assert!(cells.iter().any(|c| c == CAUSE), "{}", run.stdout);
+}
+
+#[test]
 fn each_verdict_names_its_docs_page() {
     let page = format!("docs/causes/{CAUSE}.md");
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(&page).is_file());
