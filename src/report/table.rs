@@ -1,4 +1,4 @@
-//! The table renderer: a comfy-table summary readable in 100 columns, then the details.
+//! The table renderer: a comfy-table summary sized to the terminal, then the details.
 //!
 //! Commands and file contents are printed below the table, unwrapped, so they can be copied
 //! whole; only prose goes inside cells.
