@@ -19,6 +19,8 @@ pub struct Common {
     pub verbose: u8,
     /// Table width: the terminal's, or 100 columns when not on a terminal.
     pub width: u16,
+    /// Whether `width` is a terminal's (or an exported `COLUMNS`), which a table must fit.
+    pub terminal: bool,
     /// Whether to colour the output.
     pub color: bool,
 }
@@ -36,19 +38,26 @@ impl Common {
             output: cli.output,
             timeout: Duration::from_secs_f64(cli.timeout),
             verbose: cli.verbose,
-            width: table_width(),
+            width: table_width().unwrap_or(100),
+            terminal: table_width().is_some(),
             color: use_color(cli.color, cli.output),
         })
     }
 }
 
-/// The terminal's width from `COLUMNS`, else 100 columns (readable in a narrow window or a log).
-fn table_width() -> u16 {
-    std::env::var("COLUMNS")
+/// Table width: `COLUMNS` when exported, else the width of the terminal stdout is; none off a
+/// terminal (the caller draws 100 columns, which read well in a log or a pager).
+///
+/// Interactive shells set `COLUMNS` without exporting it, so the terminal is asked itself
+/// (TIOCGWINSZ on stdout).
+fn table_width() -> Option<u16> {
+    let exported = std::env::var("COLUMNS")
         .ok()
-        .and_then(|c| c.parse::<u16>().ok())
-        .filter(|w| (40..=400).contains(w))
-        .unwrap_or(100)
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| (1..=1000).contains(w));
+    exported
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0))
+        .filter(|w| *w > 0)
 }
 
 /// Colour only for tables on a terminal, unless forced; `NO_COLOR` (any value) turns `auto` off.

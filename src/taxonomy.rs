@@ -110,6 +110,11 @@ impl Cause {
         }
     }
 
+    /// The page of the repository's docs that explains this cause and its fixes.
+    pub fn docs_page(self) -> String {
+        format!("docs/causes/{}.md", self.id())
+    }
+
     /// Parses a stable id back into a cause.
     pub fn from_id(id: &str) -> Option<Cause> {
         Cause::ALL.into_iter().find(|c| c.id() == id)
@@ -256,6 +261,14 @@ mod tests {
             assert_eq!(Cause::from_id(cause.id()), Some(cause));
             let json = serde_json::to_string(&cause).unwrap();
             assert_eq!(json, format!("\"{}\"", cause.id()));
+        }
+    }
+
+    #[test]
+    fn every_cause_has_its_docs_page() {
+        for cause in Cause::ALL {
+            let page = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(cause.docs_page());
+            assert!(page.is_file(), "{} is missing", page.display());
         }
     }
 

@@ -146,6 +146,7 @@ fn emit(report: &Report, common: &Common) -> crate::Result<()> {
     let style = Style {
         width: common.width,
         color: common.color,
+        terminal: common.terminal,
     };
     let written = report::render(report, common.output, style, &mut out).and_then(|_| out.flush());
     match written {

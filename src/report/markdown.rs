@@ -63,6 +63,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
         for v in verdicts.iter().filter(|v| v.is_problem()) {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
+            if let Some(c) = v.cause {
+                writeln!(out, "More: {}\n", c.docs_page())?;
+            }
             if let Some(e) = v.event_cause {
                 writeln!(out, "The event said `{e}`.\n")?;
             }
@@ -158,6 +161,7 @@ fn groups_section(report: &Report, groups: &[Group], out: &mut dyn Write) -> std
             g.pods
         )?;
         writeln!(out, "{}\n", g.verdict.summary)?;
+        writeln!(out, "More: {}\n", g.cause.docs_page())?;
         writeln!(out, "Pods: {}\n", super::some_pods(&g.pod_names))?;
         for set in g.fixes_by_workload.iter().filter(|s| !s.fixes.is_empty()) {
             writeln!(out, "Fix for {}:\n", set.workloads.join(", "))?;

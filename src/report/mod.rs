@@ -206,6 +206,8 @@ pub struct Style {
     pub width: u16,
     /// Colour causes and confidences.
     pub color: bool,
+    /// Whether `width` is a terminal's: a table that cannot fit it gives way to the text layout.
+    pub terminal: bool,
 }
 
 impl Default for Style {
@@ -213,6 +215,7 @@ impl Default for Style {
         Style {
             width: 100,
             color: false,
+            terminal: false,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The table renderer: a comfy-table summary readable in 100 columns, then the details.
+//! The table renderer: a comfy-table summary sized to the terminal, then the details.
 //!
 //! Commands and file contents are printed below the table, unwrapped, so they can be copied
 //! whole; only prose goes inside cells.
@@ -27,19 +27,52 @@ fn table(style: super::Style, header: &[&str]) -> Table {
     t
 }
 
-/// Keeps column `index` at least as wide as its longest word-free value (an image reference
-/// or a cause id), up to `cap`, so references are not broken mid-name while prose wraps.
-fn keep_whole(t: &mut Table, index: usize, values: &[String], cap: u16) {
-    let longest = values
-        .iter()
-        .flat_map(|v| v.lines())
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    let width = (longest as u16).min(cap) + 2; // one space of padding on each side
-    if let Some(col) = t.column_mut(index) {
-        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+/// Narrowest terminal a table is drawn on; below it the text layout reads better.
+const NARROWEST: u16 = 70;
+
+/// Fewest columns the prose column may have: a sentence wrapped narrower reads as a list.
+const PROSE_MIN: u16 = 24;
+
+/// Keeps every column but `prose` as wide as its longest line (image references, cause ids,
+/// counts) and every header word whole, so only prose wraps; false when the table then leaves
+/// the prose column fewer than `PROSE_MIN` columns of a terminal's width, or the terminal is
+/// narrower than `NARROWEST`. Off a terminal the table grows past the width instead.
+fn settle(t: &mut Table, prose: usize, style: super::Style) -> bool {
+    let longest = |text: &str, by_word: bool| -> u16 {
+        let pieces: Vec<&str> = if by_word {
+            text.split_whitespace().collect()
+        } else {
+            text.lines().collect()
+        };
+        pieces.iter().map(|p| p.chars().count()).max().unwrap_or(0) as u16
+    };
+    let mut widths: Vec<u16> = t
+        .header()
+        .map(|h| h.cell_iter().map(|c| longest(&c.content(), true)).collect())
+        .unwrap_or_default();
+    for row in t.row_iter() {
+        for (i, cell) in row.cell_iter().enumerate() {
+            if i >= widths.len() {
+                widths.resize(i + 1, 0);
+            }
+            widths[i] = widths[i].max(longest(&cell.content(), i == prose));
+        }
     }
+    // One space of padding each side; one border before every column and one after the last.
+    let mut used = widths.len() as u16 + 1;
+    for (i, w) in widths.iter().enumerate() {
+        let w = w.saturating_add(2);
+        let w = if i == prose { w.min(PROSE_MIN) } else { w };
+        used = used.saturating_add(if i == prose { PROSE_MIN } else { w });
+        if let Some(col) = t.column_mut(i) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
+        }
+    }
+    if !style.terminal {
+        t.set_width(used.max(style.width));
+        return true;
+    }
+    style.width >= NARROWEST && used <= style.width
 }
 
 /// The confidence cell: red when confirmed, yellow when only likely, green when healthy.
@@ -55,8 +88,22 @@ fn confidence_cell(v: &Verdict) -> Cell {
     Cell::new(v.confidence.id()).fg(color)
 }
 
-/// Draws the report as tables and detail blocks.
+/// Draws the report as tables and detail blocks, or as text on a terminal too narrow for them.
 pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std::io::Result<()> {
+    let symptoms = report.symptoms.as_deref().map(|s| symptom_table(s, style));
+    let verdicts = report.verdicts.as_deref().map(|v| verdict_table(v, style));
+    let groups = report
+        .groups
+        .as_deref()
+        .map(|g| group_table(g, report.totals.as_ref(), style));
+    let fits = [&symptoms, &verdicts, &groups]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .all(|(_, fits)| *fits);
+    if !fits {
+        return super::text::render(report, out);
+    }
     if let Some(pod) = &report.pod {
         write!(out, "Pod {}/{}", pod.namespace, pod.name)?;
         if let Some(o) = &pod.owner {
@@ -70,63 +117,30 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
         }
         writeln!(out)?;
     }
-    if let Some(symptoms) = &report.symptoms {
-        if symptoms.is_empty() {
-            writeln!(out, "No image pull failure found in the input.")?;
-        } else {
-            let mut t = table(style, &["IMAGE", "CAUSE", "RUNTIME", "WHAT IT MEANS"]);
-            for s in symptoms {
-                t.add_row(vec![
-                    s.image.clone().unwrap_or_else(|| "-".to_string()),
-                    s.cause.id().to_string(),
-                    s.runtime.id().to_string(),
-                    format!("{}\nNext: {}", s.meaning, s.next_step),
-                ]);
-            }
-            let images: Vec<String> = symptoms.iter().filter_map(|s| s.image.clone()).collect();
-            let causes: Vec<String> = symptoms.iter().map(|s| s.cause.id().to_string()).collect();
-            keep_whole(&mut t, 0, &images, 40);
-            keep_whole(&mut t, 1, &causes, 24);
-            writeln!(out, "{t}")?;
+    if let Some(table) = symptoms {
+        match table {
+            Some((t, _)) => writeln!(out, "{t}")?,
+            None => writeln!(out, "No image pull failure found in the input.")?,
         }
     }
-    if let Some(verdicts) = &report.verdicts {
-        verdict_table(verdicts, style, out)?;
-        for v in verdicts.iter().filter(|v| v.is_problem()) {
+    if let Some(table) = verdicts {
+        match table {
+            Some((t, _)) => writeln!(out, "{t}")?,
+            None => writeln!(out, "No container is waiting on an image pull.")?,
+        }
+        for v in report.verdicts.iter().flatten().filter(|v| v.is_problem()) {
             details(v, out)?;
         }
     }
-    if let Some(groups) = &report.groups {
-        if groups.is_empty() {
-            writeln!(out, "No pod is waiting on an image pull.")?;
-        } else {
-            let mut t = table(style, &["CAUSE", "REGISTRY", "PODS", "WORKLOADS", "WHY"]);
-            for g in groups {
-                t.add_row(vec![
-                    g.cause.id().to_string(),
-                    g.registry.clone(),
-                    g.pods.to_string(),
-                    g.workloads.join("\n"),
-                    g.verdict.summary.clone(),
-                ]);
+    if let Some(table) = groups {
+        match table {
+            Some((t, _)) => {
+                writeln!(out, "{t}")?;
+                for g in report.groups.iter().flatten() {
+                    group_details(g, out)?;
+                }
             }
-            let causes: Vec<String> = groups.iter().map(|g| g.cause.id().to_string()).collect();
-            let registries: Vec<String> = groups.iter().map(|g| g.registry.clone()).collect();
-            if let Some(n) = &report.totals {
-                t.add_row(vec![
-                    "total".to_string(),
-                    String::new(),
-                    n.pods.to_string(),
-                    format!("{} workload(s)", n.workloads),
-                    format!("{} group(s)", n.groups),
-                ]);
-            }
-            keep_whole(&mut t, 0, &causes, 24);
-            keep_whole(&mut t, 1, &registries, 30);
-            writeln!(out, "{t}")?;
-            for g in groups {
-                group_details(g, out)?;
-            }
+            None => writeln!(out, "No pod is waiting on an image pull.")?,
         }
     }
     for t in &report.insecure_transport {
@@ -138,13 +152,60 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
     Ok(())
 }
 
-fn verdict_table(
-    verdicts: &[Verdict],
+/// A drawn table and whether it fits the width; none when there are no rows.
+type Drawn = Option<(Table, bool)>;
+
+fn symptom_table(symptoms: &[crate::classify::Symptom], style: super::Style) -> Drawn {
+    if symptoms.is_empty() {
+        return None;
+    }
+    let mut t = table(style, &["IMAGE", "CAUSE", "RUNTIME", "WHAT IT MEANS"]);
+    for s in symptoms {
+        t.add_row(vec![
+            s.image.clone().unwrap_or_else(|| "-".to_string()),
+            s.cause.id().to_string(),
+            s.runtime.id().to_string(),
+            format!("{}\nNext: {}", s.meaning, s.next_step),
+        ]);
+    }
+    let fits = settle(&mut t, 3, style);
+    Some((t, fits))
+}
+
+fn group_table(
+    groups: &[super::Group],
+    totals: Option<&super::ScanTotals>,
     style: super::Style,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+) -> Drawn {
+    if groups.is_empty() {
+        return None;
+    }
+    let mut t = table(style, &["CAUSE", "REGISTRY", "PODS", "WORKLOADS", "WHY"]);
+    for g in groups {
+        t.add_row(vec![
+            g.cause.id().to_string(),
+            g.registry.clone(),
+            g.pods.to_string(),
+            g.workloads.join("\n"),
+            g.verdict.summary.clone(),
+        ]);
+    }
+    if let Some(n) = totals {
+        t.add_row(vec![
+            "total".to_string(),
+            String::new(),
+            n.pods.to_string(),
+            format!("{} workload(s)", n.workloads),
+            format!("{} group(s)", n.groups),
+        ]);
+    }
+    let fits = settle(&mut t, 4, style);
+    Some((t, fits))
+}
+
+fn verdict_table(verdicts: &[Verdict], style: super::Style) -> Drawn {
     if verdicts.is_empty() {
-        return writeln!(out, "No container is waiting on an image pull.");
+        return None;
     }
     let mut t = table(style, &["IMAGE", "CAUSE", "CONFIDENCE", "WHY"]);
     for v in verdicts {
@@ -163,14 +224,8 @@ fn verdict_table(
             Cell::new(&v.summary),
         ]);
     }
-    let images: Vec<String> = verdicts.iter().map(|v| v.image.clone()).collect();
-    let causes: Vec<String> = verdicts
-        .iter()
-        .filter_map(|v| v.cause.map(|c| c.id().to_string()))
-        .collect();
-    keep_whole(&mut t, 0, &images, 40);
-    keep_whole(&mut t, 1, &causes, 24);
-    writeln!(out, "{t}")
+    let fits = settle(&mut t, 3, style);
+    Some((t, fits))
 }
 
 /// A group's evidence (one representative pod), then each workload's own fix.
@@ -207,6 +262,9 @@ fn evidence(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     let cause = v.cause.map(|c| c.id()).unwrap_or("-");
     writeln!(out, "== {} — {cause} ({})", v.image, v.confidence.id())?;
+    if let Some(c) = v.cause {
+        writeln!(out, "   More: {}", c.docs_page())?;
+    }
     if let Some(e) = v.event_cause {
         writeln!(out, "   the event text alone said: {e}")?;
     }

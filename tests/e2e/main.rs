@@ -26,4 +26,5 @@ mod scan_stories;
 mod scenario;
 mod suggested_commands;
 mod support;
+mod terminal;
 mod verdict_evidence;
