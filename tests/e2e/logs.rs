@@ -2,28 +2,9 @@
 //! stderr (never a secret), the default level shows nothing on success and one line on an
 //! unreachable API server, and stdout stays the bare report at every level.
 
-use std::process::{Command, Stdio};
-
-use crate::scenario::{Run, Scenario, dockerconfigjson, path};
+use crate::scenario::{Scenario, dockerconfigjson, path, pulldoctor_exact as run};
 use crate::support::kube_api::KubeApi;
 use crate::support::{Auth, Registry, RegistryOptions, Tls};
-
-/// Runs the real binary with exactly `args` (no added verbosity).
-fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pulldoctor");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// One logged probe request: method, URL path (no query) and status.
 #[derive(Debug)]

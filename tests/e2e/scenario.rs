@@ -325,10 +325,17 @@ impl Run {
 
 /// Runs `pulldoctor ARGS` (with `-vvv`, so the leak checks cover the most verbose logs).
 pub fn pulldoctor(args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.push("-vvv");
+    pulldoctor_exact(&all)
+}
+
+/// Runs `pulldoctor ARGS` with exactly these arguments (no added verbosity).
+pub fn pulldoctor_exact(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
         .args(args)
-        .arg("-vvv")
         .env_remove("KUBECONFIG")
+        .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()
