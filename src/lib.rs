@@ -19,6 +19,7 @@ pub mod diagnose;
 pub mod error;
 pub mod limits;
 pub mod redacted;
+pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod scene;

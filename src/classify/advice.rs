@@ -22,7 +22,7 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
     let cert_host = s.cert_host.clone().unwrap_or_else(|| registry.clone());
     let token_server = s.cert_host.as_deref().is_some_and(|h| {
         s.registry.as_deref().is_some_and(|r| {
-            let r = crate::registry::reference::split_port(r).0;
+            let r = crate::reference::split_port(r).0;
             r != h && !(r == "docker.io" && h.ends_with("docker.io"))
         })
     });

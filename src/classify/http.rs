@@ -7,7 +7,7 @@
 //! (`API error (500)`, `(HTTP code 500)`) carry the daemon's status, not the registry's.
 
 use super::text::{F, Scan, ends_with_ci, find_ci, starts_with_ci};
-use crate::registry::reference::split_port;
+use crate::reference::split_port;
 
 /// Every `http://` / `https://` URL in the text, as byte ranges.
 pub fn urls(text: &str) -> Vec<(usize, usize)> {

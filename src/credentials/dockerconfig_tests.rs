@@ -307,7 +307,7 @@ fn a_secret_with_tens_of_thousands_of_keys_decodes() {
     assert_eq!(cfg.entries.len(), 30_001);
     assert!(!cfg.breaks_keyring());
     // Matching and the near-miss search over all of them finish too.
-    let image = crate::registry::reference::ImageRef::parse("r7.test:5000/app").unwrap();
+    let image = crate::reference::ImageRef::parse("r7.test:5000/app").unwrap();
     let c = crate::credentials::for_image_from_config(&cfg, "ns/s", &image);
     assert!(c.anonymous);
     assert_eq!(c.findings[0].id, FindingId::KeyPortMismatch);

@@ -13,8 +13,8 @@
 
 use super::findings::{FindingId, shorten, shown_key};
 use super::goparse::{self, BadPattern};
+use crate::reference::ImageRef;
 use crate::registry::Puller;
-use crate::registry::reference::ImageRef;
 use std::collections::BTreeMap;
 
 /// The key kubelet uses for Docker Hub's fallback (`https://index.docker.io/v1/` normalises here).

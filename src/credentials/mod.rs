@@ -19,6 +19,7 @@
 mod auth;
 pub mod dockerconfig;
 pub mod findings;
+mod gathered;
 mod goparse;
 mod json;
 pub mod keyring;
@@ -28,11 +29,12 @@ mod secrets;
 
 pub use dockerconfig::{DockerConfig, Format};
 pub use findings::{Finding, FindingId, Severity};
-pub use pod::{Fetched, PodSecrets, for_image};
+pub use gathered::{Fetched, PodSecrets};
+pub use pod::for_image;
 
 use crate::redacted::Redacted;
+use crate::reference::ImageRef;
 use crate::registry::Puller;
-use crate::registry::reference::ImageRef;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 

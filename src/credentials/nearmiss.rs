@@ -11,11 +11,11 @@
 //! path. Each of those is a finding here.
 
 use super::findings::{Finding, FindingId, Severity, shorten, shown_key};
+use super::gathered::{Fetched, PodSecrets};
 use super::keyring;
-use super::pod::{Fetched, PodSecrets};
 use super::secrets::{classify, secret_covers};
+use crate::reference::ImageRef;
 use crate::registry::Puller;
-use crate::registry::reference::ImageRef;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::jiff::Timestamp;
 

@@ -7,8 +7,8 @@ use crate::credentials::nearmiss::ENFORCE_MOUNTABLE;
 use crate::credentials::secrets::{DOCKERCFG, DOCKERCONFIGJSON};
 use base64::Engine;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::LocalObjectReference;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+use k8s_openapi::api::core::v1::{LocalObjectReference, Pod, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, Time};
 
 pub(crate) fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)

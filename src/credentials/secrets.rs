@@ -10,7 +10,7 @@
 use super::dockerconfig::{self, Format};
 use super::findings::{FindingId, shorten};
 use super::keyring;
-use crate::registry::reference::ImageRef;
+use crate::reference::ImageRef;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeSet;
 

@@ -6,8 +6,10 @@
 //! whose cluster wording holds no cluster step (a missing tag, a forbidden repository) share it.
 
 use super::evidence::Evidence;
-use super::fix::{Fix, docker_login, note, registry_shown, server_key, steps};
 use super::names::inert;
+use super::names::registry_shown;
+use super::secret_fix::{docker_login, server_key};
+use super::step::{Fix, note, steps};
 use crate::diagnose::ProbeFacts;
 use crate::taxonomy::Cause;
 

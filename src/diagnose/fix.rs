@@ -4,101 +4,26 @@
 //! a pod's `imagePullSecrets` cannot be changed in place and a ReplicaSet would only recreate the
 //! old spec. CA and plain-HTTP fixes name the file for the node's runtime as each reads it
 //! (docker `certs.d`, containerd `hosts.toml`, CRI-O `containers/certs.d` and `registries.conf`;
-//! see `shared/reference/node-registry-config.md`). No fix ever contains a secret value.
+//! see `docs/internals/node-registry-config.md`). No fix ever contains a secret value.
 //!
 //! Every command is built as argv from values checked against their grammar (`names`) and
 //! quoted once (`shell`): a pull secret named `regcred;touch${IFS}PWNED;#` gets a note saying
 //! the name is invalid, never a command that would run the rest when pasted. The `image`
 //! command's CI audience gets its own words (`ci_fix`).
 
-use serde::Serialize;
-
 use super::ci_fix;
 use super::evidence::{Audience, Evidence};
 use super::image_fix::{platform_fixes, tag_fixes};
-use super::names::{Grammar, Rejected, check, inert};
+use super::names::{inert, registry_shown};
 use super::node_fix::{ca_fixes, http_fixes};
 use super::owner_fix::{reference_secret, restart_fixes};
+use super::secret_fix::{
+    create_secret, docker_login, existing_secret, recreate_secret, recreate_secret_as, secret_name,
+    server_key,
+};
 use super::shell::Script;
+use super::step::{Fix, command, note, steps};
 use crate::taxonomy::Cause;
-
-/// What kind of step a fix is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FixKind {
-    /// A shell command to run.
-    Command,
-    /// A file to write on a node, with its path in the title.
-    File,
-    /// Advice that needs a person's judgement.
-    Note,
-}
-
-/// One step of a fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fix {
-    /// What the step does.
-    pub title: String,
-    /// Command, file or note.
-    pub kind: FixKind,
-    /// The text to paste (may span lines).
-    pub text: String,
-    /// For a command: the argv of each simple command in `text`, in order, exactly as a POSIX
-    /// shell splits `text` (for automation that runs it without a shell).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub argv: Vec<Vec<String>>,
-}
-
-/// A step, or the value that kept it from being written.
-pub(super) type Step = Result<Fix, Rejected>;
-
-pub(super) fn command(title: impl Into<String>, script: Script) -> Fix {
-    Fix {
-        title: title.into(),
-        kind: FixKind::Command,
-        text: script.render(),
-        argv: script.argvs(),
-    }
-}
-
-pub(super) fn file(title: impl Into<String>, text: impl Into<String>) -> Fix {
-    Fix {
-        title: title.into(),
-        kind: FixKind::File,
-        text: text.into(),
-        argv: Vec::new(),
-    }
-}
-
-pub(super) fn note(text: impl Into<String>) -> Fix {
-    let text = text.into();
-    Fix {
-        title: text.clone(),
-        kind: FixKind::Note,
-        text,
-        argv: Vec::new(),
-    }
-}
-
-/// The steps, each rejected value replaced by its note (once, however many steps it spoiled).
-pub(super) fn steps(steps: impl IntoIterator<Item = Step>) -> Vec<Fix> {
-    let mut out: Vec<Fix> = Vec::new();
-    for s in steps {
-        let fix = s.unwrap_or_else(|r| r.note());
-        if !out.contains(&fix) {
-            out.push(fix);
-        }
-    }
-    out
-}
-
-/// The image's registry, made inert for a note (`the registry` when the image does not parse).
-pub(super) fn registry_shown(ev: &Evidence) -> String {
-    ev.image_ref
-        .as_ref()
-        .map(|r| inert(&r.registry))
-        .unwrap_or_else(|| "the registry".to_string())
-}
 
 /// The fixes for `cause` in this cluster, or for the CI job of the `image` command.
 pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
@@ -180,96 +105,6 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
                 .to_string(),
         )],
     }
-}
-
-/// The key kubelet will match for this image.
-pub(super) fn server_key(ev: &Evidence) -> String {
-    if let Some(c) = &ev.credentials
-        && !c.server_key.is_empty()
-    {
-        return c.server_key.clone();
-    }
-    ev.image_ref
-        .as_ref()
-        .map(|r| r.registry.clone())
-        .unwrap_or_default()
-}
-
-fn existing_secret(ev: &Evidence) -> Option<String> {
-    let c = ev.credentials.as_ref()?;
-    let first = c.tried.first()?;
-    first.source.rsplit('/').next().map(str::to_string)
-}
-
-/// A secret name derived from the registry (`regcred-reg-example-com-8000`).
-fn secret_name(registry: &str) -> String {
-    let slug: String = registry
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let slug = slug.trim_matches('-');
-    if slug.is_empty() {
-        "regcred".to_string()
-    } else {
-        format!("regcred-{slug}")
-    }
-}
-
-/// `-n NAMESPACE`, or nothing when there is no namespace.
-pub(super) fn namespace_args(ev: &Evidence) -> Result<Vec<String>, Rejected> {
-    if ev.namespace.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ns = check(Grammar::Namespace, "namespace", &ev.namespace)?;
-    Ok(vec!["-n".to_string(), ns.to_string()])
-}
-
-/// `kubectl create secret docker-registry` with placeholders for the values; `name` must be a
-/// Secret name, `server` a registry key, `namespace` a namespace.
-pub fn create_secret(name: &str, server: &str, namespace: &str) -> Result<Script, Rejected> {
-    let name = check(Grammar::Secret, "pull secret name", name)?;
-    let server = check(Grammar::RegistryKey, "registry key", server)?;
-    let mut argv = vec!["kubectl", "create", "secret", "docker-registry", name];
-    if !namespace.is_empty() {
-        argv.push("-n");
-        argv.push(check(Grammar::Namespace, "namespace", namespace)?);
-    }
-    let server = format!("--docker-server={server}");
-    argv.extend([
-        server.as_str(),
-        "--docker-username=<username>",
-        "--docker-password=<password>",
-    ]);
-    Ok(Script::new(argv))
-}
-
-/// `create_secret … --dry-run=client -o yaml | kubectl apply -f -`: replaces a secret in place.
-fn recreate_secret_as(ev: &Evidence, name: &str, key: &str) -> Result<Script, Rejected> {
-    let mut s = create_secret(name, key, &ev.namespace)?;
-    s.commands[0]
-        .1
-        .extend(["--dry-run=client", "-o", "yaml"].map(String::from));
-    Ok(s.pipe(["kubectl", "apply", "-f", "-"]))
-}
-
-fn recreate_secret(ev: &Evidence, name: &str) -> Result<Script, Rejected> {
-    recreate_secret_as(ev, name, &server_key(ev))
-}
-
-/// `docker login REGISTRY`: the registry's own check of a username and password.
-pub(super) fn docker_login(ev: &Evidence) -> Step {
-    let r = ev.image_ref.as_ref().map(|r| r.registry.as_str());
-    let registry = check(Grammar::Host, "registry host", r.unwrap_or(""))?;
-    Ok(command(
-        "Check the username and password with the registry's own login (it asks for them)",
-        Script::new(["docker", "login", registry]),
-    ))
 }
 
 /// The first credential finding with one of `ids`.
@@ -367,6 +202,7 @@ fn missing_secret_fixes(ev: &Evidence) -> Vec<Fix> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::FixKind;
 
     #[test]
     fn secret_names_are_dns_safe() {

@@ -5,10 +5,11 @@
 use serde_json::json;
 
 use super::evidence::{Evidence, ProbeFacts};
-use super::fix::{Fix, Step, command, namespace_args, note, steps};
+use super::names::namespace_args;
 use super::names::{Grammar, check, inert, valid};
 use super::owner_fix::target;
 use super::shell::Script;
+use super::step::{Fix, Step, command, note, steps};
 
 fn probe_lists(ev: &Evidence) -> (Vec<String>, Vec<String>, String) {
     match &ev.probe {

@@ -13,7 +13,9 @@ mod image_fix;
 pub mod names;
 mod node_fix;
 mod owner_fix;
+mod secret_fix;
 pub mod shell;
+pub mod step;
 mod story;
 pub mod verdict;
 
@@ -21,7 +23,7 @@ pub use evidence::{
     Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence,
     FailureSeen, FixTarget, NodeFacts, ProbeFacts, ProbeResult,
 };
-pub use fix::{Fix, FixKind};
 pub use image_fix::{TagRank, tag_rank};
+pub use step::{Fix, FixKind};
 pub use story::{FixSection, SecondaryCause};
 pub use verdict::{Confidence, EvidenceLine, Verdict, diagnose};

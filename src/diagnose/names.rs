@@ -4,11 +4,12 @@
 //! The grammars are the API server's (`k8s.io/apimachinery/pkg/util/validation`: DNS-1123
 //! labels for namespaces and container names, DNS-1123 subdomains for pods, secrets, service
 //! accounts and workloads, label values for node-selector values), the distribution reference
-//! grammar for images and tags (`registry::reference`), and `host[:port]` for registries. Some
+//! grammar for images and tags (`crate::reference`), and `host[:port]` for registries. Some
 //! fields are never validated by the API server (`imagePullSecrets[].name`, `ownerReferences`),
 //! and a snapshot file holds whatever was typed into it, so pulldoctor checks them all itself.
 
-use super::fix::{Fix, note};
+use super::evidence::Evidence;
+use super::step::{Fix, note};
 use crate::registry::ImageRef;
 
 /// The grammar a value must follow, named after the field it came from.
@@ -255,6 +256,23 @@ pub fn inert(value: &str) -> String {
 fn invisible(c: char) -> bool {
     c.is_control()
         || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2069 | 0xfeff)
+}
+
+/// The image's registry, made inert for a note (`the registry` when the image does not parse).
+pub(crate) fn registry_shown(ev: &Evidence) -> String {
+    ev.image_ref
+        .as_ref()
+        .map(|r| inert(&r.registry))
+        .unwrap_or_else(|| "the registry".to_string())
+}
+
+/// `-n NAMESPACE`, or nothing when there is no namespace.
+pub(super) fn namespace_args(ev: &Evidence) -> Result<Vec<String>, Rejected> {
+    if ev.namespace.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ns = check(Grammar::Namespace, "namespace", &ev.namespace)?;
+    Ok(vec!["-n".to_string(), ns.to_string()])
 }
 
 #[cfg(test)]

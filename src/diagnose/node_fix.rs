@@ -11,9 +11,10 @@
 use serde_json::json;
 
 use super::evidence::Evidence;
-use super::fix::{Fix, command, file, note, registry_shown};
+use super::names::registry_shown;
 use super::names::{Grammar, Rejected, check};
 use super::shell::Script;
+use super::step::{Fix, command, file, note};
 use crate::taxonomy::Runtime;
 
 fn node_runtime(ev: &Evidence) -> Runtime {

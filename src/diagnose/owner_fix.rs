@@ -7,9 +7,10 @@
 use serde_json::json;
 
 use super::evidence::Evidence;
-use super::fix::{Fix, Step, command, namespace_args, note, steps};
+use super::names::namespace_args;
 use super::names::{Grammar, Rejected, check, inert};
 use super::shell::Script;
+use super::step::{Fix, Step, command, note, steps};
 
 /// The JSON merge that adds a pull secret at the right depth of the owner's spec.
 fn pull_secret_patch(kind: &str, secret: &str) -> String {

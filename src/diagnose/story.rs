@@ -12,7 +12,7 @@
 use super::evidence::{Evidence, ProbeFacts, ProbeResult};
 use serde::Serialize;
 
-use super::fix::Fix;
+use super::step::Fix;
 use super::verdict::{Confidence, EvidenceLine, Verdict};
 use crate::classify::Symptom;
 use crate::taxonomy::{Cause, Family};

@@ -12,7 +12,8 @@
 use serde::Serialize;
 
 use super::evidence::{Evidence, FailureSeen, ProbeFacts, ProbeResult};
-use super::fix::{Fix, fixes_for};
+use super::fix::fixes_for;
+use super::step::Fix;
 use super::story::{self, SecondaryCause};
 use crate::taxonomy::{Cause, Family};
 

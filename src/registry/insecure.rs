@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::client::Recorder;
 use super::model::{ProbeReport, ProbeRequest, Step, StepName};
-use super::reference::split_port;
+use crate::reference::split_port;
 use crate::taxonomy::{Cause, Family};
 
 /// One `HOST[:PORT]` a flag named.

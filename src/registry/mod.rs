@@ -1,4 +1,4 @@
-//! The registry side: reference parsing, the challenge parser, the client and the probe.
+//! The registry side: the challenge parser, the client and the probe.
 //!
 //! Written on reqwest rather than a higher-level client because the diagnosis needs every
 //! status, header and TLS error (see the distribution spec:
@@ -20,11 +20,11 @@ pub mod manifest;
 pub mod model;
 pub mod platform;
 pub mod probe;
-pub mod reference;
 pub mod session;
 pub mod tags;
 pub mod tls_error;
 
+pub use crate::reference::{ImageRef, ReferenceError};
 pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};
 pub use model::{
     Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, Puller, RateLimit, Step, StepName,
@@ -32,5 +32,4 @@ pub use model::{
 };
 pub use platform::Platform;
 pub use probe::probe;
-pub use reference::{ImageRef, ReferenceError};
 pub use tls_error::Failure;

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::insecure::{InsecureHosts, InsecureTransport};
 use super::platform::Platform;
-use super::reference::ImageRef;
 use super::tls_error::Failure;
 use crate::redacted::Redacted;
+use crate::reference::ImageRef;
 use crate::taxonomy::Cause;
 use crate::trust::{CertInfo, Trust};
 

@@ -103,7 +103,7 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
 
 /// True when `url` points at `hostport` (`host[:port]`, default ports filled in by scheme).
 fn same_host(url: &Url, hostport: &str) -> bool {
-    let (host, port) = super::reference::split_port(hostport);
+    let (host, port) = crate::reference::split_port(hostport);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = port
         .and_then(|p| p.parse::<u16>().ok())

@@ -244,8 +244,8 @@ fn parse_hosts(text: &str, dir: &Path, registry: &str) -> Result<HostsConfig, St
                 .map(|s| format!(" at byte {}", s.start))
                 .unwrap_or_default()
     })?;
-    let default_server = if registry == crate::registry::reference::DOCKER_HUB {
-        format!("https://{}", crate::registry::reference::DOCKER_HUB_API)
+    let default_server = if registry == crate::reference::DOCKER_HUB {
+        format!("https://{}", crate::reference::DOCKER_HUB_API)
     } else {
         format!("https://{registry}")
     };

@@ -3,7 +3,7 @@
 
 use pulldoctor::authfile::{self, Helpers};
 use pulldoctor::credentials::FindingId;
-use pulldoctor::registry::reference::ImageRef;
+use pulldoctor::reference::ImageRef;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

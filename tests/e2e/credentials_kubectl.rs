@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::Secret;
 use pulldoctor::credentials::{FindingId, ImageCredentials, PodSecrets, for_image};
-use pulldoctor::registry::reference::ImageRef;
+use pulldoctor::reference::ImageRef;
 use std::process::Command;
 use tempfile::TempDir;
 
