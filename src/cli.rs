@@ -124,6 +124,8 @@ pub struct ClusterArgs {
     /// Read objects from `kubectl get … -o yaml|json` output instead of a live cluster.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeFlags,
 }
 
 /// Trust and transport flags shared by every command that probes a registry.
@@ -142,8 +144,12 @@ pub struct ProbeArgs {
     #[arg(long = "certs-dir", value_name = "ROOT")]
     pub certs_dir: Option<PathBuf>,
     /// Skip TLS verification for this registry or token host only, HOST[:PORT] (repeatable;
-    /// reported in every format).
-    #[arg(long = "insecure-skip-tls-verify", value_name = "HOST[:PORT]")]
+    /// reported in every format). Not the API server's: that is `--insecure-skip-tls-verify`.
+    #[arg(
+        id = "registry_insecure_skip_verify",
+        long = "registry-insecure-skip-verify",
+        value_name = "HOST[:PORT]"
+    )]
     pub insecure_skip_tls_verify: Vec<String>,
     /// Speak plain HTTP to this registry or token host only, HOST[:PORT] (repeatable;
     /// reported in every format).
@@ -163,6 +169,8 @@ pub struct PodArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 /// `pulldoctor scan`.
@@ -178,6 +186,8 @@ pub struct ScanArgs {
     /// How many registry probes run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 /// `pulldoctor image`.
@@ -250,4 +260,105 @@ pub fn command_named(cmd: clap::Command, name: &str) -> clap::Command {
         cmd = cmd.mut_subcommand(sub, rename);
     }
     cmd
+}
+
+// ---- kubectl habits (#18): selectors, --watch, the API server's auth and TLS flags ----
+
+/// `scan`'s pod selectors, as `kubectl get pods` takes them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only pods whose labels match, kubectl's grammar (`app=web`, `tier in (a,b)`, `!canary`).
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Only pods whose fields match (`spec.nodeName=worker-1`, `status.phase!=Running`).
+    #[arg(long = "field-selector", value_name = "SELECTOR")]
+    pub field_selector: Option<String>,
+}
+
+/// `pod --watch`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WatchArgs {
+    /// Keep watching: one line per change of a container's verdict, until its images pull
+    /// (exit 0) or Ctrl-C (the last verdict's exit code). Live clusters only.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// How often `--watch` reads the pod and its events again.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2.0,
+        requires = "watch"
+    )]
+    pub watch_interval: f64,
+}
+
+/// kubectl's flags for reaching the API server, passed through as a plugin should.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KubeFlags {
+    /// Username to impersonate for the API calls.
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Group to impersonate (repeatable).
+    #[arg(long = "as-group", value_name = "GROUP")]
+    pub as_group: Vec<String>,
+    /// UID to impersonate.
+    #[arg(long = "as-uid", value_name = "UID")]
+    pub as_uid: Option<String>,
+    /// Bearer token for the API server (never logged or printed).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// The API server's address and port.
+    #[arg(short = 's', long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Deadline for each API call (`30s`, `1m`, `0` for none); default `--timeout`.
+    #[arg(long = "request-timeout", value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// A CA bundle the API server's certificate must chain to.
+    #[arg(long = "certificate-authority", value_name = "FILE")]
+    pub certificate_authority: Option<PathBuf>,
+    /// A client certificate file for TLS.
+    #[arg(long = "client-certificate", value_name = "FILE")]
+    pub client_certificate: Option<PathBuf>,
+    /// A client key file for TLS.
+    #[arg(long = "client-key", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// The kubeconfig user to use.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The kubeconfig cluster to use.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Do not verify the API server's certificate (kubectl's meaning; for a registry see
+    /// `--registry-insecure-skip-verify`).
+    #[arg(long = "insecure-skip-tls-verify", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_name = "BOOL")]
+    pub insecure_skip_tls_verify: Option<bool>,
+}
+
+/// The old `--insecure-skip-tls-verify HOST` (a registry) in `args`, which now means the API
+/// server and takes no host: the error that names the flag that replaced it.
+pub fn old_registry_skip_verify(args: &[String], pod_name: Option<&str>) -> Option<String> {
+    const FLAG: &str = "--insecure-skip-tls-verify";
+    let old = args.iter().enumerate().any(|(i, a)| {
+        if let Some(v) = a.strip_prefix(FLAG).and_then(|r| r.strip_prefix('=')) {
+            return !matches!(v, "true" | "false");
+        }
+        if a != FLAG {
+            return false;
+        }
+        let next = args.get(i + 1).map(String::as_str);
+        match (next, pod_name) {
+            // Parsed: only a "pod name" no pod can have was really a registry.
+            (Some(n), Some(p)) => n == p && !crate::diagnose::names::dns_subdomain(p),
+            // Clap refused the line: a value after the flag, or a command without the flag.
+            (Some(n), None) => !n.starts_with('-') || args.iter().any(|a| a == "image"),
+            (None, p) => p.is_none() && args.iter().any(|a| a == "image"),
+        }
+    });
+    old.then(|| {
+        format!(
+            "{FLAG} now means the API server's certificate, as in kubectl, and takes no host; \
+             to skip verifying a registry's certificate use --registry-insecure-skip-verify HOST[:PORT]"
+        )
+    })
 }

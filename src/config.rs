@@ -72,3 +72,31 @@ fn use_color(choice: ColorChoice, output: OutputFormat) -> bool {
         }
     }
 }
+
+/// kubectl's connection flags as the live source takes them, and the per-call deadline
+/// (`--request-timeout`, else `--timeout`). The token is wrapped, and so remembered by the
+/// scrubber, before anything else can see it.
+pub fn kube_overrides(
+    f: &crate::cli::KubeFlags,
+    common: &Common,
+) -> crate::Result<(crate::scene::live::overrides::KubeOverrides, Duration)> {
+    use crate::scene::live::overrides::{KubeOverrides, request_timeout};
+    let timeout = match &f.request_timeout {
+        Some(t) => request_timeout(t)?,
+        None => common.timeout,
+    };
+    let overrides = KubeOverrides {
+        as_user: f.as_user.clone(),
+        as_groups: f.as_group.clone(),
+        as_uid: f.as_uid.clone(),
+        token: f.token.as_deref().map(crate::redacted::Redacted::new),
+        server: f.server.clone(),
+        certificate_authority: f.certificate_authority.clone(),
+        client_certificate: f.client_certificate.clone(),
+        client_key: f.client_key.clone(),
+        user: f.user.clone(),
+        cluster: f.cluster.clone(),
+        insecure: f.insecure_skip_tls_verify.unwrap_or(false),
+    };
+    Ok((overrides, timeout))
+}

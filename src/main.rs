@@ -19,17 +19,32 @@ pub fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let name = invoked_as();
     let command = pulldoctor::cli::command_named(Cli::command(), &name);
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let cli = match command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
         Err(e) => {
+            if e.use_stderr()
+                && let Some(said) = pulldoctor::cli::old_registry_skip_verify(&args, None)
+            {
+                eprintln!("{name}: invalid argument: {said}");
+                return ExitCode::from(2);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
+    if let pulldoctor::cli::Command::Pod(p) = &cli.command
+        && let Some(said) = pulldoctor::cli::old_registry_skip_verify(&args, Some(&p.name))
+    {
+        eprintln!("{name}: invalid argument: {said}");
+        return ExitCode::from(2);
+    }
     pulldoctor::app::init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,11 +33,24 @@ async fn connect(
     c: &crate::cli::ClusterArgs,
     common: &Common,
 ) -> crate::Result<crate::scene::live::LiveSource> {
+    connect_selecting(c, common, Default::default()).await
+}
+
+/// [`connect`], with `scan`'s pod selectors sent along with the pod list; kubectl's
+/// connection flags (`--server`, `--token`, `--as`, `--request-timeout`, …) applied.
+async fn connect_selecting(
+    c: &crate::cli::ClusterArgs,
+    common: &Common,
+    selectors: crate::scene::selector::PodSelectors,
+) -> crate::Result<crate::scene::live::LiveSource> {
+    let (overrides, timeout) = crate::config::kube_overrides(&c.kube, common)?;
     let opts = crate::scene::live::LiveOptions {
         kubeconfig: c.kubeconfig.clone(),
         context: c.context.clone(),
         namespace: c.namespace.clone(),
-        timeout: common.timeout,
+        timeout,
+        overrides,
+        selectors,
         ..Default::default()
     };
     crate::scene::live::LiveSource::connect(&opts).await

@@ -18,7 +18,7 @@ use crate::trust::{Trust, TrustSpec};
 pub struct Prober {
     enabled: bool,
     spec: TrustSpec,
-    /// The hosts `--plain-http` and `--insecure-skip-tls-verify` named.
+    /// The hosts `--plain-http` and `--registry-insecure-skip-verify` named.
     insecure: InsecureHosts,
     catalog: bool,
     timeout: Duration,
@@ -80,7 +80,10 @@ impl Prober {
         let reached = self.reached.lock().map(|r| r.clone()).unwrap_or_default();
         let named = [
             ("--plain-http", &self.insecure.plain_http),
-            ("--insecure-skip-tls-verify", &self.insecure.skip_verify),
+            (
+                "--registry-insecure-skip-verify",
+                &self.insecure.skip_verify,
+            ),
         ];
         for (flag, hosts) in named {
             for h in hosts.iter().filter(|h| !reached.contains(&h.to_string())) {

@@ -25,6 +25,7 @@ use crate::diagnose::{self, Evidence, ProbeFacts, Verdict};
 use crate::redacted::Redacted;
 use crate::registry::{self, ImageRef, Platform};
 use crate::report::{FailingPod, Group, Report, ScanTotals, Summary, WorkloadFixes};
+use crate::scene::selector::PodSelectors;
 use crate::scene::snapshot::SnapshotSource;
 use crate::scene::{Scene, Source};
 use crate::taxonomy::Runtime;
@@ -368,6 +369,9 @@ async fn run_probes(
 async fn gather(args: &ScanArgs, common: &Common) -> crate::Result<Vec<Scene>> {
     let c = &args.cluster;
     let all = args.all_namespaces;
+    let sel = &args.select;
+    let selectors = PodSelectors::parse(sel.selector.as_deref(), sel.field_selector.as_deref())
+        .map_err(|e| crate::Error::Usage(e.to_string()))?;
     if let Some(path) = &c.snapshot {
         let snap = SnapshotSource::load_for_scan(path)?;
         let ns = if all {
@@ -375,9 +379,12 @@ async fn gather(args: &ScanArgs, common: &Common) -> crate::Result<Vec<Scene>> {
         } else {
             Some(c.namespace.clone().unwrap_or_else(|| "default".into()))
         };
-        return snap.failing_pods(ns.as_deref()).await;
+        // The API server selects live pods; a snapshot's are selected here, the same way.
+        let mut scenes = snap.failing_pods(ns.as_deref()).await?;
+        scenes.retain(|s| selectors.matches(&s.pod));
+        return Ok(scenes);
     }
-    let live = super::connect(c, common).await?;
+    let live = super::connect_selecting(c, common, selectors).await?;
     let ns = live.namespace().to_string();
     live.failing_pods(if all { None } else { Some(&ns) }).await
 }

@@ -190,7 +190,7 @@ pub struct ProbeResult {
     pub anonymous_works: Option<bool>,
     /// How many HTTP requests the probe made.
     pub requests: u32,
-    /// Explicit unsafe flags that were in force (`--insecure-skip-tls-verify`, `--plain-http`).
+    /// Explicit unsafe flags that were in force (`--registry-insecure-skip-verify`, `--plain-http`).
     pub flags: Vec<String>,
     /// Connections made (or that the node's runtime would make) without TLS trust.
     pub insecure: Vec<crate::registry::InsecureTransport>,

@@ -371,7 +371,7 @@ impl RegistryClient {
     }
 
     /// A client that verifies every host except those in `skip` (host and port), whose
-    /// certificates it accepts and records: `--insecure-skip-tls-verify HOST` reaches that
+    /// certificates it accepts and records: `--registry-insecure-skip-verify HOST` reaches that
     /// host only, never a token realm or a redirect target elsewhere.
     pub fn skipping(
         trust: &Trust,

@@ -1,7 +1,7 @@
 //! The hosts the user let pulldoctor reach without TLS trust, and what was (or would be) sent
 //! that way.
 //!
-//! `--plain-http HOST[:PORT]` and `--insecure-skip-tls-verify HOST[:PORT]` name the registries
+//! `--plain-http HOST[:PORT]` and `--registry-insecure-skip-verify HOST[:PORT]` name the registries
 //! and token realms they apply to, as Docker's `insecure-registries` does
 //! (<https://docs.docker.com/reference/cli/dockerd/#insecure-registries>): an entry matches the
 //! host and port exactly, a missing port meaning the scheme's default. Nothing else is reached
@@ -118,7 +118,7 @@ impl std::fmt::Display for NamedHost {
     }
 }
 
-/// The hosts named by `--plain-http` and `--insecure-skip-tls-verify`.
+/// The hosts named by `--plain-http` and `--registry-insecure-skip-verify`.
 #[derive(Debug, Clone, Default)]
 pub struct InsecureHosts {
     pub plain_http: Vec<NamedHost>,
@@ -136,7 +136,7 @@ impl InsecureHosts {
         };
         Ok(InsecureHosts {
             plain_http: parse("--plain-http", plain_http)?,
-            skip_verify: parse("--insecure-skip-tls-verify", skip_verify)?,
+            skip_verify: parse("--registry-insecure-skip-verify", skip_verify)?,
         })
     }
 
@@ -145,7 +145,7 @@ impl InsecureHosts {
         self.plain_http.iter().any(|h| h.matches(url))
     }
 
-    /// True when `--insecure-skip-tls-verify` named `url`'s host.
+    /// True when `--registry-insecure-skip-verify` named `url`'s host.
     pub fn skip_verify_for(&self, url: &Url) -> bool {
         self.skip_verify.iter().any(|h| h.matches(url))
     }
@@ -179,7 +179,7 @@ pub struct InsecureTransport {
     pub role: &'static str,
     /// `plain_http` (no TLS at all) or `unverified_tls` (certificate not verified).
     pub transport: &'static str,
-    /// What allowed it: `--plain-http`, `--insecure-skip-tls-verify`, `node config`, or
+    /// What allowed it: `--plain-http`, `--registry-insecure-skip-verify`, `node config`, or
     /// `node runtime` (only the node's runtime would do it; pulldoctor did not).
     pub by: &'static str,
     /// True when pulldoctor itself connected this way.
@@ -236,7 +236,7 @@ pub fn findings(
         });
     } else if req.insecure_skip_verify || req.trust.skip_verify {
         let by = if req.insecure_skip_verify {
-            "--insecure-skip-tls-verify"
+            "--registry-insecure-skip-verify"
         } else {
             "node config"
         };
@@ -340,12 +340,12 @@ fn realm_finding(
         let verification = would.as_ref().map(|f| f.describe());
         return entry(
             "unverified_tls",
-            "--insecure-skip-tls-verify",
+            "--registry-insecure-skip-verify",
             true,
             sent,
             verification.clone(),
             format!(
-                "trust skipped for token realm {shown}: TLS certificate not verified (--insecure-skip-tls-verify {host}){}; {}",
+                "trust skipped for token realm {shown}: TLS certificate not verified (--registry-insecure-skip-verify {host}){}; {}",
                 if sent { ", credentials sent" } else { "" },
                 outcome(verification.as_deref(), !recorder.chain(server).is_empty())
             ),
@@ -365,7 +365,7 @@ fn realm_finding(
             true,
             Some(f.describe()),
             format!(
-                "token realm {shown} has a certificate that does not verify ({}); a runtime told to skip verification for registry {} (containerd skip_verify, Docker insecure-registries, registries.conf insecure) uses that transport for the realm too and would send the pull credentials there unverified; pulldoctor did not (to do it anyway: --insecure-skip-tls-verify {host})",
+                "token realm {shown} has a certificate that does not verify ({}); a runtime told to skip verification for registry {} (containerd skip_verify, Docker insecure-registries, registries.conf insecure) uses that transport for the realm too and would send the pull credentials there unverified; pulldoctor did not (to do it anyway: --registry-insecure-skip-verify {host})",
                 f.describe(),
                 report.endpoint
             ),

@@ -58,7 +58,7 @@ pub struct ProbeRequest {
     pub catalog: bool,
     /// `--plain-http` named this registry: speak HTTP to it, and allow credentials over it.
     pub plain_http: bool,
-    /// `--insecure-skip-tls-verify` named this registry: accept its certificate (reported).
+    /// `--registry-insecure-skip-verify` named this registry: accept its certificate (reported).
     pub insecure_skip_verify: bool,
     /// Every host the two flags named: a token realm on another host is reached insecurely,
     /// and sent credentials that way, only when named here.
@@ -251,7 +251,7 @@ pub struct ProbeReport {
     /// `_catalog` repositories; None when not asked or not offered.
     pub catalog: Option<Vec<String>>,
     pub rate_limit: Option<RateLimit>,
-    /// Unsafe switches in force: `--insecure-skip-tls-verify`, `--plain-http`, node skip_verify.
+    /// Unsafe switches in force: `--registry-insecure-skip-verify`, `--plain-http`, node skip_verify.
     pub flags: Vec<String>,
     /// Every connection made, or that the node's runtime would make, without TLS trust.
     pub insecure: Vec<InsecureTransport>,

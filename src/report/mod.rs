@@ -49,7 +49,7 @@ pub struct Report {
     /// The scan's totals: groups, pods and workloads (the `scan` command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totals: Option<ScanTotals>,
-    /// Connections made without TLS trust (`--plain-http`, `--insecure-skip-tls-verify`, the
+    /// Connections made without TLS trust (`--plain-http`, `--registry-insecure-skip-verify`, the
     /// node's config), and token realms the node's runtime would send credentials to that way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub insecure_transport: Vec<crate::registry::InsecureTransport>,

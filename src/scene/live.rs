@@ -21,13 +21,16 @@ use serde::de::DeserializeOwned;
 
 mod kubeconfig;
 mod lists;
+pub mod overrides;
 mod reader;
 
 use super::assemble::assemble;
 use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
+use super::selector::PodSelectors;
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
 use lists::slim;
+use overrides::KubeOverrides;
 use reader::LiveReader;
 
 /// Page size for lists, kubectl's default `--chunk-size`.
@@ -62,6 +65,10 @@ pub struct LiveOptions {
     /// Also look for same-named pull secrets in other namespaces (one cluster-wide list per
     /// missing secret name); off by default because it needs cluster-wide read rights.
     pub other_namespaces: bool,
+    /// kubectl's connection flags (`--server`, `--token`, `--as`, …) over the kubeconfig.
+    pub overrides: KubeOverrides,
+    /// `scan -l`/`--field-selector`, sent with the pod list.
+    pub selectors: PodSelectors,
 }
 
 impl Default for LiveOptions {
@@ -73,6 +80,8 @@ impl Default for LiveOptions {
             timeout: Duration::from_secs(10),
             page_size: DEFAULT_PAGE_SIZE,
             other_namespaces: false,
+            overrides: KubeOverrides::default(),
+            selectors: PodSelectors::default(),
         }
     }
 }
@@ -87,16 +96,26 @@ pub struct LiveSource {
     other_namespaces: bool,
     /// Deadline for each API call.
     timeout: Duration,
+    /// The scan's pod selectors.
+    selectors: PodSelectors,
 }
 
 impl LiveSource {
     /// Loads the kubeconfig (or in-cluster config) and builds the client. No request is made.
     pub async fn connect(opts: &LiveOptions) -> Result<LiveSource> {
+        let over = &opts.overrides;
+        over.check()?;
         let kopts = KubeConfigOptions {
             context: opts.context.clone(),
-            ..KubeConfigOptions::default()
+            cluster: over.cluster.clone(),
+            user: over.user.clone(),
         };
         kubeconfig::check_sizes(opts.kubeconfig.as_deref())?;
+        if (over.user.is_some() || over.cluster.is_some())
+            && let Some(kc) = overrides::read_kubeconfig(opts.kubeconfig.as_deref())
+        {
+            over.check_names(&kc)?;
+        }
         let mut config = if let Some(path) = &opts.kubeconfig {
             let kc = Kubeconfig::read_from(path).map_err(|e| match e {
                 // kube's own text quotes the path twice; say it once, as kubectl does.
@@ -111,16 +130,21 @@ impl LiveSource {
         } else {
             match Config::from_kubeconfig(&kopts).await {
                 Ok(c) => c,
-                Err(kube_err) if opts.context.is_none() => Config::incluster().map_err(|e| {
-                    Error::Kubeconfig(format!(
-                        "no usable kubeconfig ({}) and not running in a cluster ({})",
-                        one_line(&kube_err),
-                        one_line(&e)
-                    ))
-                })?,
+                // kubectl needs no kubeconfig when `--server` says where to go.
+                Err(kube_err) if opts.context.is_none() => match over.bare_config() {
+                    Some(bare) => bare?,
+                    None => Config::incluster().map_err(|e| {
+                        Error::Kubeconfig(format!(
+                            "no usable kubeconfig ({}) and not running in a cluster ({})",
+                            one_line(&kube_err),
+                            one_line(&e)
+                        ))
+                    })?,
+                },
                 Err(e) => return Err(config_error(&e)),
             }
         };
+        over.apply(&mut config)?;
         remember_credentials(&config.auth_info);
         config.connect_timeout = Some(opts.timeout);
         config.read_timeout = Some(opts.timeout);
@@ -148,6 +172,7 @@ impl LiveSource {
             page_size: opts.page_size.max(1),
             other_namespaces: opts.other_namespaces,
             timeout: opts.timeout,
+            selectors: opts.selectors.clone(),
         })
     }
 
@@ -179,16 +204,27 @@ impl LiveSource {
 
     fn too_slow(&self, limit: Duration, what: &str) -> Error {
         Error::Api(format!(
-            "{} did not finish {what} within {:.0} s (--timeout {:.0})",
+            "{} did not finish {what} within {} s (each API call may take {} s: \
+             --request-timeout, else --timeout)",
             self.server,
-            limit.as_secs_f64(),
-            self.timeout.as_secs_f64()
+            seconds(limit),
+            seconds(self.timeout)
         ))
     }
 
     /// Turns a kube error that stops the run into a one-line `Error::Api`.
     fn fatal(&self, e: kube::Error) -> Error {
         match e {
+            // kubectl's words for a refused identity and a refused read.
+            kube::Error::Api(s) if s.code == 401 => Error::Api(format!(
+                "You must be logged in to the server (the server has asked for the client to \
+                 provide credentials) ({} {})",
+                s.code, s.reason
+            )),
+            kube::Error::Api(s) if s.code == 403 => Error::Api(format!(
+                "Error from server (Forbidden): {} ({} {})",
+                s.message, s.code, s.reason
+            )),
             kube::Error::Api(s) => Error::Api(format!("{} ({} {})", s.message, s.code, s.reason)),
             e @ kube::Error::SerdeError(_) => Error::Api(format!(
                 "{} answered with an object that cannot be read: {}",
@@ -255,6 +291,16 @@ impl LiveSource {
         }
         self.list_all(self.namespaced::<Event>(ns), Some(&fields))
             .await
+    }
+}
+
+/// Seconds for a message: whole when whole (`10`), else to the tenth (`0.5`).
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
     }
 }
 
@@ -355,12 +401,18 @@ impl LiveSource {
         // its events matter: the rest are dropped page by page, and what is kept is slimmed.
         let mut shared_unreadable = Vec::new();
         let listed = self
-            .list_kept(pods_api, None, MAX_KEPT_PODS, |p: &mut Pod| {
-                any_container_waiting(p) && {
-                    slim(&mut p.metadata);
-                    true
-                }
-            })
+            .list_kept(
+                pods_api,
+                self.selectors.field_text.as_deref(),
+                self.selectors.label_text.as_deref(),
+                MAX_KEPT_PODS,
+                |p: &mut Pod| {
+                    any_container_waiting(p) && {
+                        slim(&mut p.metadata);
+                        true
+                    }
+                },
+            )
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
         if listed.capped {
@@ -393,6 +445,7 @@ impl LiveSource {
             .list_kept(
                 events_api,
                 Some("involvedObject.kind=Pod"),
+                None,
                 MAX_KEPT_EVENTS,
                 for_waiting,
             )

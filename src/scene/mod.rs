@@ -11,6 +11,7 @@
 mod assemble;
 mod containers;
 pub mod live;
+pub mod selector;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! `--plain-http HOST` and `--insecure-skip-tls-verify HOST` end to end: the real binary
+//! `--plain-http HOST` and `--registry-insecure-skip-verify HOST` end to end: the real binary
 //! against Debian's docker-registry, the bench's token server and recording servers.
 //!
 //! What a CI user and a security reviewer check: trust skipped is said, for which host, in
@@ -54,7 +54,7 @@ fn skipped_verification_is_reported_for_its_host_and_refusable() {
     let base = [
         "image",
         image.as_str(),
-        "--insecure-skip-tls-verify",
+        "--registry-insecure-skip-verify",
         &reg.host,
     ];
     let with = |extra: &[&str]| {
@@ -74,7 +74,7 @@ fn skipped_verification_is_reported_for_its_host_and_refusable() {
         (
             &json!("registry"),
             &json!("unverified_tls"),
-            &json!("--insecure-skip-tls-verify"),
+            &json!("--registry-insecure-skip-verify"),
             &json!(true)
         ),
         "{t:#}"
@@ -306,7 +306,7 @@ fn credentials_never_go_to_an_unnamed_unverified_realm() {
         &image,
         "--creds",
         &creds,
-        "--insecure-skip-tls-verify",
+        "--registry-insecure-skip-verify",
         &reg.host,
     ];
     let with = |extra: &[&str]| {
@@ -326,7 +326,10 @@ fn credentials_never_go_to_an_unnamed_unverified_realm() {
         token.requests()
     );
     let t = insecure(&r);
-    assert_eq!(entry(&t, &reg.host)["by"], "--insecure-skip-tls-verify");
+    assert_eq!(
+        entry(&t, &reg.host)["by"],
+        "--registry-insecure-skip-verify"
+    );
     let finding = entry(&t, &realm);
     assert_eq!(
         (&finding["transport"], &finding["by"], &finding["used"]),
@@ -346,11 +349,11 @@ fn credentials_never_go_to_an_unnamed_unverified_realm() {
         run.stdout
     );
     // Named: the realm is reached unverified, and the pull works.
-    let run = with(&["--insecure-skip-tls-verify", &realm, "-o", "json"]);
+    let run = with(&["--registry-insecure-skip-verify", &realm, "-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(token.requests().iter().any(|q| q.authorization));
     let t = insecure(&report(&run));
-    assert_eq!(entry(&t, &realm)["by"], "--insecure-skip-tls-verify");
+    assert_eq!(entry(&t, &realm)["by"], "--registry-insecure-skip-verify");
 }
 
 /// The flags need the host they apply to; the old bare form, an image reference or a URL in
@@ -372,7 +375,7 @@ fn the_flags_need_a_host() {
                 "-A",
                 "--snapshot",
                 snapshot,
-                "--insecure-skip-tls-verify",
+                "--registry-insecure-skip-verify",
             ],
             "HOST[:PORT]",
         ),

@@ -12,6 +12,7 @@ mod hostile;
 mod image_ci_words;
 mod insecure_hosts;
 mod kube_api;
+mod kubectl_habits;
 mod logs;
 mod namespaces;
 mod pod_scenarios;

@@ -1,6 +1,6 @@
 //! The probe against bench registries whose TLS fails the way nodes see it fail: unknown CA
 //! (and the fix through `--ca-file`, a Docker certs.d copy and a containerd hosts.toml copy),
-//! wrong name, expired, plain HTTP, mutual TLS, and `--insecure-skip-tls-verify`.
+//! wrong name, expired, plain HTTP, mutual TLS, and `--registry-insecure-skip-verify`.
 
 use std::fs;
 
@@ -231,7 +231,7 @@ async fn probe_insecure_skip_verify_is_recorded_with_what_verification_would_say
         report
             .flags
             .iter()
-            .any(|f| f.contains("--insecure-skip-tls-verify"))
+            .any(|f| f.contains("--registry-insecure-skip-verify"))
     );
     assert_eq!(report.tls_would_fail, Some(Failure::UnknownAuthority));
 }

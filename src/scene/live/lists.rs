@@ -32,7 +32,9 @@ impl LiveSource {
     where
         K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
     {
-        let listed = self.list_kept(api, fields, MAX_LISTED, |_| true).await?;
+        let listed = self
+            .list_kept(api, fields, None, MAX_LISTED, |_| true)
+            .await?;
         match listed {
             Ok(l) if l.capped => Err(Error::Api(format!(
                 "{} listed more than {MAX_LISTED} {} (the cap for one list); stopped reading it",
@@ -51,6 +53,7 @@ impl LiveSource {
         &self,
         api: Api<K>,
         fields: Option<&str>,
+        labels: Option<&str>,
         cap: usize,
         keep: impl Fn(&mut K) -> bool,
     ) -> Result<std::result::Result<Listed<K>, String>>
@@ -78,6 +81,9 @@ impl LiveSource {
             let mut lp = ListParams::default().limit(self.page_size);
             if let Some(f) = fields {
                 lp = lp.fields(f);
+            }
+            if let Some(l) = labels {
+                lp = lp.labels(l);
             }
             if let Some(t) = &token {
                 lp = lp.continue_token(t);

@@ -528,7 +528,11 @@ async fn a_rejected_token_stops_the_run_with_the_api_message() {
     .await
     .unwrap();
     match src.pod_scene("shop", "db-0").await {
-        Err(Error::Api(msg)) => assert_eq!(msg, "Unauthorized (401 Unauthorized)"),
+        Err(Error::Api(msg)) => assert_eq!(
+            msg,
+            "You must be logged in to the server (the server has asked for the client to \
+             provide credentials) (401 Unauthorized)"
+        ),
         other => panic!("{other:?}"),
     }
     match src.failing_pods(None).await {

@@ -59,6 +59,8 @@ pub struct Recorded {
     pub path: String,
     /// The raw query string ("" when none).
     pub query: String,
+    /// The request's headers, names lower-cased, in order (repeats kept).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Recorded {
@@ -67,6 +69,15 @@ impl Recorded {
         url::form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
+    }
+
+    /// Every value of one header (name in lower case).
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -77,6 +88,10 @@ struct State {
     requests: Vec<Recorded>,
     /// Resources whose lists always say there is more (a hostile or broken server).
     endless: BTreeMap<String, Endless>,
+    /// Bearer tokens accepted besides [`TOKEN`].
+    tokens: BTreeSet<String>,
+    /// How long every answer is held back.
+    delay: std::time::Duration,
 }
 
 /// How a hostile list keeps going.
@@ -232,6 +247,16 @@ impl KubeApi {
             .collect()
     }
 
+    /// Accepts `token` as a bearer token too (as for `--token`).
+    pub fn accept_token(&self, token: &str) {
+        self.state.lock().unwrap().tokens.insert(token.to_string());
+    }
+
+    /// Holds every answer back this long from now on (a slow or hung API server).
+    pub fn delay(&self, by: std::time::Duration) {
+        self.state.lock().unwrap().delay = by;
+    }
+
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -303,7 +328,13 @@ async fn serve(
             };
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, addr, &req)) }
+                async move {
+                    let delay = state.lock().unwrap().delay;
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Ok::<_, Infallible>(handle(&state, addr, &req))
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -321,16 +352,23 @@ fn handle(
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let mut st = state.lock().unwrap();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
     st.requests.push(Recorded {
         method: method.clone(),
         path: path.clone(),
         query: query.clone(),
+        headers,
     });
-    let authorized = req
+    let bearer = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        == Some(format!("Bearer {TOKEN}").as_str());
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let authorized = bearer.is_some_and(|t| t == TOKEN || st.tokens.contains(t));
     let (code, body) = if !authorized {
         store::status(401, "Unauthorized", "Unauthorized", Value::Null)
     } else if method != "GET" {

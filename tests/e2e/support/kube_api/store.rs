@@ -280,7 +280,10 @@ impl Store {
             Ok(f) => f,
             Err(e) => return bad_request(&format!("invalid field selector: {e}")),
         };
-        for (k, _, _) in &fields {
+        for (k, op, _) in &fields {
+            if matches!(op, Op::In | Op::NotIn | Op::Exists | Op::NotExists) {
+                return bad_request(&format!("invalid field selector: {k}"));
+            }
             if k != "metadata.name" && k != "metadata.namespace" && !rt.fields.contains(&k.as_str())
             {
                 return bad_request(&format!("field label not supported: {k}"));
@@ -369,6 +372,8 @@ pub enum Op {
     Ne,
     Exists,
     NotExists,
+    In,
+    NotIn,
 }
 
 impl Op {
@@ -379,26 +384,53 @@ impl Op {
             Op::Ne => have != want,
             Op::Exists => !have.is_empty(),
             Op::NotExists => have.is_empty(),
+            Op::In => want.split(',').any(|w| w == have),
+            Op::NotIn => !want.split(',').any(|w| w == have),
         }
     }
 }
 
-/// Parses `a=b,c!=d,e,!f` (the equality-based selector grammar).
+/// Parses `a=b,c!=d,e,!f,g in (x,y),h notin (z)`: the equality grammar, and for labels the
+/// set-based one too (a set's values travel comma-joined in the third place).
 pub fn parse_selector(text: &str) -> Result<Vec<(String, Op, String)>, String> {
     let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, op, value) = if let Some((k, v)) = part.split_once("!=") {
-            (k, Op::Ne, v)
-        } else if let Some((k, v)) = part.split_once("==") {
-            (k, Op::Eq, v)
-        } else if let Some((k, v)) = part.split_once('=') {
-            (k, Op::Eq, v)
-        } else if let Some(k) = part.strip_prefix('!') {
-            (k, Op::NotExists, "")
-        } else {
-            (part, Op::Exists, "")
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        let set = |word: &str| {
+            let (k, rest) = part.split_once(&format!(" {word} "))?;
+            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+            let values: Vec<&str> = inner.split(',').map(str::trim).collect();
+            Some((k, values.join(",")))
         };
-        if key.trim().is_empty() || key.contains(' ') {
+        let (key, op, value) = if let Some((k, v)) = set("notin") {
+            (k, Op::NotIn, v)
+        } else if let Some((k, v)) = set("in") {
+            (k, Op::In, v)
+        } else if let Some((k, v)) = part.split_once("!=") {
+            (k, Op::Ne, v.to_string())
+        } else if let Some((k, v)) = part.split_once("==") {
+            (k, Op::Eq, v.to_string())
+        } else if let Some((k, v)) = part.split_once('=') {
+            (k, Op::Eq, v.to_string())
+        } else if let Some(k) = part.strip_prefix('!') {
+            (k, Op::NotExists, String::new())
+        } else {
+            (part, Op::Exists, String::new())
+        };
+        if key.trim().is_empty() || key.trim().contains(' ') || value.contains(['(', ')']) {
             return Err(format!("invalid requirement {part:?}"));
         }
         out.push((key.trim().to_string(), op, value.trim().to_string()));
@@ -428,6 +460,8 @@ fn label_holds(obj: &Value, key: &str, op: Op, want: &str) -> bool {
         Op::Ne => have != Some(want),
         Op::Exists => have.is_some(),
         Op::NotExists => have.is_none(),
+        Op::In => have.is_some_and(|h| want.split(',').any(|w| w == h)),
+        Op::NotIn => !have.is_some_and(|h| want.split(',').any(|w| w == h)),
     }
 }
 
