@@ -12,6 +12,7 @@ mod input;
 mod pod;
 mod probing;
 mod scan;
+mod watch;
 
 use std::io::Write;
 
@@ -129,6 +130,7 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
             return Ok(Outcome::Healthy);
         }
         Command::Explain(args) => explain::run(&args)?,
+        Command::Pod(args) if args.watch.watch => return watch::run(&args, &common).await,
         Command::Pod(args) => pod::run(&args, &common).await?,
         Command::Image(args) => image::run(&args, &common).await?,
         Command::Scan(args) => scan::run(&args, &common).await?,

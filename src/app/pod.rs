@@ -16,8 +16,13 @@ use crate::taxonomy::Cause;
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     let prober = Prober::new(&args.probe, common)?;
     let scene = gather(args, common).await?;
+    diagnose_scene(&prober, &scene).await
+}
+
+/// Diagnoses each image of one gathered scene (`--watch` calls it once per change).
+pub(super) async fn diagnose_scene(prober: &Prober, scene: &Scene) -> crate::Result<Report> {
     let mut report = Report::new("pod");
-    let ctx = PodContext::of(&scene);
+    let ctx = PodContext::of(scene);
     let node = ctx.node.as_ref();
     report.pod = Some(PodSubject {
         namespace: scene.namespace.clone(),
@@ -31,7 +36,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     let (platform, runtime) = (&ctx.platform, ctx.runtime);
     let mut verdicts = Vec::new();
     for c in containers(&scene.pod) {
-        let case = Case::of(&scene, c);
+        let case = Case::of(scene, c);
         let probe = match (
             prober.skip_reason(case.image_ref.as_ref()),
             &case.image_ref,
@@ -50,12 +55,12 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
                     .await?;
                 let mut facts = prober.facts(&report);
                 let known = (platform, ctx.platform_known);
-                prove_candidate(&prober, &scene, r, cr, known, runtime, &mut facts).await?;
+                prove_candidate(prober, scene, r, cr, known, runtime, &mut facts).await?;
                 facts
             }
             _ => ProbeFacts::Off,
         };
-        let ev = ctx.evidence(&scene, &case, probe);
+        let ev = ctx.evidence(scene, &case, probe);
         verdicts.push(diagnose::diagnose(&ev));
     }
     report.summary = Summary::of(&verdicts);

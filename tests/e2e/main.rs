@@ -16,6 +16,7 @@ mod kubectl_habits;
 mod logs;
 mod namespaces;
 mod pod_scenarios;
+mod pod_watch;
 mod probe_auth;
 mod probe_common;
 mod probe_content;
