@@ -22,6 +22,15 @@ pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Shell and kubectl completion's helper, outside clap so no word is taken for a flag.
+    if args.get(1).map(String::as_str) == Some("__complete") {
+        let done = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(pulldoctor::Error::Output)
+            .and_then(|rt| rt.block_on(app::complete(&args[2..])));
+        return ExitCode::from(if done.is_ok() { 0 } else { 2 });
+    }
     let cli = match command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))

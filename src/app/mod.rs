@@ -3,6 +3,7 @@
 //! Each command has its own file here that runs the stages in order and fills one `Report`;
 //! the stages themselves live in their modules, and nothing here formats output by hand.
 
+mod complete;
 mod creds;
 mod evidence;
 mod explain;
@@ -100,6 +101,11 @@ pub fn error_line(e: &crate::Error) -> String {
     report::inert(&clean, report::Layout::Line).into_owned()
 }
 
+/// `__complete WORDS…`: completion candidates for the last word (see `complete.rs`).
+pub async fn complete(words: &[String]) -> crate::Result<()> {
+    complete::run(words).await
+}
+
 /// Runs one command to completion, writing the report to stdout. `name` is how the user
 /// invoked us (`pulldoctor` or `kubectl pulldoctor`).
 pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
@@ -109,8 +115,9 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
             let mut cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
             let bin = name.replace(' ', "-");
             let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, bin, &mut buf);
-            write_stdout(&buf)?;
+            clap_complete::generate(shell, &mut cmd, bin.clone(), &mut buf);
+            let script = complete::wire(shell, &bin, String::from_utf8_lossy(&buf).into_owned());
+            write_stdout(script.as_bytes())?;
             return Ok(Outcome::Healthy);
         }
         Command::Man { dir } => {

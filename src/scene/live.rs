@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 mod kubeconfig;
 mod lists;
+mod names;
 pub mod overrides;
 mod reader;
 

@@ -5,6 +5,7 @@ mod classify_wording;
 mod cli;
 mod commands_image;
 mod commands_scan;
+mod completion_names;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod docs_links;
