@@ -205,7 +205,7 @@ async fn live_names(want: &Want, cluster: &ClusterArgs) -> Vec<String> {
     let read = async {
         let live = super::connect(cluster, &common).await?;
         match want {
-            Want::Pods => live.pod_names(&live.namespace().to_string()).await,
+            Want::Pods => live.pod_names(live.namespace()).await,
             _ => live.namespace_names().await,
         }
     };
