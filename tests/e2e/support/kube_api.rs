@@ -92,6 +92,8 @@ struct State {
     tokens: BTreeSet<String>,
     /// How long every answer is held back.
     delay: std::time::Duration,
+    /// 403 messages quote the caller's bearer token (a hostile or debugging server).
+    echo_token: bool,
 }
 
 /// How a hostile list keeps going.
@@ -257,6 +259,11 @@ impl KubeApi {
         self.state.lock().unwrap().delay = by;
     }
 
+    /// Makes every 403 message quote the bearer token it was sent.
+    pub fn echo_token(&self) {
+        self.state.lock().unwrap().echo_token = true;
+    }
+
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -384,7 +391,18 @@ fn handle(
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        route(&st, addr, &path, &query, accept.contains("as=Table"))
+        // Like the apiserver, a refusal names the impersonated user when there is one; a
+        // hostile server may also echo the caller's token back.
+        let mut user = req
+            .headers()
+            .get("impersonate-user")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(USER)
+            .to_string();
+        if st.echo_token {
+            user.push_str(&format!(" (token {})", bearer.unwrap_or("")));
+        }
+        route(&st, addr, &path, &query, accept.contains("as=Table"), &user)
     };
     let text = serde_json::to_vec(&body).expect("json");
     Response::builder()
@@ -395,7 +413,14 @@ fn handle(
         .expect("response")
 }
 
-fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> store::Reply {
+fn route(
+    st: &State,
+    addr: SocketAddr,
+    path: &str,
+    query: &str,
+    table: bool,
+    user: &str,
+) -> store::Reply {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -449,7 +474,7 @@ fn route(st: &State, addr: SocketAddr, path: &str, query: &str, table: bool) -> 
     };
     if st.forbidden.contains(&(rt.resource.to_string(), verb)) {
         let verb_word = if verb == Verb::Get { "get" } else { "list" };
-        return store::forbidden(rt, verb_word, USER, namespace, name);
+        return store::forbidden(rt, verb_word, user, namespace, name);
     }
     let mut q = q;
     if st.endless.contains_key(rt.resource) {
