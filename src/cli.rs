@@ -130,6 +130,7 @@ pub struct ClusterArgs {
 
 /// Trust and transport flags shared by every command that probes a registry.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Registry probe")]
 pub struct ProbeArgs {
     /// Do not contact any registry; diagnose from Kubernetes' text alone.
     #[arg(long)]
@@ -266,6 +267,7 @@ pub fn command_named(cmd: clap::Command, name: &str) -> clap::Command {
 
 /// `scan`'s pod selectors, as `kubectl get pods` takes them.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Pod selection")]
 pub struct SelectArgs {
     /// Only pods whose labels match, kubectl's grammar (`app=web`, `tier in (a,b)`, `!canary`).
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
@@ -277,6 +279,7 @@ pub struct SelectArgs {
 
 /// `pod --watch`.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Watch")]
 pub struct WatchArgs {
     /// Keep watching: one line per change of a container's verdict, until its images pull
     /// (exit 0) or Ctrl-C (the last verdict's exit code). Live clusters only.
@@ -294,6 +297,7 @@ pub struct WatchArgs {
 
 /// kubectl's flags for reaching the API server, passed through as a plugin should.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "API server connection (kubectl's flags)")]
 pub struct KubeFlags {
     /// Username to impersonate for the API calls.
     #[arg(long = "as", value_name = "USER")]
@@ -310,7 +314,7 @@ pub struct KubeFlags {
     /// The API server's address and port.
     #[arg(short = 's', long, value_name = "URL")]
     pub server: Option<String>,
-    /// Deadline for each API call (`30s`, `1m`, `0` for none); default `--timeout`.
+    /// Deadline for each API call (`30s`, `1m`; `0`: an hour); default `--timeout`.
     #[arg(long = "request-timeout", value_name = "DURATION")]
     pub request_timeout: Option<String>,
     /// A CA bundle the API server's certificate must chain to.
