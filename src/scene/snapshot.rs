@@ -520,6 +520,25 @@ mod tests {
         assert!(reason(parse("metadata: {name: x}\n").unwrap_err()).contains("without kind"));
     }
 
+    #[test]
+    fn items_without_kind_wait_for_the_lists_kind_written_after_them() {
+        let yaml = "apiVersion: v1\nitems:\n- metadata: {name: a, namespace: shop}\n  spec: {containers: []}\n- kind: Secret\n  metadata: {name: s, namespace: shop}\nkind: PodList\nmetadata: {}\n";
+        let snap = parse(yaml).unwrap();
+        assert_eq!((snap.pods().len(), snap.secrets.len()), (1, 1));
+        let json = r#"{"apiVersion": "v1", "items": [{"metadata": {"name": "a", "namespace": "shop"},
+            "spec": {"containers": []}}], "kind": "PodList"}"#;
+        assert_eq!(parse(json).unwrap().pods().len(), 1);
+        // Items read as a list's before the document said it is not one: refused by line.
+        let r = reason(
+            parse("apiVersion: v1\nitems:\n- kind: Pod\n  metadata: {name: a}\nkind: Pod\n")
+                .unwrap_err(),
+        );
+        assert!(
+            r.starts_with("line 1: a Pod holding a list of items"),
+            "{r}"
+        );
+    }
+
     #[tokio::test]
     async fn typed_lists_and_events_v1_are_understood() {
         // A raw-API PodList (items without kind) and an events.k8s.io/v1 Event.
