@@ -40,10 +40,13 @@ pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// hands out fresh `continue` tokens forever is stopped here.
 pub const MAX_PAGES: usize = 2000;
 /// Most pods with a waiting container a scan keeps (and diagnoses) from one list; past it the
-/// list is not followed further and a note says so.
-pub const MAX_KEPT_PODS: usize = 2_000;
-/// Most events of those pods a scan keeps from one list.
-pub const MAX_KEPT_EVENTS: usize = 10_000;
+/// list is not followed further and a note says so. A snapshot scan keeps as many. Twice the
+/// 5,000 failing pods a scan is sized for (`scripts/bench-scan`'s 100k cluster); kept pods
+/// and their events are slimmed (no managed fields, no annotations).
+pub const MAX_KEPT_PODS: usize = 10_000;
+/// Most events of those pods a scan keeps from one list: ten for each kept pod (kubelet
+/// writes about five per failing pull: Scheduled, Pulling, two Failed, BackOff).
+pub const MAX_KEPT_EVENTS: usize = 100_000;
 /// Most items any other list (one pod's events, a namespace's docker secrets) keeps.
 pub const MAX_LISTED: usize = 10_000;
 /// A gathering phase (one paged list, one prefetch round, one pod's reads) may take this many

@@ -8,7 +8,7 @@
 //! finds: the rest of the file never changes a pod's diagnosis. A malformed
 //! file is `Error::BadFile` with the line, never a panic.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -20,18 +20,20 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::assemble::{Reader, assemble, controller_ref};
-use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
+use super::containers::{event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source, is_docker_secret};
 use crate::{Error, Result};
 
 mod documents;
+mod input;
+mod json;
 mod keep;
-mod list;
+mod scan;
 mod yaml;
 
 use documents::{Doc, documents};
+use input::Input;
 use keep::Keep;
-use list::json_list;
 
 /// Objects read from a snapshot file.
 #[derive(Debug, Clone, Default)]
@@ -50,9 +52,8 @@ pub struct SnapshotSource {
     others: Arc<Mutex<OthersCache>>,
     /// What this load keeps of the file.
     keep: Keep,
-    /// A scan's record of pods read with no waiting container, by (namespace, name): their
-    /// events are dropped as they are read, not typed and held to the end.
-    healthy: HashSet<(String, String)>,
+    /// A scan's record of what it read and did not keep.
+    scan: scan::ScanKept,
     /// Whether the file held any pod, event or secret, kept or not.
     held_objects: bool,
 }
@@ -82,15 +83,16 @@ impl SnapshotSource {
 
     fn load_keeping(path: &Path, keep: Keep) -> Result<SnapshotSource> {
         let started = std::time::Instant::now();
-        let text = read_snapshot(path)?;
-        tracing::debug!("gather: read {} ({} bytes)", path.display(), text.len());
-        let snap = match json_list(&text) {
-            Some(list) => SnapshotSource::from_list(path, list, false, keep)?,
-            None => SnapshotSource::parse_keeping(path, &text, keep)?,
-        };
+        let file = std::fs::File::open(path).map_err(|source| Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut input = Input::new(path, file, crate::limits::MAX_SNAPSHOT);
+        let snap = SnapshotSource::read_keeping(path, &mut input, keep)?;
         tracing::info!(
-            "gather: snapshot {}: kept {} pods, {} events, {} secrets in {} ms",
+            "gather: snapshot {}: read {} lines, kept {} pods, {} events, {} secrets in {} ms",
             path.display(),
+            input.line() - 1,
             snap.pods.len(),
             snap.events.len(),
             snap.secrets.len(),
@@ -105,19 +107,28 @@ impl SnapshotSource {
     }
 
     fn parse_keeping(path: &Path, text: &str, keep: Keep) -> Result<SnapshotSource> {
+        let mut input = Input::new(path, text.as_bytes(), u64::MAX);
+        SnapshotSource::read_keeping(path, &mut input, keep)
+    }
+
+    /// Reads every document of `input` as it comes, keeping what `keep` says.
+    fn read_keeping<R: std::io::Read>(
+        path: &Path,
+        input: &mut Input<R>,
+        keep: Keep,
+    ) -> Result<SnapshotSource> {
         let mut snap = SnapshotSource {
             path: path.to_path_buf(),
             keep,
             ..SnapshotSource::default()
         };
-        documents(path, text, |doc| match doc {
+        documents(path, input, |doc| match doc {
             Doc::Whole(line, value) => snap.add(line, value),
             Doc::Item {
                 line,
                 kind,
                 index,
                 value,
-                ..
             } => snap.add_item(line, &kind, index, value),
         })?;
         snap.check_not_empty()?;
@@ -209,48 +220,33 @@ impl SnapshotSource {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let api_version = obj
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
         if matches!(kind.as_str(), "Pod" | "Event" | "Secret") {
             self.held_objects = true;
         }
         if !self.keep.wants(&kind, &mut obj) {
             return Ok(());
         }
-        if matches!(self.keep, Keep::Scan)
-            && kind == "Event"
-            && keep::event_pod_key(&obj).is_some_and(|k| self.healthy.contains(&k))
-        {
-            return Ok(());
+        if matches!(self.keep, Keep::Scan) {
+            return self.add_for_scan(&kind, obj);
         }
-        match kind.as_str() {
-            "Pod" => {
-                let pod: Pod = typed(&kind, obj)?;
-                if matches!(self.keep, Keep::Scan) && !any_container_waiting(&pod) {
-                    let m = pod.metadata;
-                    self.healthy
-                        .insert((m.namespace.unwrap_or_default(), m.name.unwrap_or_default()));
-                    return Ok(());
-                }
-                self.pods.push(pod)
-            }
-            "Event" if api_version == "events.k8s.io/v1" => {
-                self.events.push(typed(&kind, events_v1_to_core(obj))?)
-            }
-            "Event" => self.events.push(typed(&kind, obj)?),
+        self.add_typed(&kind, obj)
+    }
+
+    /// Types and keeps one object of a kind the scene uses.
+    fn add_typed(&mut self, kind: &str, mut obj: Value) -> std::result::Result<(), String> {
+        match kind {
+            "Pod" => self.pods.push(typed(kind, obj)?),
+            "Event" => self.events.push(typed_event(obj)?),
             "Secret" => {
-                let s: Secret = typed(&kind, obj)?;
+                let s: Secret = typed(kind, obj)?;
                 self.secret_namespaces
                     .insert(s.metadata.namespace.clone().unwrap_or_default());
                 self.secrets.push(s);
             }
-            "ServiceAccount" => self.accounts.push(typed(&kind, obj)?),
-            "Node" => self.nodes.push(typed(&kind, obj)?),
-            "ReplicaSet" => self.replica_sets.push(typed(&kind, obj)?),
-            "Job" => self.jobs.push(typed(&kind, obj)?),
+            "ServiceAccount" => self.accounts.push(typed(kind, obj)?),
+            "Node" => self.nodes.push(typed(kind, obj)?),
+            "ReplicaSet" => self.replica_sets.push(typed(kind, obj)?),
+            "Job" => self.jobs.push(typed(kind, obj)?),
             "" => return Err("an object without kind".to_string()),
             _ => {
                 obj.take();
@@ -260,22 +256,13 @@ impl SnapshotSource {
     }
 }
 
-/// The file's text, up to [`crate::limits::MAX_SNAPSHOT`]; a file that is not UTF-8 (or holds
-/// a NUL byte) is a bad snapshot, not an I/O error.
-fn read_snapshot(path: &Path) -> Result<String> {
-    use crate::limits::{CapError, MAX_SNAPSHOT, read_text_capped};
-    const EXPECTED: &str = "expected kubectl get -o yaml|json output";
-    let bytes = read_text_capped(path, MAX_SNAPSHOT, "a snapshot").map_err(|e| match e {
-        CapError::NotText { offset, .. } => Error::BadFile {
-            path: path.to_path_buf(),
-            reason: format!("not text: a NUL byte at offset {offset} ({EXPECTED})"),
-        },
-        other => other.into_error(),
-    })?;
-    String::from_utf8(bytes).map_err(|_| Error::BadFile {
-        path: path.to_path_buf(),
-        reason: format!("not UTF-8 text ({EXPECTED})"),
-    })
+/// An Event of either API group in the core shape.
+fn typed_event(obj: Value) -> std::result::Result<Event, String> {
+    if obj.get("apiVersion").and_then(Value::as_str) == Some("events.k8s.io/v1") {
+        typed("Event", events_v1_to_core(obj))
+    } else {
+        typed("Event", obj)
+    }
 }
 
 /// Converts one object to its k8s-openapi type, naming it in the error.
@@ -372,7 +359,7 @@ impl Source for SnapshotSource {
                 .map(|e| (*e).clone())
                 .collect();
             if is_failing(pod, &events) {
-                scenes.push(assemble(self, pod.clone(), events, Vec::new()).await?);
+                scenes.push(assemble(self, pod.clone(), events, self.scan_cuts()).await?);
             }
         }
         Ok(scenes)
@@ -531,6 +518,25 @@ mod tests {
         );
         assert!(reason(parse("- a\n- b\n").unwrap_err()).contains("expected a Kubernetes object"));
         assert!(reason(parse("metadata: {name: x}\n").unwrap_err()).contains("without kind"));
+    }
+
+    #[test]
+    fn items_without_kind_wait_for_the_lists_kind_written_after_them() {
+        let yaml = "apiVersion: v1\nitems:\n- metadata: {name: a, namespace: shop}\n  spec: {containers: []}\n- kind: Secret\n  metadata: {name: s, namespace: shop}\nkind: PodList\nmetadata: {}\n";
+        let snap = parse(yaml).unwrap();
+        assert_eq!((snap.pods().len(), snap.secrets.len()), (1, 1));
+        let json = r#"{"apiVersion": "v1", "items": [{"metadata": {"name": "a", "namespace": "shop"},
+            "spec": {"containers": []}}], "kind": "PodList"}"#;
+        assert_eq!(parse(json).unwrap().pods().len(), 1);
+        // Items read as a list's before the document said it is not one: refused by line.
+        let r = reason(
+            parse("apiVersion: v1\nitems:\n- kind: Pod\n  metadata: {name: a}\nkind: Pod\n")
+                .unwrap_err(),
+        );
+        assert!(
+            r.starts_with("line 1: a Pod holding a list of items"),
+            "{r}"
+        );
     }
 
     #[tokio::test]

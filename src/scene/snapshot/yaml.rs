@@ -1,5 +1,5 @@
-//! Reading YAML snapshots safely and item by item: a nesting check before the parser sees a
-//! document, and a kubectl `List` split into its items so each is parsed (and dropped) alone.
+//! Reading YAML snapshots safely: a nesting check before the parser sees a document (or one
+//! item of a kubectl `List`, which `documents.rs` splits as it reads).
 //!
 //! libyaml, under serde_yaml_ng, takes time quadratic in the depth of nested flow collections
 //! (`[[[[…`) before its recursion limit stops it: 100 KB of brackets took 26 s. No Kubernetes
@@ -85,54 +85,6 @@ fn opens_block_scalar(body: &str) -> bool {
                 .ends_with([':', '-']))
 }
 
-/// A kubectl YAML `List` document split into its top-level mapping without `items`, and each
-/// item's text (a one-entry block sequence) with the 0-based line it starts on.
-pub(super) struct SplitList<'a> {
-    pub head: String,
-    pub items: Vec<(usize, &'a str)>,
-}
-
-/// Splits `doc` when it is laid out as kubectl writes a list; None otherwise.
-pub(super) fn split_list(doc: &str) -> Option<SplitList<'_>> {
-    let mut head = String::new();
-    let mut items = Vec::new();
-    let mut in_items = false;
-    let mut offset = 0;
-    let mut current: Option<(usize, usize)> = None;
-    for (i, line) in doc.split_inclusive('\n').enumerate() {
-        let start = offset;
-        offset += line.len();
-        let top_level = !line.starts_with([' ', '\t', '#', '\n', '\r']);
-        if in_items && (line.starts_with("- ") || line.trim_end() == "-") {
-            if let Some((l, s)) = current.take() {
-                items.push((l, &doc[s..start]));
-            }
-            current = Some((i, start));
-            continue;
-        }
-        if top_level {
-            if let Some((l, s)) = current.take() {
-                items.push((l, &doc[s..start]));
-            }
-            in_items = line.trim_end() == "items:";
-            if in_items {
-                continue;
-            }
-        }
-        if current.is_none() {
-            if in_items && !line.trim().is_empty() && !line.trim_start().starts_with('#') {
-                // Something under `items:` that is not a column-0 entry: not kubectl's layout.
-                return None;
-            }
-            head.push_str(line);
-        }
-    }
-    if let Some((l, s)) = current.take() {
-        items.push((l, &doc[s..]));
-    }
-    (!items.is_empty()).then_some(SplitList { head, items })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,18 +103,5 @@ mod tests {
         assert_eq!(too_deep(&plain), None);
         let block: String = (0..70).map(|d| format!("{}a:\n", " ".repeat(d))).collect();
         assert_eq!(too_deep(&block), Some(65));
-    }
-
-    #[test]
-    fn a_kubectl_list_splits_into_items() {
-        let doc = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: a\n- kind: Secret\n  data:\n    x: eQ==\nkind: List\nmetadata:\n  resourceVersion: \"\"\n";
-        let s = split_list(doc).unwrap();
-        assert_eq!(s.items.len(), 2);
-        assert_eq!(s.items[0].0, 2);
-        assert!(s.items[1].1.starts_with("- kind: Secret\n"));
-        assert!(s.items[1].1.ends_with("eQ==\n"));
-        assert!(s.head.contains("kind: List") && !s.head.contains("items"));
-        assert!(split_list("kind: List\nitems:\n  - a: 1\n").is_none());
-        assert!(split_list("kind: Pod\nmetadata: {}\n").is_none());
     }
 }
