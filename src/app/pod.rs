@@ -14,7 +14,8 @@ use crate::taxonomy::Cause;
 
 /// Gathers the pod's scene and diagnoses each of its images.
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?;
+    let prober = Prober::new(&args.probe, common)?
+        .with_node(crate::config::NodeSettings::from_args(&args.node)?);
     let scene = gather(args, common).await?;
     let mut report = Report::new("pod");
     let ctx = PodContext::of(&scene);
@@ -28,6 +29,9 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
             .filter(|r| !r.is_empty()),
         owner: scene.top_owner().map(|o| format!("{}/{}", o.kind, o.name)),
     });
+    if let Some(n) = node {
+        prober.set_node_runtime_version(&n.runtime_version);
+    }
     let (platform, runtime) = (&ctx.platform, ctx.runtime);
     let mut verdicts = Vec::new();
     for c in containers(&scene.pod) {
@@ -61,6 +65,7 @@ pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
     report.insecure_transport = prober.insecure_transport();
+    report.node_config = prober.node_configs();
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
         report.notes.push(format!(
             "could not list secrets in {}: {m}",

@@ -31,6 +31,12 @@ pub struct Prober {
     probes: AtomicUsize,
     /// Whose pull the probes stand for (a node's, or `image`'s CI job): sets their wording.
     puller: Puller,
+    /// `--node-root`: the node's files decide trust, endpoint and node credentials.
+    node: Option<crate::config::NodeSettings>,
+    /// The node's `containerRuntimeVersion`, when a Node object gave it (`pod`).
+    node_runtime_version: Mutex<Option<String>>,
+    /// What the node's files said, one per image.
+    node_configs: Mutex<Vec<crate::node::NodeConfig>>,
 }
 
 impl Prober {
@@ -61,7 +67,52 @@ impl Prober {
             reached: Mutex::new(Vec::new()),
             probes: AtomicUsize::new(0),
             puller: Puller::Node,
+            node: None,
+            node_runtime_version: Mutex::new(None),
+            node_configs: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Reads the node's files (`--node-root`) for every probe.
+    pub fn with_node(mut self, node: Option<crate::config::NodeSettings>) -> Prober {
+        self.node = node;
+        self
+    }
+
+    /// The node's `containerRuntimeVersion` (`containerd://1.7.2`), from its Node object.
+    pub fn set_node_runtime_version(&self, version: &str) {
+        if let Ok(mut v) = self.node_runtime_version.lock() {
+            *v = Some(version.to_string()).filter(|v| !v.is_empty());
+        }
+    }
+
+    /// What the node's files said, one entry per image probed.
+    pub fn node_configs(&self) -> Vec<crate::node::NodeConfig> {
+        self.node_configs
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the node's files for `image`: None without `--node-root`.
+    fn read_node(&self, image: &ImageRef, runtime: Runtime) -> Option<crate::node::NodeRead> {
+        let node = self.node.as_ref()?;
+        let (runtime, major) = match node.runtime {
+            Some(r) => r,
+            None => {
+                let version = self
+                    .node_runtime_version
+                    .lock()
+                    .ok()
+                    .and_then(|v| v.clone());
+                match version {
+                    Some(v) => crate::node::runtime_of(&v),
+                    None => (runtime, None),
+                }
+            }
+        };
+        let read = crate::node::read(&node.root, runtime, major, &image.original, image);
+        Some(read)
     }
 
     /// Probes for `pulldoctor image`: their lines speak of its flags, not of a node.
@@ -131,8 +182,27 @@ impl Prober {
         }
     }
 
-    /// Why this image is not probed, if it is not.
+    /// Why this image is not probed, if it is not. An image not probed still gets its node
+    /// configuration read (`--node-root`), so `--no-probe` shows what the node's files say.
     pub fn skip_reason(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
+        let skip = self.skip_reason_only(image);
+        if skip.is_some()
+            && let Some(read) = image.and_then(|i| self.read_node(i, Runtime::Unknown))
+        {
+            self.keep_node_config(read.config);
+        }
+        skip
+    }
+
+    fn keep_node_config(&self, config: crate::node::NodeConfig) {
+        if let Ok(mut c) = self.node_configs.lock()
+            && !c.iter().any(|x| x.image == config.image)
+        {
+            c.push(config);
+        }
+    }
+
+    fn skip_reason_only(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
         if !self.enabled {
             return Some(ProbeFacts::Off);
         }
@@ -192,8 +262,35 @@ impl Prober {
         platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
-        let trust: Trust = Trust::resolve(&self.spec, &image.registry, runtime)
-            .map_err(|e| crate::Error::Tls(e.to_string()))?;
+        let mut auths = auths;
+        let mut rewritten = None;
+        let trust: Trust = match self.read_node(image, runtime) {
+            Some(mut read) => {
+                rewritten = read
+                    .probe_image()
+                    .filter(|r| r.canonical() != image.canonical());
+                let trust = read.trust();
+                if let Some(e) = &read.credential {
+                    let file = read
+                        .config
+                        .credentials
+                        .as_ref()
+                        .and_then(|c| c.file.clone())
+                        .unwrap_or_default();
+                    auths.push(registry::Auth::new(
+                        format!("node keyring {file}"),
+                        e.username.clone(),
+                        e.password.clone(),
+                    ));
+                }
+                self.keep_node_config(read.config);
+                trust
+            }
+            None => Trust::resolve(&self.spec, &image.registry, runtime)
+                .map_err(|e| crate::Error::Tls(e.to_string()))?,
+        };
+        // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
+        let image = rewritten.as_ref().unwrap_or(image);
         tracing::info!("trust for {}: {}", image.registry, trust.sources.join("; "));
         for p in &trust.problems {
             tracing::info!("trust for {}: {p}", image.registry);

@@ -263,6 +263,19 @@ fn finish(
 }
 
 impl NodeRead {
+    /// The reference the runtime asks its first endpoint for, when its config rewrites it
+    /// (CRI-O short names and `location`): `host/repository[:tag|@digest]`.
+    pub fn probe_image(&self) -> Option<ImageRef> {
+        let e = self.first()?;
+        let repo = e.repository.as_ref()?;
+        let u = url::Url::parse(&e.url).ok()?;
+        let host = match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str()?),
+            None => u.host_str()?.to_string(),
+        };
+        ImageRef::parse(&format!("{host}/{repo}")).ok()
+    }
+
     /// The first endpoint the runtime pulls from.
     pub fn first(&self) -> Option<&Endpoint> {
         self.config.endpoints.iter().find(|e| e.pulls())

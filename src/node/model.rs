@@ -176,3 +176,86 @@ pub struct NodeConfig {
     /// What the node's files decide, each with its file and line.
     pub findings: Vec<Finding>,
 }
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let role = match self.role {
+            Role::Mirror => "mirror",
+            Role::Upstream => "upstream",
+        };
+        write!(f, "{role} {}", self.url)?;
+        if let Some(r) = &self.repository {
+            write!(f, " (repository {r})")?;
+        }
+        if !self.capabilities.is_empty() {
+            write!(f, " capabilities={}", self.capabilities.join(","))?;
+        }
+        if !self.ca.is_empty() {
+            write!(f, " ca={}", self.ca.join(","))?;
+        }
+        if let Some(c) = &self.client_cert {
+            write!(f, " client={c}")?;
+        }
+        if self.skip_verify {
+            write!(f, " skip_verify")?;
+        }
+        if self.insecure {
+            write!(f, " insecure")?;
+        }
+        if self.override_path {
+            write!(f, " override_path")?;
+        }
+        write!(f, " — {}", self.source)
+    }
+}
+
+impl NodeConfig {
+    /// The report's lines for this image, in order: endpoints, proxy, credentials, names,
+    /// then findings (each `file line N: what`).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.resolved {
+            out.push(format!("pulled as {r}"));
+        }
+        if self.blocked {
+            out.push("blocked by the node's registries.conf".to_string());
+        }
+        for (i, e) in self.endpoints.iter().enumerate() {
+            out.push(format!("endpoint {}: {e}", i + 1));
+        }
+        if let Some(b) = &self.ca_bundle {
+            out.push(format!("trust: the node's CA bundle {b}"));
+        }
+        if let Some(p) = &self.proxy {
+            out.push(format!(
+                "proxy: {}={} {} — {} ({})",
+                p.variable,
+                p.value,
+                if p.applies { "applies" } else { "not used" },
+                p.reason,
+                p.source
+            ));
+        }
+        if let Some(c) = &self.credentials {
+            out.push(format!(
+                "node credentials: {}{}",
+                c.file.as_deref().unwrap_or("none"),
+                c.entry
+                    .as_deref()
+                    .map(|k| format!(" (key {k})"))
+                    .unwrap_or_default()
+            ));
+        }
+        for h in &self.hosts {
+            out.push(format!(
+                "/etc/hosts line {}: {} → {}",
+                h.line, h.name, h.address
+            ));
+        }
+        if !self.nameservers.is_empty() {
+            out.push(format!("nameservers: {}", self.nameservers.join(", ")));
+        }
+        out.extend(self.findings.iter().map(|f| format!("finding: {f}")));
+        out
+    }
+}
