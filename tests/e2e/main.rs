@@ -14,6 +14,7 @@ mod insecure_hosts;
 mod kube_api;
 mod logs;
 mod namespaces;
+mod node_root;
 mod pod_scenarios;
 mod probe_auth;
 mod probe_common;
