@@ -207,7 +207,7 @@ pub fn resolve(
     };
     if config_path.is_empty() {
         note_ignored_certs_d(root, registry, cfg.as_ref(), cp_line, findings);
-        return legacy(root, registry, cfg.as_ref(), findings);
+        return legacy(registry, cfg.as_ref(), findings);
     }
     if let Some(c) = &cfg {
         if let Some((_, l, _)) = c.mirrors.first() {
@@ -440,7 +440,6 @@ pub fn apply_docker_dir(root: &NodeRoot, dir: &str, e: &mut Endpoint) {
 /// Without `config_path`: the deprecated `mirrors` (the host's, else `*`), then the registry,
 /// with `configs.<endpoint host>.tls` applied to each.
 fn legacy(
-    root: &NodeRoot,
     registry: &str,
     cfg: Option<&ContainerdConfig>,
     findings: &mut Vec<Finding>,
@@ -501,7 +500,6 @@ fn legacy(
             }
         }
     }
-    let _ = root;
     out
 }
 

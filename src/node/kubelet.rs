@@ -59,7 +59,7 @@ pub fn credentials(
             .cloned();
         let found = NodeCredentials {
             file: Some(path.to_string()),
-            entry: entry.as_ref().map(|e| e.key.clone()),
+            entry: entry.as_ref().map(|e| without_userinfo(&e.key)),
             provider: None,
         };
         if entry.is_none() {
@@ -82,4 +82,35 @@ pub fn credentials(
         return (Some(found), entry);
     }
     (None, None)
+}
+
+/// A key as printed: any `user:password@` before the host dropped.
+fn without_userinfo(key: &str) -> String {
+    let (scheme, rest) = match key.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), key),
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_keys_carry_no_userinfo() {
+        assert_eq!(
+            without_userinfo("https://u:p@reg.example.com/v1/"),
+            "https://reg.example.com/v1/"
+        );
+        assert_eq!(
+            without_userinfo("reg.example.com:5000"),
+            "reg.example.com:5000"
+        );
+        assert_eq!(without_userinfo("u:p@reg"), "reg");
+    }
 }

@@ -312,7 +312,7 @@ pub fn bypass(no_proxy: &str, host: &str, port: u16) -> Option<String> {
             continue;
         }
         let (phost, pport) = split_host_port(&p);
-        if let Some(pi) = phost.parse::<IpAddr>().ok() {
+        if let Ok(pi) = phost.parse::<IpAddr>() {
             if ip == Some(pi) && pport.is_none_or(|pp| pp == port) {
                 return Some(format!("NO_PROXY entry {p}"));
             }

@@ -264,7 +264,7 @@ pub fn candidates(conf: &RegistriesConf, raw: &str, findings: &mut Vec<Finding>)
             format!("{r}/{repo}{rest}")
         })
         .collect();
-    if let Some(first) = out.first() {
+    if !out.is_empty() {
         findings.push(Finding::new(
             file,
             Some(*line),
@@ -273,7 +273,6 @@ pub fn candidates(conf: &RegistriesConf, raw: &str, findings: &mut Vec<Finding>)
                 out.join(", then ")
             ),
         ));
-        let _ = first;
     }
     out
 }
@@ -310,12 +309,11 @@ pub fn endpoints(
         return (Vec::new(), true);
     }
     let rewrite = |loc: &str| {
-        let rewritten = if r.prefix.starts_with("*.") {
+        if r.prefix.starts_with("*.") {
             reference.to_string()
         } else {
             format!("{loc}{}", &reference[r.prefix.len()..])
-        };
-        rewritten
+        }
     };
     let mut out = Vec::new();
     for m in &r.mirrors {
