@@ -235,7 +235,11 @@ impl Prober {
     /// `--ca-file PATH`, `--cert-dir PATH`, or a file of the node's certs.d copy.
     fn ca_label(&self, path: &str) -> String {
         let p = std::path::Path::new(path);
-        if self.spec.ca_files.iter().any(|f| f == p) {
+        if let Some(node) = &self.node
+            && let Ok(rel) = p.strip_prefix(&node.root)
+        {
+            format!("/{} from --node-root", rel.display())
+        } else if self.spec.ca_files.iter().any(|f| f == p) {
             format!("--ca-file {path}")
         } else if self
             .spec
@@ -262,35 +266,69 @@ impl Prober {
         platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
-        let mut auths = auths;
-        let mut rewritten = None;
-        let trust: Trust = match self.read_node(image, runtime) {
-            Some(mut read) => {
-                rewritten = read
-                    .probe_image()
-                    .filter(|r| r.canonical() != image.canonical());
-                let trust = read.trust();
-                if let Some(e) = &read.credential {
-                    let file = read
-                        .config
-                        .credentials
-                        .as_ref()
-                        .and_then(|c| c.file.clone())
-                        .unwrap_or_default();
-                    auths.push(registry::Auth::new(
-                        format!("node keyring {file}"),
-                        e.username.clone(),
-                        e.password.clone(),
-                    ));
-                }
-                self.keep_node_config(read.config);
-                trust
-            }
-            None => Trust::resolve(&self.spec, &image.registry, runtime)
-                .map_err(|e| crate::Error::Tls(e.to_string()))?,
+        let Some(mut read) = self.read_node(image, runtime) else {
+            let trust = Trust::resolve(&self.spec, &image.registry, runtime)
+                .map_err(|e| crate::Error::Tls(e.to_string()))?;
+            return Ok(self
+                .probe_with(image, auths, trust, platform, platform_known)
+                .await);
         };
-        // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
-        let image = rewritten.as_ref().unwrap_or(image);
+        let mut auths = auths;
+        if let Some(e) = &read.credential {
+            let file = read
+                .config
+                .credentials
+                .as_ref()
+                .and_then(|c| c.file.clone());
+            auths.push(registry::Auth::new(
+                format!("node keyring {}", file.unwrap_or_default()),
+                e.username.clone(),
+                e.password.clone(),
+            ));
+        }
+        // The runtime tries its endpoints in order and stops at the first that serves the
+        // image; when none does, containerd reports the first one's error.
+        let count = read.pulling().len().max(1);
+        let mut first: Option<ProbeReport> = None;
+        let mut failed = Vec::new();
+        for i in 0..count {
+            let trust = read.trust(i);
+            // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
+            let rewritten = read.probe_image(i);
+            let target = rewritten.as_ref().unwrap_or(image);
+            let mut report = self
+                .probe_with(target, auths.clone(), trust, platform, platform_known)
+                .await;
+            if report.pullable() {
+                report.flags.extend(failed);
+                self.keep_node_config(read.config);
+                return Ok(report);
+            }
+            failed.push(format!(
+                "node endpoint {} ({}) failed: {}; the runtime then tries the next endpoint",
+                i + 1,
+                report.endpoint,
+                report.outcome.detail
+            ));
+            first.get_or_insert(report);
+        }
+        let mut report = first.expect("at least one endpoint probed");
+        if failed.len() > 1 {
+            report.flags.extend(failed.into_iter().skip(1));
+        }
+        self.keep_node_config(read.config);
+        Ok(report)
+    }
+
+    /// One probe with a resolved trust.
+    async fn probe_with(
+        &self,
+        image: &ImageRef,
+        auths: Vec<registry::Auth>,
+        trust: Trust,
+        platform: &Platform,
+        platform_known: bool,
+    ) -> ProbeReport {
         tracing::info!("trust for {}: {}", image.registry, trust.sources.join("; "));
         for p in &trust.problems {
             tracing::info!("trust for {}: {p}", image.registry);
@@ -336,7 +374,7 @@ impl Prober {
             };
             self.note(format!("{whose} for {}: {p}", image.registry));
         }
-        Ok(report)
+        report
     }
 }
 

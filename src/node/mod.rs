@@ -263,10 +263,25 @@ fn finish(
 }
 
 impl NodeRead {
-    /// The reference the runtime asks its first endpoint for, when its config rewrites it
-    /// (CRI-O short names and `location`): `host/repository[:tag|@digest]`.
-    pub fn probe_image(&self) -> Option<ImageRef> {
-        let e = self.first()?;
+    /// The endpoints the runtime pulls from, in its order, each URL once (containerd may list
+    /// the server twice: as a `[host]` and as `server`).
+    pub fn pulling(&self) -> Vec<&Endpoint> {
+        let mut out: Vec<&Endpoint> = Vec::new();
+        for e in self.config.endpoints.iter().filter(|e| e.pulls()) {
+            if !out
+                .iter()
+                .any(|x| x.url == e.url && x.repository == e.repository)
+            {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// The reference the runtime asks endpoint `i` for, when its config rewrites it (CRI-O
+    /// short names, `location`, mirrors): `host/repository[:tag|@digest]`.
+    pub fn probe_image(&self, i: usize) -> Option<ImageRef> {
+        let e = *self.pulling().get(i)?;
         let repo = e.repository.as_ref()?;
         let u = url::Url::parse(&e.url).ok()?;
         let host = match u.port() {
@@ -276,14 +291,10 @@ impl NodeRead {
         ImageRef::parse(&format!("{host}/{repo}")).ok()
     }
 
-    /// The first endpoint the runtime pulls from.
-    pub fn first(&self) -> Option<&Endpoint> {
-        self.config.endpoints.iter().find(|e| e.pulls())
-    }
-
-    /// The trust the node has for the first endpoint: its CA bundle in place of this machine's
-    /// roots, plus the endpoint's CAs and client certificate; unreadable files become findings.
-    pub fn trust(&mut self) -> Trust {
+    /// The trust the node has for pulling endpoint `i`: its CA bundle in place of this
+    /// machine's roots, plus the endpoint's CAs and client certificate; unreadable files
+    /// become findings.
+    pub fn trust(&mut self, i: usize) -> Trust {
         let mut trust = Trust::system();
         trust.system_roots = false;
         trust.sources = Vec::new();
@@ -301,13 +312,11 @@ impl NodeRead {
                         })
                         .collect();
                 }
-                Err(e) => self
-                    .config
-                    .findings
-                    .push(Finding::new(b, None, e.to_string())),
+                Err(e) => self.note(Finding::new(b, None, e.to_string())),
             }
         }
-        let Some(e) = self.first().cloned() else {
+        let all: Vec<Endpoint> = self.pulling().into_iter().cloned().collect();
+        let Some(e) = all.get(i).cloned() else {
             return trust;
         };
         for ca in &e.ca {
@@ -315,17 +324,13 @@ impl NodeRead {
             if host.is_file()
                 && let Err(err) = trust.add_ca_file(&host)
             {
-                self.config
-                    .findings
-                    .push(Finding::new(ca, None, err.to_string()));
+                self.note(Finding::new(ca, None, err.to_string()));
             }
         }
         if let Some(cert) = &e.client_cert {
             let key = e.client_key.as_ref().map(|k| self.root.host_path(k));
             if let Err(err) = trust.set_client_pair(&self.root.host_path(cert), key.as_deref()) {
-                self.config
-                    .findings
-                    .push(Finding::new(cert, None, err.to_string()));
+                self.note(Finding::new(cert, None, err.to_string()));
             }
         }
         trust.skip_verify = e.skip_verify;
@@ -334,17 +339,17 @@ impl NodeRead {
             trust.endpoint = Some(u);
         }
         trust.override_path = e.override_path;
-        trust.fallbacks = self
-            .config
-            .endpoints
-            .iter()
-            .filter(|x| x.pulls() && x.url != e.url)
-            .map(|x| x.url.clone())
-            .collect();
+        trust.fallbacks = all.iter().skip(i + 1).map(|x| x.url.clone()).collect();
         trust
             .sources
             .push(format!("node endpoint {} ({})", e.url, e.source));
         trust
+    }
+
+    fn note(&mut self, f: Finding) {
+        if !self.config.findings.contains(&f) {
+            self.config.findings.push(f);
+        }
     }
 }
 

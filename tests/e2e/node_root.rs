@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::scenario::{Run, assert_schema, b64, path, pulldoctor};
-use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls};
+use crate::scenario::{Run, assert_schema, b64, evidence_text, path, pulldoctor};
+use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls, refused_port};
 
 /// A copy of `fixtures/nodes/NAME` with each `{{KEY}}` replaced, in contents and file names.
 fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
@@ -238,6 +238,44 @@ fn containerd_tries_the_mirror_first() {
         "the mirror was asked for the manifest first:\n{}",
         mirror.log().join("\n")
     );
+}
+
+#[test]
+fn containerd_falls_back_to_the_server_when_the_mirror_is_down() {
+    let upstream = registry(Tls::Valid, Auth::None);
+    let down = format!("127.0.0.1:{}", refused_port());
+    let root = node_root(
+        "containerd-mirror",
+        &[("REGISTRY", &upstream.host), ("MIRROR", &down)],
+    );
+    unrelated_bundle(root.path());
+    let ca = format!("/etc/containerd/certs.d/{}/ca.crt", upstream.host);
+    put(root.path(), &ca, &upstream.pki.ca_pem);
+    let reference = format!("{}/app:1.0", upstream.host);
+    let run = image(&reference, root.path(), "containerd", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ev = evidence_text(&run.verdict());
+    assert!(
+        ev.contains(&format!(
+            "{ca} from --node-root is the CA the registry should be trusted with"
+        )),
+        "the CA is named as the node sees it: {ev}"
+    );
+    assert!(
+        ev.contains(&format!("node endpoint 1 (http://{down}) failed:"))
+            && ev.contains("the runtime then tries the next endpoint"),
+        "{ev}"
+    );
+
+    // With the server's CA gone too, both fail and the first endpoint's error is the cause,
+    // as containerd reports it.
+    std::fs::remove_file(root.path().join(ca.trim_start_matches('/'))).unwrap();
+    let run = image(&reference, root.path(), "containerd", &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let v = run.verdict();
+    assert_eq!(v["cause"], "network_unreachable", "{v:#}");
+    assert!(evidence_text(&v).contains("connection refused"), "{v:#}");
+    assert!(evidence_text(&v).contains("node endpoint 2 ("), "{v:#}");
 }
 
 #[test]
