@@ -207,7 +207,16 @@ fn finish(
     blocked: bool,
     runtime: Runtime,
 ) -> NodeRead {
-    let (credentials, credential) = kubelet::credentials(&root, image, &mut findings);
+    let (mut credentials, credential) = kubelet::credentials(&root, image, &mut findings);
+    if let Some(p) = kubelet::provider(&root, image, &mut findings) {
+        credentials
+            .get_or_insert(NodeCredentials {
+                file: None,
+                entry: None,
+                provider: None,
+            })
+            .provider = Some(p);
+    }
     let mut hosts = Vec::new();
     let mut resolve = Vec::new();
     for e in &endpoints {

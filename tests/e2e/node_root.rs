@@ -431,6 +431,15 @@ fn node_level_config_json_is_kubelets_last_credential() {
     let n = node_config(&run);
     assert_eq!(n["credentials"]["file"], "/var/lib/kubelet/config.json");
     assert_eq!(n["credentials"]["entry"], reg.host.as_str());
+    assert_eq!(n["credentials"]["provider"], "private-registry-provider");
+    let f = findings(&n).join("\n");
+    assert!(
+        f.contains(&format!(
+            "/etc/kubernetes/credential-provider.yaml line 12: credential provider private-registry-provider matches {} (matchImages {:?}): kubelet runs it on the node",
+            reg.host, reg.host
+        )),
+        "{f}"
+    );
 
     // The node's files decide: without them the registry wants credentials.
     std::fs::remove_file(root.path().join("var/lib/kubelet/config.json")).unwrap();
