@@ -161,6 +161,20 @@ pub struct ProbeArgs {
     pub catalog: bool,
 }
 
+/// Reading a node's own runtime configuration (`pod`, `image`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct NodeArgs {
+    /// A copy of a node's files (see docs/node-root.md): its runtime's mirrors, per-registry
+    /// CAs, insecure registries, proxy, node-level credentials and /etc/hosts are read from it,
+    /// and its CA bundle replaces this machine's roots.
+    #[arg(long = "node-root", value_name = "DIR")]
+    pub node_root: Option<PathBuf>,
+    /// The node's runtime when no Node object says (`image`): containerd, docker or cri-o,
+    /// optionally as containerRuntimeVersion reports it (containerd://1.7.2).
+    #[arg(long = "runtime", value_name = "RUNTIME", requires = "node_root")]
+    pub runtime: Option<String>,
+}
+
 /// `pulldoctor pod`.
 #[derive(Debug, Args)]
 pub struct PodArgs {
@@ -172,6 +186,8 @@ pub struct PodArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub watch: WatchArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `pulldoctor scan`.
@@ -221,6 +237,8 @@ pub struct ImageArgs {
     pub require_verified_tls: bool,
     #[command(flatten)]
     pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `pulldoctor explain`.

@@ -100,3 +100,49 @@ pub fn kube_overrides(
     };
     Ok((overrides, timeout))
 }
+
+/// `--node-root` and `--runtime`, checked.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// The copy of the node's files.
+    pub root: std::path::PathBuf,
+    /// `--runtime`: the runtime and its major version, overriding the Node object's.
+    pub runtime: Option<(crate::taxonomy::Runtime, Option<u32>)>,
+}
+
+impl NodeSettings {
+    /// None without `--node-root`; a usage error for a missing directory or an unknown runtime.
+    pub fn from_args(args: &crate::cli::NodeArgs) -> crate::Result<Option<NodeSettings>> {
+        let Some(root) = &args.node_root else {
+            return Ok(None);
+        };
+        if !root.is_dir() {
+            return Err(crate::Error::Usage(format!(
+                "--node-root {}: not a directory (a copy of the node's files; see docs/node-root.md)",
+                root.display()
+            )));
+        }
+        let runtime = match &args.runtime {
+            None => None,
+            Some(r) => {
+                let spec = if r.contains("://") {
+                    r.clone()
+                } else {
+                    format!("{r}://")
+                };
+                match crate::node::runtime_of(&spec) {
+                    (crate::taxonomy::Runtime::Unknown, _) => {
+                        return Err(crate::Error::Usage(format!(
+                            "--runtime {r}: expected containerd, docker or cri-o (optionally containerd://1.7.2)"
+                        )));
+                    }
+                    known => Some(known),
+                }
+            }
+        };
+        Ok(Some(NodeSettings {
+            root: root.clone(),
+            runtime,
+        }))
+    }
+}

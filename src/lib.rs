@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod diagnose;
 pub mod error;
 pub mod limits;
+pub mod node;
 pub mod redacted;
 pub mod reference;
 pub mod registry;

@@ -16,6 +16,8 @@ pub const MAX_KUBECONFIG: u64 = 8 * 1024 * 1024;
 pub const MAX_AUTHFILE: u64 = 4 * 1024 * 1024;
 /// Most bytes of a PEM file (CA bundle, client certificate or key).
 pub const MAX_PEM: u64 = 4 * 1024 * 1024;
+/// Most bytes of one node configuration file (`--node-root`: config.toml, daemon.json, …).
+pub const MAX_NODE_FILE: u64 = 4 * 1024 * 1024;
 /// Most bytes of a snapshot (`kubectl get … -o yaml|json` output).
 pub const MAX_SNAPSHOT: u64 = 1024 * 1024 * 1024;
 

@@ -28,7 +28,9 @@ enum Creds {
 
 /// Probes every reference for every platform.
 pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?.for_ci();
+    let prober = Prober::new(&args.probe, common)?
+        .for_ci()
+        .with_node(crate::config::NodeSettings::from_args(&args.node)?);
     let refs = references(args)?;
     let platforms = platforms(args)?;
     let creds = credentials(args)?;
@@ -104,6 +106,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
     report.insecure_transport = prober.insecure_transport();
+    report.node_config = prober.node_configs();
     report.verdicts = Some(verdicts);
     Ok(report)
 }

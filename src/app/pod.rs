@@ -14,7 +14,8 @@ use crate::taxonomy::Cause;
 
 /// Gathers the pod's scene and diagnoses each of its images.
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?;
+    let prober = Prober::new(&args.probe, common)?
+        .with_node(crate::config::NodeSettings::from_args(&args.node)?);
     let scene = gather(args, common).await?;
     diagnose_scene(&prober, &scene).await
 }
@@ -33,6 +34,9 @@ pub(super) async fn diagnose_scene(prober: &Prober, scene: &Scene) -> crate::Res
             .filter(|r| !r.is_empty()),
         owner: scene.top_owner().map(|o| format!("{}/{}", o.kind, o.name)),
     });
+    if let Some(n) = node {
+        prober.set_node_runtime_version(&n.runtime_version);
+    }
     let (platform, runtime) = (&ctx.platform, ctx.runtime);
     let mut verdicts = Vec::new();
     for c in containers(&scene.pod) {
@@ -66,6 +70,7 @@ pub(super) async fn diagnose_scene(prober: &Prober, scene: &Scene) -> crate::Res
     report.summary = Summary::of(&verdicts);
     report.notes.extend(prober.notes());
     report.insecure_transport = prober.insecure_transport();
+    report.node_config = prober.node_configs();
     if let Lookup::Forbidden(m) = &scene.namespace_pull_secrets {
         report.notes.push(format!(
             "could not list secrets in {}: {m}",

@@ -31,6 +31,12 @@ pub struct Prober {
     probes: AtomicUsize,
     /// Whose pull the probes stand for (a node's, or `image`'s CI job): sets their wording.
     puller: Puller,
+    /// `--node-root`: the node's files decide trust, endpoint and node credentials.
+    node: Option<crate::config::NodeSettings>,
+    /// The node's `containerRuntimeVersion`, when a Node object gave it (`pod`).
+    node_runtime_version: Mutex<Option<String>>,
+    /// What the node's files said, one per image.
+    node_configs: Mutex<Vec<crate::node::NodeConfig>>,
 }
 
 impl Prober {
@@ -61,7 +67,52 @@ impl Prober {
             reached: Mutex::new(Vec::new()),
             probes: AtomicUsize::new(0),
             puller: Puller::Node,
+            node: None,
+            node_runtime_version: Mutex::new(None),
+            node_configs: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Reads the node's files (`--node-root`) for every probe.
+    pub fn with_node(mut self, node: Option<crate::config::NodeSettings>) -> Prober {
+        self.node = node;
+        self
+    }
+
+    /// The node's `containerRuntimeVersion` (`containerd://1.7.2`), from its Node object.
+    pub fn set_node_runtime_version(&self, version: &str) {
+        if let Ok(mut v) = self.node_runtime_version.lock() {
+            *v = Some(version.to_string()).filter(|v| !v.is_empty());
+        }
+    }
+
+    /// What the node's files said, one entry per image probed.
+    pub fn node_configs(&self) -> Vec<crate::node::NodeConfig> {
+        self.node_configs
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the node's files for `image`: None without `--node-root`.
+    fn read_node(&self, image: &ImageRef, runtime: Runtime) -> Option<crate::node::NodeRead> {
+        let node = self.node.as_ref()?;
+        let (runtime, major) = match node.runtime {
+            Some(r) => r,
+            None => {
+                let version = self
+                    .node_runtime_version
+                    .lock()
+                    .ok()
+                    .and_then(|v| v.clone());
+                match version {
+                    Some(v) => crate::node::runtime_of(&v),
+                    None => (runtime, None),
+                }
+            }
+        };
+        let read = crate::node::read(&node.root, runtime, major, &image.original, image);
+        Some(read)
     }
 
     /// Probes for `pulldoctor image`: their lines speak of its flags, not of a node.
@@ -134,8 +185,27 @@ impl Prober {
         }
     }
 
-    /// Why this image is not probed, if it is not.
+    /// Why this image is not probed, if it is not. An image not probed still gets its node
+    /// configuration read (`--node-root`), so `--no-probe` shows what the node's files say.
     pub fn skip_reason(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
+        let skip = self.skip_reason_only(image);
+        if skip.is_some()
+            && let Some(read) = image.and_then(|i| self.read_node(i, Runtime::Unknown))
+        {
+            self.keep_node_config(read.config);
+        }
+        skip
+    }
+
+    fn keep_node_config(&self, config: crate::node::NodeConfig) {
+        if let Ok(mut c) = self.node_configs.lock()
+            && !c.iter().any(|x| x.image == config.image)
+        {
+            c.push(config);
+        }
+    }
+
+    fn skip_reason_only(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
         if !self.enabled {
             return Some(ProbeFacts::Off);
         }
@@ -168,7 +238,11 @@ impl Prober {
     /// `--ca-file PATH`, `--cert-dir PATH`, or a file of the node's certs.d copy.
     fn ca_label(&self, path: &str) -> String {
         let p = std::path::Path::new(path);
-        if self.spec.ca_files.iter().any(|f| f == p) {
+        if let Some(node) = &self.node
+            && let Ok(rel) = p.strip_prefix(&node.root)
+        {
+            format!("/{} from --node-root", rel.display())
+        } else if self.spec.ca_files.iter().any(|f| f == p) {
             format!("--ca-file {path}")
         } else if self
             .spec
@@ -195,8 +269,69 @@ impl Prober {
         platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
-        let trust: Trust = Trust::resolve(&self.spec, &image.registry, runtime)
-            .map_err(|e| crate::Error::Tls(e.to_string()))?;
+        let Some(mut read) = self.read_node(image, runtime) else {
+            let trust = Trust::resolve(&self.spec, &image.registry, runtime)
+                .map_err(|e| crate::Error::Tls(e.to_string()))?;
+            return Ok(self
+                .probe_with(image, auths, trust, platform, platform_known)
+                .await);
+        };
+        let mut auths = auths;
+        if let Some(e) = &read.credential {
+            let file = read
+                .config
+                .credentials
+                .as_ref()
+                .and_then(|c| c.file.clone());
+            auths.push(registry::Auth::new(
+                format!("node keyring {}", file.unwrap_or_default()),
+                e.username.clone(),
+                e.password.clone(),
+            ));
+        }
+        // The runtime tries its endpoints in order and stops at the first that serves the
+        // image; when none does, containerd reports the first one's error.
+        let count = read.pulling().len().max(1);
+        let mut first: Option<ProbeReport> = None;
+        let mut failed = Vec::new();
+        for i in 0..count {
+            let trust = read.trust(i);
+            // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
+            let rewritten = read.probe_image(i);
+            let target = rewritten.as_ref().unwrap_or(image);
+            let mut report = self
+                .probe_with(target, auths.clone(), trust, platform, platform_known)
+                .await;
+            if report.pullable() {
+                report.flags.extend(failed);
+                self.keep_node_config(read.config);
+                return Ok(report);
+            }
+            failed.push(format!(
+                "node endpoint {} ({}) failed: {}; the runtime then tries the next endpoint",
+                i + 1,
+                report.endpoint,
+                report.outcome.detail
+            ));
+            first.get_or_insert(report);
+        }
+        let mut report = first.expect("at least one endpoint probed");
+        if failed.len() > 1 {
+            report.flags.extend(failed.into_iter().skip(1));
+        }
+        self.keep_node_config(read.config);
+        Ok(report)
+    }
+
+    /// One probe with a resolved trust.
+    async fn probe_with(
+        &self,
+        image: &ImageRef,
+        auths: Vec<registry::Auth>,
+        trust: Trust,
+        platform: &Platform,
+        platform_known: bool,
+    ) -> ProbeReport {
         tracing::info!("trust for {}: {}", image.registry, trust.sources.join("; "));
         for p in &trust.problems {
             tracing::info!("trust for {}: {p}", image.registry);
@@ -242,7 +377,7 @@ impl Prober {
             };
             self.note(format!("{whose} for {}: {p}", image.registry));
         }
-        Ok(report)
+        report
     }
 }
 

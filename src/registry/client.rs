@@ -190,6 +190,7 @@ fn tls_config(
     if trust.system_roots {
         roots.add_parsable_certificates(system_roots().iter().cloned());
     }
+    roots.add_parsable_certificates(trust.base_roots.iter().map(|c| c.der.clone()));
     for ca in &trust.cas {
         roots.add(ca.der.clone()).map_err(|e| ClientError::Ca {
             path: ca.source.display().to_string(),

@@ -55,6 +55,7 @@ impl Report {
             failing_pods,
             totals: _,
             insecure_transport,
+            node_config,
             notes,
             summary: Summary { .. },
         } = self;
@@ -114,7 +115,77 @@ impl Report {
             } = t;
             lines(f, [host, detail].into_iter().chain(verification));
         }
+        node_config.iter_mut().for_each(|n| node(n, f));
         lines(f, notes.iter_mut());
+    }
+}
+
+/// Every string of a node's configuration: its files may hold anything.
+fn node(n: &mut crate::node::NodeConfig, f: &mut dyn FnMut(&mut String, Layout)) {
+    let crate::node::NodeConfig {
+        image,
+        runtime,
+        resolved,
+        endpoints,
+        ca_bundle,
+        proxy,
+        credentials,
+        hosts,
+        nameservers,
+        blocked: _,
+        findings,
+    } = n;
+    lines(
+        f,
+        [image, runtime]
+            .into_iter()
+            .chain(resolved)
+            .chain(ca_bundle),
+    );
+    for e in endpoints {
+        let crate::node::Endpoint {
+            url,
+            role: _,
+            capabilities,
+            ca,
+            client_cert,
+            client_key,
+            skip_verify: _,
+            insecure: _,
+            override_path: _,
+            repository,
+            source,
+        } = e;
+        lines(
+            f,
+            [url, source]
+                .into_iter()
+                .chain(client_cert)
+                .chain(client_key)
+                .chain(repository),
+        );
+        lines(f, capabilities.iter_mut().chain(ca.iter_mut()));
+    }
+    if let Some(p) = proxy {
+        lines(
+            f,
+            [&mut p.variable, &mut p.value, &mut p.reason, &mut p.source],
+        );
+    }
+    if let Some(c) = credentials {
+        lines(
+            f,
+            [&mut c.file, &mut c.entry, &mut c.provider]
+                .into_iter()
+                .flatten(),
+        );
+    }
+    for h in hosts {
+        lines(f, [&mut h.name, &mut h.address]);
+    }
+    lines(f, nameservers.iter_mut());
+    for x in findings {
+        lines(f, [&mut x.file, &mut x.text]);
     }
 }
 

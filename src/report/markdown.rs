@@ -98,6 +98,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             }
         }
     }
+    for n in &report.node_config {
+        writeln!(out, "\n**node: {} ({})**\n", cell(&n.image), n.runtime)?;
+        for l in n.lines() {
+            writeln!(out, "- {}", cell(&l))?;
+        }
+    }
     for t in &report.insecure_transport {
         writeln!(out, "\n> **insecure:** {}", cell(&t.detail))?;
     }

@@ -53,6 +53,10 @@ pub struct Report {
     /// node's config), and token realms the node's runtime would send credentials to that way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub insecure_transport: Vec<crate::registry::InsecureTransport>,
+    /// What the node's files (`--node-root`) decide for each image: endpoints in the runtime's
+    /// order, proxy, node credentials, /etc/hosts names and findings with file and line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_config: Vec<crate::node::NodeConfig>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -176,6 +180,7 @@ impl Report {
             failing_pods: None,
             totals: None,
             insecure_transport: Vec::new(),
+            node_config: Vec::new(),
             notes: Vec::new(),
             summary: Summary::default(),
         }

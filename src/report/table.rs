@@ -143,6 +143,12 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
             None => writeln!(out, "No pod is waiting on an image pull.")?,
         }
     }
+    for n in &report.node_config {
+        writeln!(out, "node: {} ({})", n.image, n.runtime)?;
+        for l in n.lines() {
+            writeln!(out, "  {l}")?;
+        }
+    }
     for t in &report.insecure_transport {
         writeln!(out, "insecure: {}", t.detail)?;
     }

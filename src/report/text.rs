@@ -56,6 +56,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
+    for n in &report.node_config {
+        writeln!(out, "node: {} ({})", n.image, n.runtime)?;
+        for l in n.lines() {
+            writeln!(out, "  {l}")?;
+        }
+    }
     for t in &report.insecure_transport {
         writeln!(out, "insecure: {}", t.detail)?;
     }

@@ -88,6 +88,9 @@ impl Clone for ClientIdentity {
 pub struct Trust {
     /// Start from the system roots (as every runtime does) before adding `cas`.
     pub system_roots: bool,
+    /// The node's own CA bundle (`--node-root`), trusted in place of this machine's roots when
+    /// `system_roots` is false; kept by [`Trust::system_only`].
+    pub base_roots: Vec<CaCert>,
     /// CAs the node adds for this registry.
     pub cas: Vec<CaCert>,
     /// The client certificate the node presents, if any.
@@ -120,6 +123,7 @@ impl Trust {
     pub fn system() -> Trust {
         Trust {
             system_roots: true,
+            base_roots: Vec::new(),
             cas: Vec::new(),
             client: None,
             skip_verify: false,

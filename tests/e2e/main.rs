@@ -16,6 +16,7 @@ mod kube_api;
 mod kubectl_habits;
 mod logs;
 mod namespaces;
+mod node_root;
 mod pod_scenarios;
 mod pod_watch;
 mod probe_auth;
