@@ -83,12 +83,69 @@ pub enum ClientError {
 }
 
 /// Delegates to webpki (or accepts, when told to skip) and records what it was shown.
+///
+/// The webpki verifier is built at the first handshake, so the system roots are parsed only
+/// when a connection needs them (never for plain HTTP or a refused connection).
 #[derive(Debug)]
 struct RecordingVerifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
+    inner: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+    system_roots: bool,
+    /// The node's CAs, already checked to be usable anchors.
+    cas: Vec<CertificateDer<'static>>,
     skip: bool,
     recorder: Arc<Recorder>,
     provider: Arc<CryptoProvider>,
+}
+
+impl RecordingVerifier {
+    fn webpki(&self) -> Option<&Arc<WebPkiServerVerifier>> {
+        self.inner
+            .get_or_init(|| webpki_verifier(self.system_roots, &self.cas, self.provider.clone()))
+            .as_ref()
+    }
+}
+
+/// A webpki verifier over the system roots (when asked) and `cas`; None with no roots at all.
+fn webpki_verifier(
+    system_roots: bool,
+    cas: &[CertificateDer<'static>],
+    provider: Arc<CryptoProvider>,
+) -> Option<Arc<WebPkiServerVerifier>> {
+    let mut roots = if system_roots {
+        crate::trust::system::roots().as_ref().clone()
+    } else {
+        RootCertStore::empty()
+    };
+    roots.add_parsable_certificates(cas.iter().cloned());
+    if roots.is_empty() {
+        return None;
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .ok()
+}
+
+/// Verifies a chain a server presented against the system roots alone, without a connection:
+/// the same webpki check a second handshake with only those roots would make of that chain.
+/// Err(None) when there is no chain to check.
+pub fn verify_with_system_roots(
+    host: &str,
+    chain: &[CertificateDer<'static>],
+) -> Result<(), Option<Failure>> {
+    let (end_entity, intermediates) = chain.split_first().ok_or(None)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let name = ServerName::try_from(host.to_string()).map_err(|_| None)?;
+    let Some(verifier) = webpki_verifier(true, &[], provider) else {
+        return Err(Some(classify_dyn(
+            &rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+            false,
+            0,
+        )));
+    };
+    verifier
+        .verify_server_cert(end_entity, intermediates, &name, &[], UnixTime::now())
+        .map(|_| ())
+        .map_err(|e| Some(classify_dyn(&e, false, 0)))
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -109,7 +166,7 @@ impl ServerCertVerifier for RecordingVerifier {
                 .collect();
             c.insert(name.clone(), chain);
         }
-        let verdict = match &self.inner {
+        let verdict = match self.webpki() {
             Some(v) => {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             }
@@ -173,12 +230,6 @@ fn server_name_text(n: &ServerName<'_>) -> String {
     }
 }
 
-/// The system's roots, loaded once per process (rustls-native-certs reads the OS store).
-fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
-}
-
 /// Builds the rustls config for a trust; Err only for unusable client keys.
 fn tls_config(
     trust: &Trust,
@@ -186,27 +237,19 @@ fn tls_config(
     recorder: Arc<Recorder>,
 ) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    if trust.system_roots {
-        roots.add_parsable_certificates(system_roots().iter().cloned());
-    }
+    // The node's CAs are checked now (a bad one is a setup error); the system roots join them
+    // at the first handshake.
+    let mut check = RootCertStore::empty();
     for ca in &trust.cas {
-        roots.add(ca.der.clone()).map_err(|e| ClientError::Ca {
+        check.add(ca.der.clone()).map_err(|e| ClientError::Ca {
             path: ca.source.display().to_string(),
             reason: e.to_string(),
         })?;
     }
-    let inner = if roots.is_empty() {
-        None
-    } else {
-        Some(
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| ClientError::Setup(e.to_string()))?,
-        )
-    };
     let verifier = RecordingVerifier {
-        inner,
+        inner: OnceLock::new(),
+        system_roots: trust.system_roots,
+        cas: trust.cas.iter().map(|c| c.der.clone()).collect(),
         skip: skip_verify,
         recorder,
         provider: provider.clone(),

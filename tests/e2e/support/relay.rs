@@ -109,13 +109,10 @@ async fn pump(
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let writer = tokio::spawn(async move {
         let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-        loop {
-            let Some(item) = (match queue.pop_front() {
-                Some(i) => Some(i),
-                None => rx.recv().await,
-            }) else {
-                break;
-            };
+        while let Some(item) = match queue.pop_front() {
+            Some(i) => Some(i),
+            None => rx.recv().await,
+        } {
             tokio::time::sleep_until(item.0).await;
             if to.write_all(&item.1).await.is_err() {
                 break;
