@@ -1,7 +1,7 @@
 //! The HTTP client of one probe: our own rustls config, our resolver, our redirect rules.
 //!
-//! One client per (registry, trust), so one connection and one TLS handshake serve the whole
-//! conversation, as a runtime's resolver does. Verification is rustls's webpki verifier over the
+//! One client per (registry, trust), so one connection and one TLS handshake per origin serve
+//! the whole conversation, as a runtime's resolver does; HTTP/2 when the server offers it. Verification is rustls's webpki verifier over the
 //! system roots plus the node's CAs (what containerd's `hosts.toml` `ca` and Docker's certs.d
 //! do), wrapped so the presented chain is recorded for the report. Redirects are followed by
 //! hand and bounded: `Authorization` never follows to another origin and HTTPS never downgrades
@@ -259,7 +259,7 @@ fn tls_config(
         .map_err(|e| ClientError::Setup(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
-    match &trust.client {
+    let mut config = match &trust.client {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
             .map_err(|e| ClientError::ClientCert {
@@ -267,7 +267,11 @@ fn tls_config(
                 reason: e.to_string(),
             }),
         None => Ok(builder.with_no_client_auth()),
-    }
+    }?;
+    // HTTP/2 where the registry offers it (ALPN), as Go HTTP clients ask by default: every request
+    // of the run then shares one connection, concurrent ones included; HTTP/1.1 otherwise.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Credentials bound to the one origin they may be sent to.
@@ -375,6 +379,14 @@ pub struct RegistryClient {
     skip: Vec<NamedHost>,
     pub recorder: Arc<Recorder>,
     requests: AtomicU32,
+    /// The TLS configs behind `http` and `unverified`, for an HTTP/1.1-only retry.
+    tls: (rustls::ClientConfig, Option<rustls::ClientConfig>),
+    connect: Duration,
+    /// HTTP/1.1-only clients, built on first need (see [`RegistryClient::send`]).
+    http1: (
+        OnceLock<Option<reqwest::Client>>,
+        OnceLock<Option<reqwest::Client>>,
+    ),
 }
 
 /// A reqwest client over one rustls config, with our resolver and no automatic redirects.
@@ -405,11 +417,14 @@ impl RegistryClient {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         Ok(RegistryClient {
-            http: http_client(tls, connect_timeout)?,
+            http: http_client(tls.clone(), connect_timeout)?,
             unverified: None,
             skip: Vec::new(),
             recorder,
             requests: AtomicU32::new(0),
+            tls: (tls, None),
+            connect: connect_timeout,
+            http1: (OnceLock::new(), OnceLock::new()),
         })
     }
 
@@ -424,7 +439,8 @@ impl RegistryClient {
         let mut client = RegistryClient::new(trust, false, connect_timeout)?;
         if !skip.is_empty() {
             let tls = tls_config(trust, true, client.recorder.clone())?;
-            client.unverified = Some(http_client(tls, connect_timeout)?);
+            client.unverified = Some(http_client(tls.clone(), connect_timeout)?);
+            client.tls.1 = Some(tls);
             client.skip = skip;
         }
         Ok(client)
@@ -436,6 +452,22 @@ impl RegistryClient {
             Some(u) if self.skip.iter().any(|h| h.matches(url)) => u,
             _ => &self.http,
         }
+    }
+
+    /// The HTTP/1.1-only twin of [`Self::for_url`]'s client, built once on first need.
+    fn http1_for(&self, url: &Url) -> Option<&reqwest::Client> {
+        let unverified = self.unverified.is_some() && self.skip.iter().any(|h| h.matches(url));
+        let (cell, tls) = if unverified {
+            (&self.http1.1, self.tls.1.as_ref())
+        } else {
+            (&self.http1.0, Some(&self.tls.0))
+        };
+        cell.get_or_init(|| {
+            let mut tls = tls?.clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            http_client(tls, self.connect).ok()
+        })
+        .as_ref()
     }
 
     /// HTTP requests sent so far (redirect hops included).
@@ -480,22 +512,41 @@ impl RegistryClient {
         let ms = timeout.as_millis() as u64;
         let mut withheld = None;
         for _hop in 0..=MAX_REDIRECTS {
-            let left = timeout.saturating_sub(started.elapsed());
-            let mut rb = self
-                .for_url(&url)
-                .request(method.clone(), url.clone())
-                .timeout(left);
-            if let Some(a) = accept {
-                rb = rb.header(ACCEPT, a);
-            }
-            if let Some(a) = auth {
-                match a.refusal(&url) {
-                    None => rb = rb.header(AUTHORIZATION, a.header()),
-                    Some(why) => withheld = Some(why),
+            let build = |client: &reqwest::Client, withheld: &mut Option<String>| {
+                let left = timeout.saturating_sub(started.elapsed());
+                let mut rb = client.request(method.clone(), url.clone()).timeout(left);
+                if let Some(a) = accept {
+                    rb = rb.header(ACCEPT, a);
                 }
-            }
+                if let Some(a) = auth {
+                    match a.refusal(&url) {
+                        None => rb = rb.header(AUTHORIZATION, a.header()),
+                        Some(why) => *withheld = Some(why),
+                    }
+                }
+                rb
+            };
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let mut resp = rb.send().await.map_err(|e| classify(&e, ms))?;
+            let mut resp = match build(self.for_url(&url), &mut withheld).send().await {
+                Ok(r) => r,
+                // Over HTTP/2 a TLS alert that ends the connection (TLS 1.3 refusing the client
+                // certificate after the handshake) reaches the request only as "canceled": ask
+                // once more over HTTP/1.1, which reads the alert and names it.
+                Err(e) if matches!(classify(&e, ms), Failure::Other { .. }) => {
+                    let Some(h1) = self.http1_for(&url) else {
+                        return Err(classify(&e, ms));
+                    };
+                    tracing::debug!(
+                        "no answer over the first connection ({e}); retrying over HTTP/1.1"
+                    );
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    build(h1, &mut withheld)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e, ms))?
+                }
+                Err(e) => return Err(classify(&e, ms)),
+            };
             let status = resp.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308)
                 && let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok())

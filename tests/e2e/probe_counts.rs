@@ -115,6 +115,11 @@ fn healthy_single_platform_costs_three_requests_on_one_connection() {
     assert_one_request_per_manifest(&requests);
     assert_one_connection(&c, &run);
     assert_eq!(run.verdict()["probe_requests"], 3);
+    // docker-registry offers HTTP/2 over TLS (ALPN h2): every request rode it.
+    assert!(
+        requests.iter().all(|r| r.protocol == "HTTP/2.0"),
+        "{requests:?}"
+    );
 }
 
 #[test]
