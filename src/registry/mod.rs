@@ -24,6 +24,7 @@ pub mod probe;
 pub mod session;
 pub mod tags;
 pub mod tls_error;
+pub mod verifier;
 
 pub use crate::reference::{ImageRef, ReferenceError};
 pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};
