@@ -448,6 +448,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         requests: report.requests,
         flags: report.flags.clone(),
         insecure: report.insecure.clone(),
+        skipped_contrasts: report.skipped_contrasts.clone(),
     })
 }
 

@@ -154,6 +154,10 @@ pub struct CredentialFinding {
 }
 
 /// What the probe found, or why it did not run.
+///
+/// `Ran` is the common variant and one exists per image, so it is kept inline rather than
+/// boxed behind every constructor.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default)]
 pub enum ProbeFacts {
     /// Probing was switched off (`--no-probe`), or a fixture host cannot be reached.
@@ -194,6 +198,8 @@ pub struct ProbeResult {
     pub flags: Vec<String>,
     /// Connections made (or that the node's runtime would make) without TLS trust.
     pub insecure: Vec<crate::registry::InsecureTransport>,
+    /// Contrasts not run because their answer could not change the verdict.
+    pub skipped_contrasts: Vec<crate::registry::SkippedContrast>,
 }
 
 /// The node, as far as the fix needs it.

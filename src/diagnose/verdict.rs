@@ -97,6 +97,9 @@ pub struct Verdict {
     /// HTTP requests the probe made, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe_requests: Option<u32>,
+    /// Contrast probes not run because their answer could not change the verdict, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_contrasts: Vec<crate::registry::SkippedContrast>,
 }
 
 impl Verdict {
@@ -144,9 +147,9 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
         None => summary,
     };
-    let probe_requests = match &ev.probe {
-        ProbeFacts::Ran(p) => Some(p.requests),
-        _ => None,
+    let (probe_requests, skipped_contrasts) = match &ev.probe {
+        ProbeFacts::Ran(p) => (Some(p.requests), p.skipped_contrasts.clone()),
+        _ => (None, Vec::new()),
     };
     Verdict {
         image: ev.image.clone(),
@@ -166,6 +169,7 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
             .map(|c| c.findings.clone())
             .unwrap_or_default(),
         probe_requests,
+        skipped_contrasts,
     }
 }
 

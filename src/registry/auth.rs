@@ -1,24 +1,23 @@
-//! Winning access the way a runtime does: answer the challenge, then read the first tags page.
+//! Winning access the way a runtime does: answer the challenge, then ask for the manifest.
 //!
 //! Basic (htpasswd registries): each credential in kubelet's order goes straight onto the
-//! first repository request, so a refused credential costs one request and a good one none
-//! extra. Bearer (distribution's token spec,
+//! manifest `GET` (the first repository request, as containerd's resolve is), so a refused
+//! credential costs one request and a good one none extra. Bearer (distribution's token spec,
 //! <https://distribution.github.io/distribution/spec/auth/token/>): each credential asks the
 //! realm for `repository:<name>:pull`; the first token won serves every later request. With no
 //! credentials the pull is anonymous, as kubelet's is when no secret matches.
 
-use reqwest::Method;
-
 use super::challenge::{Challenge, Scheme};
-use super::client::{CAP_DOCUMENT, Exchange};
-use super::model::{Auth, Puller, StepName};
+use super::client::Exchange;
+use super::manifest;
+use super::model::{Auth, Puller};
 use super::session::{Granted, Session, Verdict};
 use crate::taxonomy::Cause;
 
-/// The access won and the first tags page read with it (None: no HTTP answer, see the step).
+/// The access won and the manifest answer read with it (None: no HTTP answer, see the step).
 pub type Access = (Granted, Option<Exchange>);
 
-/// Answers `challenge` (None: the registry let us in) and reads the first tags page.
+/// Answers `challenge` (None: the registry let us in) and asks for the manifest.
 pub async fn authenticate(
     s: &mut Session<'_>,
     challenge: Option<&Challenge>,
@@ -26,7 +25,7 @@ pub async fn authenticate(
     match challenge {
         None => {
             let granted = Granted::anonymous();
-            let page = tags(s, &granted).await;
+            let page = manifest::get(s, &granted).await;
             Ok((granted, page))
         }
         Some(c) if c.scheme == Scheme::Basic => basic(s, c).await,
@@ -34,29 +33,7 @@ pub async fn authenticate(
     }
 }
 
-async fn tags(s: &mut Session<'_>, granted: &Granted) -> Option<Exchange> {
-    let url = s.repo_url("tags/list");
-    tags_page(s, url, granted).await
-}
-
-/// One `tags/list` page: the first, or one a `Link` header named.
-pub(super) async fn tags_page(
-    s: &mut Session<'_>,
-    url: reqwest::Url,
-    granted: &Granted,
-) -> Option<Exchange> {
-    s.step(
-        StepName::Tags,
-        Method::GET,
-        url,
-        None,
-        granted,
-        CAP_DOCUMENT,
-    )
-    .await
-}
-
-/// Basic: the tags request is the credential check; a 401 moves on to the next credential.
+/// Basic: the manifest request is the credential check; a 401 moves on to the next credential.
 async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
     let creds: Vec<Auth> = s.req.credentials.clone();
     if creds.is_empty() {
@@ -76,7 +53,7 @@ async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
     }
     for cred in &creds {
         let granted = s.basic(cred);
-        let page = tags(s, &granted).await;
+        let page = manifest::get(s, &granted).await;
         match &page {
             // A redirect took the request to another origin, where the password never went.
             Some(Exchange {
@@ -90,7 +67,14 @@ async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
                 ));
             }
             Some(x) if x.status == 401 => {
-                s.note(&format!("credentials of {} rejected", cred.label))
+                s.note(&format!("credentials of {} rejected", cred.label));
+                s.refused.push((
+                    cred.label.clone(),
+                    Verdict::cause(
+                        Cause::AuthInvalidCredentials,
+                        format!("{}: credentials rejected", cred.label),
+                    ),
+                ));
             }
             _ => return Ok((granted, page)),
         }
@@ -118,10 +102,15 @@ async fn bearer(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
     for cand in candidates {
         match s.token(c, cand, &scope).await {
             Ok(granted) => {
-                let page = tags(s, &granted).await;
+                let page = manifest::get(s, &granted).await;
                 return Ok((granted, page));
             }
             Err((status, v)) => {
+                if let Some(c) = cand
+                    && matches!(status, Some(401 | 403))
+                {
+                    s.refused.push((c.label.clone(), v.clone()));
+                }
                 if !matches!(status, Some(401 | 403)) {
                     // The token server is down or broken: no credential will fare better.
                     return Err(v);

@@ -1,9 +1,8 @@
 //! The HTTP client of one probe: our own rustls config, our resolver, our redirect rules.
 //!
-//! One client per (registry, trust), so one connection and one TLS handshake serve the whole
-//! conversation, as a runtime's resolver does. Verification is rustls's webpki verifier over the
-//! system roots plus the node's CAs (what containerd's `hosts.toml` `ca` and Docker's certs.d
-//! do), wrapped so the presented chain is recorded for the report. Redirects are followed by
+//! One client per (registry, trust), so one connection and one TLS handshake per origin serve
+//! the whole conversation, as a runtime's resolver does; HTTP/2 when the server offers it.
+//! The TLS config and its recording verifier are in `verifier.rs`. Redirects are followed by
 //! hand and bounded: `Authorization` never follows to another origin and HTTPS never downgrades
 //! to HTTP (distribution serves blobs through redirects; see
 //! <https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md>).
@@ -16,15 +15,13 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LOCATION};
 use reqwest::{Method, Url};
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::CertificateDer;
 
 use super::dns::SafeResolver;
 use super::insecure::NamedHost;
-use super::tls_error::{Failure, classify, classify_dyn};
+use super::tls_error::{Failure, classify};
+use super::verifier::tls_config;
+pub use super::verifier::verify_with_system_roots;
 use crate::redacted::Redacted;
 use crate::trust::Trust;
 
@@ -39,9 +36,9 @@ pub const CAP_SMALL: usize = 64 * 1024;
 /// realm may be different servers with different chains).
 #[derive(Debug, Default)]
 pub struct Recorder {
-    chains: Mutex<BTreeMap<String, Vec<CertificateDer<'static>>>>,
-    would_fail: Mutex<BTreeMap<String, Failure>>,
-    handshakes: AtomicU32,
+    pub(super) chains: Mutex<BTreeMap<String, Vec<CertificateDer<'static>>>>,
+    pub(super) would_fail: Mutex<BTreeMap<String, Failure>>,
+    pub(super) handshakes: AtomicU32,
 }
 
 impl Recorder {
@@ -80,152 +77,6 @@ pub enum ClientError {
     /// rustls or reqwest refused the configuration.
     #[error("TLS client setup: {0}")]
     Setup(String),
-}
-
-/// Delegates to webpki (or accepts, when told to skip) and records what it was shown.
-#[derive(Debug)]
-struct RecordingVerifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
-    skip: bool,
-    recorder: Arc<Recorder>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.recorder.handshakes.fetch_add(1, Ordering::Relaxed);
-        let name = server_name_text(server_name);
-        if let Ok(mut c) = self.recorder.chains.lock() {
-            let chain = std::iter::once(end_entity)
-                .chain(intermediates)
-                .map(|d| d.clone().into_owned())
-                .collect();
-            c.insert(name.clone(), chain);
-        }
-        let verdict = match &self.inner {
-            Some(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            // No roots at all: nothing can be trusted.
-            None => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            )),
-        };
-        match verdict {
-            Err(e) if self.skip => {
-                if let Ok(mut w) = self.recorder.would_fail.lock() {
-                    w.insert(name, classify_dyn(&e, false, 0));
-                }
-                Ok(ServerCertVerified::assertion())
-            }
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// A server name as URLs write hosts (`reg.test`, `127.0.0.1`, `::1`).
-fn server_name_text(n: &ServerName<'_>) -> String {
-    match n {
-        ServerName::DnsName(d) => d.as_ref().to_ascii_lowercase(),
-        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// The system's roots, loaded once per process (rustls-native-certs reads the OS store).
-fn system_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
-}
-
-/// Builds the rustls config for a trust; Err only for unusable client keys.
-fn tls_config(
-    trust: &Trust,
-    skip_verify: bool,
-    recorder: Arc<Recorder>,
-) -> Result<rustls::ClientConfig, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    if trust.system_roots {
-        roots.add_parsable_certificates(system_roots().iter().cloned());
-    }
-    roots.add_parsable_certificates(trust.base_roots.iter().map(|c| c.der.clone()));
-    for ca in &trust.cas {
-        roots.add(ca.der.clone()).map_err(|e| ClientError::Ca {
-            path: ca.source.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    }
-    let inner = if roots.is_empty() {
-        None
-    } else {
-        Some(
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| ClientError::Setup(e.to_string()))?,
-        )
-    };
-    let verifier = RecordingVerifier {
-        inner,
-        skip: skip_verify,
-        recorder,
-        provider: provider.clone(),
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Setup(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier));
-    match &trust.client {
-        Some(id) => builder
-            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| ClientError::ClientCert {
-                path: id.cert_path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        None => Ok(builder.with_no_client_auth()),
-    }
 }
 
 /// Credentials bound to the one origin they may be sent to.
@@ -333,6 +184,14 @@ pub struct RegistryClient {
     skip: Vec<NamedHost>,
     pub recorder: Arc<Recorder>,
     requests: AtomicU32,
+    /// The TLS configs behind `http` and `unverified`, for an HTTP/1.1-only retry.
+    tls: (rustls::ClientConfig, Option<rustls::ClientConfig>),
+    connect: Duration,
+    /// HTTP/1.1-only clients, built on first need (see [`RegistryClient::send`]).
+    http1: (
+        OnceLock<Option<reqwest::Client>>,
+        OnceLock<Option<reqwest::Client>>,
+    ),
 }
 
 /// A reqwest client over one rustls config, with our resolver and no automatic redirects.
@@ -363,11 +222,14 @@ impl RegistryClient {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         Ok(RegistryClient {
-            http: http_client(tls, connect_timeout)?,
+            http: http_client(tls.clone(), connect_timeout)?,
             unverified: None,
             skip: Vec::new(),
             recorder,
             requests: AtomicU32::new(0),
+            tls: (tls, None),
+            connect: connect_timeout,
+            http1: (OnceLock::new(), OnceLock::new()),
         })
     }
 
@@ -382,7 +244,8 @@ impl RegistryClient {
         let mut client = RegistryClient::new(trust, false, connect_timeout)?;
         if !skip.is_empty() {
             let tls = tls_config(trust, true, client.recorder.clone())?;
-            client.unverified = Some(http_client(tls, connect_timeout)?);
+            client.unverified = Some(http_client(tls.clone(), connect_timeout)?);
+            client.tls.1 = Some(tls);
             client.skip = skip;
         }
         Ok(client)
@@ -394,6 +257,22 @@ impl RegistryClient {
             Some(u) if self.skip.iter().any(|h| h.matches(url)) => u,
             _ => &self.http,
         }
+    }
+
+    /// The HTTP/1.1-only twin of [`Self::for_url`]'s client, built once on first need.
+    fn http1_for(&self, url: &Url) -> Option<&reqwest::Client> {
+        let unverified = self.unverified.is_some() && self.skip.iter().any(|h| h.matches(url));
+        let (cell, tls) = if unverified {
+            (&self.http1.1, self.tls.1.as_ref())
+        } else {
+            (&self.http1.0, Some(&self.tls.0))
+        };
+        cell.get_or_init(|| {
+            let mut tls = tls?.clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            http_client(tls, self.connect).ok()
+        })
+        .as_ref()
     }
 
     /// HTTP requests sent so far (redirect hops included).
@@ -438,22 +317,41 @@ impl RegistryClient {
         let ms = timeout.as_millis() as u64;
         let mut withheld = None;
         for _hop in 0..=MAX_REDIRECTS {
-            let left = timeout.saturating_sub(started.elapsed());
-            let mut rb = self
-                .for_url(&url)
-                .request(method.clone(), url.clone())
-                .timeout(left);
-            if let Some(a) = accept {
-                rb = rb.header(ACCEPT, a);
-            }
-            if let Some(a) = auth {
-                match a.refusal(&url) {
-                    None => rb = rb.header(AUTHORIZATION, a.header()),
-                    Some(why) => withheld = Some(why),
+            let build = |client: &reqwest::Client, withheld: &mut Option<String>| {
+                let left = timeout.saturating_sub(started.elapsed());
+                let mut rb = client.request(method.clone(), url.clone()).timeout(left);
+                if let Some(a) = accept {
+                    rb = rb.header(ACCEPT, a);
                 }
-            }
+                if let Some(a) = auth {
+                    match a.refusal(&url) {
+                        None => rb = rb.header(AUTHORIZATION, a.header()),
+                        Some(why) => *withheld = Some(why),
+                    }
+                }
+                rb
+            };
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let mut resp = rb.send().await.map_err(|e| classify(&e, ms))?;
+            let mut resp = match build(self.for_url(&url), &mut withheld).send().await {
+                Ok(r) => r,
+                // Over HTTP/2 a TLS alert that ends the connection (TLS 1.3 refusing the client
+                // certificate after the handshake) reaches the request only as "canceled": ask
+                // once more over HTTP/1.1, which reads the alert and names it.
+                Err(e) if matches!(classify(&e, ms), Failure::Other { .. }) => {
+                    let Some(h1) = self.http1_for(&url) else {
+                        return Err(classify(&e, ms));
+                    };
+                    tracing::debug!(
+                        "no answer over the first connection ({e}); retrying over HTTP/1.1"
+                    );
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    build(h1, &mut withheld)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e, ms))?
+                }
+                Err(e) => return Err(classify(&e, ms)),
+            };
             let status = resp.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308)
                 && let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok())

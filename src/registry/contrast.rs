@@ -5,16 +5,19 @@
 //! the manifest is refused anonymously and served with the second credential kubelet would try
 //! (kubelet's keyring order: `pkg/credentialprovider/keyring.go`,
 //! <https://github.com/kubernetes/kubernetes/blob/master/pkg/credentialprovider/keyring.go>).
-//! Contrasts run only where they decide something, and their requests are counted apart.
+//! Contrasts run only where their answer can change the verdict, and their requests are
+//! counted apart. The trust contrast checks the chain the registry already presented against
+//! the system roots, so it costs no connection; a credential the conversation already tried is
+//! read from it, not asked again; the rest are named in `skipped_contrasts` with the reason.
 
 use std::time::Instant;
 
 use reqwest::{Method, Url};
 
 use super::challenge::{self, Scheme};
-use super::client::{CAP_SMALL, RegistryClient};
+use super::client::{CAP_DOCUMENT, RegistryClient};
 use super::documents::MANIFEST_ACCEPT;
-use super::model::{Auth, Contrast, ProbeReport, ProbeRequest, Puller, StepName};
+use super::model::{Auth, Contrast, ProbeReport, ProbeRequest, Puller, SkippedContrast, StepName};
 use super::session::{Granted, Session, Verdict, status_verdict};
 use super::tls_error::Failure;
 use crate::taxonomy::Cause;
@@ -26,11 +29,12 @@ pub async fn run(
     root: &Url,
     report: &mut ProbeReport,
     deadline: Instant,
+    refused: &[(String, Verdict)],
 ) {
     let allow_http = req.plain_http || req.trust.plain_http;
     let verifying = !req.insecure_skip_verify && !req.trust.skip_verify;
     if root.scheme() == "https" && verifying && req.trust.has_node_cas() {
-        trust_contrast(req, root, report, deadline, allow_http).await;
+        trust_contrast(req, &client.recorder, root, report);
     }
     // Credential contrasts decide something when access failed (or looked like "not found",
     // which registries say for private repositories) or when kubelet had several to try.
@@ -42,7 +46,8 @@ pub async fn run(
         )
     });
     if challenged && !req.credentials.is_empty() && (undecided || req.credentials.len() > 1) {
-        credential_contrast(req, client, root, report, deadline, allow_http).await;
+        let known = Known { refused };
+        credential_contrast(req, client, root, report, deadline, allow_http, known).await;
     }
     for c in &report.contrasts {
         tracing::info!(
@@ -106,12 +111,11 @@ pub fn summary(contrasts: &[Contrast], puller: Puller) -> Option<String> {
 }
 
 /// The handshake with the node's CA (the main probe) against the system roots alone.
-async fn trust_contrast(
+fn trust_contrast(
     req: &ProbeRequest,
+    recorder: &super::client::Recorder,
     root: &Url,
     report: &mut ProbeReport,
-    deadline: Instant,
-    allow_http: bool,
 ) {
     let ping = report.steps.iter().find(|s| s.name == StepName::Ping);
     let node_untested = ping
@@ -136,39 +140,34 @@ async fn trust_contrast(
         },
         requests: 0,
     });
-    let system = req.trust.system_only();
-    let connect = req.step_timeout.min(req.timeout);
-    let Ok(c2) = RegistryClient::new(&system, false, connect) else {
-        return;
+    // The system roots alone, checked against the chain the registry presented: the verdict
+    // a second handshake with only those roots would reach, without a second connection.
+    let host = root
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let chain = recorder.chain(&host);
+    let checked = super::client::verify_with_system_roots(&host, &chain);
+    let untested = matches!(checked, Err(None));
+    let failure = match &checked {
+        Err(Some(f)) => Some(f.clone()),
+        _ => None,
     };
-    let mut s = Session::new(req, &c2, root.clone(), deadline, allow_http);
-    let anon = Granted::anonymous();
-    let answered = s
-        .step(
-            StepName::Ping,
-            Method::GET,
-            root.clone(),
-            None,
-            &anon,
-            CAP_SMALL,
-        )
-        .await
-        .is_some();
-    let f = s.last_failure();
-    let untested = !answered && f.as_ref().is_none_or(Failure::before_tls);
     report.contrasts.push(Contrast {
         trust: "system roots".into(),
         credential: "-".into(),
-        works: !untested && (answered || f.as_ref().is_some_and(|f| !f.is_tls())),
+        works: checked.is_ok(),
         untested,
-        cause: f.as_ref().map(|f| f.cause()),
-        detail: match &f {
-            None => "TLS handshake succeeded".into(),
-            Some(f) => f.describe(),
+        cause: failure.as_ref().map(|f| f.cause()),
+        detail: match (&checked, &failure) {
+            (Ok(()), _) => "the presented chain verifies with the system roots alone".into(),
+            (_, Some(f)) => format!("{} (the presented chain, checked offline)", f.describe()),
+            _ => "no certificate was presented".into(),
         },
-        requests: c2.requests(),
+        requests: 0,
     });
-    report.contrast_requests += c2.requests();
 }
 
 fn is_tls(step: &super::model::Step) -> bool {
@@ -180,7 +179,14 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Anonymous, then each credential in kubelet order: may each read the manifest?
+/// What the main conversation already proved about the credentials.
+struct Known<'a> {
+    /// Credentials it saw refused, with the refusal.
+    refused: &'a [(String, Verdict)],
+}
+
+/// Each credential in kubelet order: may it read the manifest? Answers the conversation already
+/// has are reused; a request is sent only where the answer can change the verdict.
 async fn credential_contrast(
     req: &ProbeRequest,
     client: &RegistryClient,
@@ -188,6 +194,7 @@ async fn credential_contrast(
     report: &mut ProbeReport,
     deadline: Instant,
     allow_http: bool,
+    known: Known<'_>,
 ) {
     let header = report
         .steps
@@ -199,27 +206,94 @@ async fn credential_contrast(
     let Some(chosen) = challenge::preferred(&challenges).cloned() else {
         return;
     };
-    let mut candidates: Vec<Option<&Auth>> = vec![None];
-    candidates.extend(req.credentials.iter().map(Some));
-    for cand in candidates {
+    report.skipped_contrasts.push(SkippedContrast {
+        contrast: "anonymous".into(),
+        reason: match req.puller {
+            Puller::Node => "kubelet pulls anonymously only when no pull secret matches; with a \
+                             secret it never falls back, so anonymous access cannot change the \
+                             verdict"
+                .into(),
+            Puller::Ci => "the pull sends the credentials given; anonymous access cannot \
+                           change the verdict"
+                .into(),
+        },
+    });
+    let used = report.outcome.credential_used.clone();
+    let cause = report.outcome.cause;
+    for cand in &req.credentials {
+        let label = cand.label.clone();
+        if let Some((_, v)) = known.refused.iter().find(|(l, _)| *l == label) {
+            report.contrasts.push(Contrast {
+                trust: "as configured".into(),
+                credential: label,
+                works: false,
+                untested: false,
+                cause: v.cause,
+                detail: v.detail.clone(),
+                requests: 0,
+            });
+            continue;
+        }
+        if used.as_deref() == Some(label.as_str()) {
+            report.contrasts.push(Contrast {
+                trust: "as configured".into(),
+                credential: label.clone(),
+                works: cause.is_none(),
+                untested: false,
+                cause,
+                detail: match cause {
+                    None => format!("{label}: manifest served"),
+                    Some(_) => format!("{label}: {}", report.outcome.detail),
+                },
+                requests: 0,
+            });
+            continue;
+        }
+        // kubelet tries the next credential only after a failed pull.
+        let skip = match (&used, cause) {
+            (Some(u), None) => Some(format!(
+                "kubelet stops at the first credential that works ({u})"
+            )),
+            (_, Some(c)) if !credential_bound(c) => Some(format!(
+                "the failure ({}) does not depend on credentials",
+                c.id()
+            )),
+            _ => None,
+        };
+        if let Some(reason) = skip {
+            report.skipped_contrasts.push(SkippedContrast {
+                contrast: label,
+                reason,
+            });
+            continue;
+        }
         let before = client.requests();
         let mut s = Session::new(req, client, root.clone(), deadline, allow_http);
-        let v = access_check(&mut s, &chosen, cand).await;
-        let used = client.requests() - before;
-        report.contrast_requests += used;
+        let v = access_check(&mut s, &chosen, Some(cand)).await;
+        let spent = client.requests() - before;
+        report.contrast_requests += spent;
         report.contrasts.push(Contrast {
             trust: "as configured".into(),
-            credential: cand.map_or("anonymous".into(), |c| c.label.clone()),
+            credential: label,
             works: v.cause.is_none(),
             untested: false,
             cause: v.cause,
             detail: v.detail,
-            requests: used,
+            requests: spent,
         });
     }
 }
 
-/// Authenticates with one candidate and HEADs the manifest.
+/// Causes another credential could turn around: refusals, and "not found" (which registries
+/// answer for a repository the credential may not see).
+fn credential_bound(c: Cause) -> bool {
+    matches!(
+        c.family(),
+        crate::taxonomy::Family::Auth | crate::taxonomy::Family::NotFound
+    )
+}
+
+/// Authenticates with one candidate and asks for the manifest (one `GET`).
 async fn access_check(
     s: &mut Session<'_>,
     chosen: &challenge::Challenge,
@@ -240,16 +314,16 @@ async fn access_check(
     let url = s.repo_url(&format!("manifests/{reference}"));
     let Some(x) = s
         .step(
-            StepName::ManifestHead,
-            Method::HEAD,
+            StepName::ManifestGet,
+            Method::GET,
             url,
             Some(MANIFEST_ACCEPT),
             &granted,
-            CAP_SMALL,
+            CAP_DOCUMENT,
         )
         .await
     else {
-        return s.unreachable("manifest HEAD");
+        return s.unreachable("manifest GET");
     };
     let who = cand.map_or("anonymous".to_string(), |c| c.label.clone());
     match x.status {
@@ -270,6 +344,6 @@ async fn access_check(
             Cause::NotFound,
             format!("{who}: access granted, but manifest {reference} is unknown (404)"),
         ),
-        st => status_verdict(st, &x, &format!("{who}: manifest HEAD")),
+        st => status_verdict(st, &x, &format!("{who}: manifest GET")),
     }
 }

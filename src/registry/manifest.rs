@@ -1,50 +1,49 @@
-//! The manifest steps: `HEAD` with the runtimes' Accept list, then `GET` where the body decides.
+//! The manifest step: one `GET` with the runtimes' Accept list, whose answer decides.
 //!
 //! containerd resolves a reference with `HEAD /v2/<name>/manifests/<ref>` and the OCI and Docker
 //! index and manifest types in `Accept` (`core/remotes/docker/resolver.go`,
-//! <https://github.com/containerd/containerd/blob/main/core/remotes/docker/resolver.go>); a 404
-//! has no body, so a `GET` reads its error code, and an index's platforms are matched against
-//! the node's as containerd's platform matcher does. A single-platform image is matched the
-//! way containerd's `images.Manifest` does it: by the `os`/`architecture`/`variant` of its
-//! config blob. That check needs the manifest's body, so when the platform is known the
-//! manifest is fetched with `GET` at once and the blob costs the one extra request.
+//! <https://github.com/containerd/containerd/blob/main/core/remotes/docker/resolver.go>), then
+//! fetches the body. The probe sends one `GET` with the same Accept list instead of the pair:
+//! its `Docker-Content-Digest` and content type are what the `HEAD` would carry, a 404 brings
+//! its error code in the body, and an index's platforms are matched against the node's as
+//! containerd's platform matcher does. A single-platform image is matched the way
+//! containerd's `images.Manifest` does it: by the `os`/`architecture`/`variant` of its config
+//! blob, the one extra request, made only when the platform is known. After a 404 the tag list
+//! (`listing.rs`) tells a missing repository from a missing tag.
 
 use reqwest::Method;
 
-use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange};
+use super::client::{CAP_DOCUMENT, Exchange};
 use super::documents::{self, MANIFEST_ACCEPT};
+use super::listing::{self, Listing};
 use super::model::{ProbeReport, StepName};
 use super::session::{Granted, Session, Verdict, challenges_of, status_verdict};
 use crate::taxonomy::Cause;
 
-/// HEAD the manifest with the runtimes' Accept list; GET when the body decides.
+/// `GET` the manifest with the runtimes' Accept list (None: no HTTP answer, see the step).
+pub async fn get(s: &mut Session<'_>, granted: &Granted) -> Option<Exchange> {
+    let reference = s.req.image.manifest_reference().to_string();
+    let url = s.repo_url(&format!("manifests/{reference}"));
+    s.step(
+        StepName::ManifestGet,
+        Method::GET,
+        url,
+        Some(MANIFEST_ACCEPT),
+        granted,
+        CAP_DOCUMENT,
+    )
+    .await
+}
+
+/// Decides from the manifest's answer: its platforms, or after a 404 the tag list.
 pub async fn resolve(
     s: &mut Session<'_>,
     report: &mut ProbeReport,
     granted: &Granted,
-    tags: Option<&[String]>,
-    repo_exists: bool,
+    get: Option<Exchange>,
 ) -> Verdict {
     let reference = s.req.image.manifest_reference().to_string();
-    let url = s.repo_url(&format!("manifests/{reference}"));
-    // With a platform to check, a single-platform manifest's body is needed anyway: `GET` it
-    // at once, so the check costs one request (the config blob) over a plain resolve.
-    if !s.req.check_platform
-        && let Some(decided) = head(s, report, granted, &url).await
-    {
-        return decided;
-    }
-    let Some(get) = s
-        .step(
-            StepName::ManifestGet,
-            Method::GET,
-            url,
-            Some(MANIFEST_ACCEPT),
-            granted,
-            CAP_DOCUMENT,
-        )
-        .await
-    else {
+    let Some(get) = get else {
         return s.unreachable("manifest GET");
     };
     if report.digest.is_none() {
@@ -113,7 +112,21 @@ pub async fn resolve(
                     format!("repository {} does not exist", s.req.image.repository),
                 );
             }
-            match tags {
+            let (tags, repo_exists) =
+                match listing::after_missing_manifest(s, report, granted).await {
+                    Listing::Listed(t) => (t, true),
+                    Listing::NoRepository => {
+                        return Verdict::cause(
+                            Cause::NotFoundRepo,
+                            format!(
+                                "repository {} does not exist on {}",
+                                s.req.image.repository, s.req.image.registry
+                            ),
+                        );
+                    }
+                    Listing::Unknown => (None, false),
+                };
+            match tags.as_deref() {
                 Some(t) if s.req.image.digest.is_none() && t.contains(&reference) => {
                     Verdict::cause(
                         Cause::NotFound,
@@ -148,47 +161,6 @@ pub async fn resolve(
         }
         401 | 403 => denied(s, &get, granted),
         st => status_verdict(st, &get, "manifest GET"),
-    }
-}
-
-/// `HEAD` the manifest as containerd resolves it; Some(verdict) when the head alone decides.
-async fn head(
-    s: &mut Session<'_>,
-    report: &mut ProbeReport,
-    granted: &Granted,
-    url: &reqwest::Url,
-) -> Option<Verdict> {
-    let Some(head) = s
-        .step(
-            StepName::ManifestHead,
-            Method::HEAD,
-            url.clone(),
-            Some(MANIFEST_ACCEPT),
-            granted,
-            CAP_SMALL,
-        )
-        .await
-    else {
-        return Some(s.unreachable("manifest HEAD"));
-    };
-    report.digest = digest_of(&head);
-    match head.status {
-        200 => {
-            report.media_type = content_type(&head);
-            let mt = report.media_type.as_deref();
-            // An unknown content type (a web server's HTML) needs the body to decide.
-            if mt.is_some_and(documents::is_manifest_type) && !mt.is_some_and(documents::is_index) {
-                return Some(Verdict::pullable(format!(
-                    "{} resolves to a single-platform manifest ({})",
-                    s.req.image.canonical(),
-                    report.media_type.as_deref().unwrap_or("no content type")
-                )));
-            }
-            None
-        }
-        404 => None,
-        401 | 403 => Some(denied(s, &head, granted)),
-        st => Some(status_verdict(st, &head, "manifest HEAD")),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod contrast;
 pub mod dns;
 pub mod documents;
 pub mod insecure;
+pub mod listing;
 pub mod manifest;
 pub mod model;
 pub mod platform;
@@ -23,12 +24,13 @@ pub mod probe;
 pub mod session;
 pub mod tags;
 pub mod tls_error;
+pub mod verifier;
 
 pub use crate::reference::{ImageRef, ReferenceError};
 pub use insecure::{InsecureHosts, InsecureTransport, NamedHost};
 pub use model::{
-    Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, Puller, RateLimit, Step, StepName,
-    StepOutcome,
+    Auth, Contrast, ProbeOutcome, ProbeReport, ProbeRequest, Puller, RateLimit, SkippedContrast,
+    Step, StepName, StepOutcome,
 };
 pub use platform::Platform;
 pub use probe::probe;

@@ -207,6 +207,15 @@ pub struct Contrast {
     pub requests: u32,
 }
 
+/// A contrast the probe did not run because its answer could not change the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedContrast {
+    /// `anonymous` or a credential's label.
+    pub contrast: String,
+    /// Why its answer could not change the verdict.
+    pub reason: String,
+}
+
 /// Docker Hub style rate-limit figures seen on any step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
@@ -236,6 +245,8 @@ pub struct ProbeReport {
     pub tls_would_fail: Option<Failure>,
     pub contrasts: Vec<Contrast>,
     pub contrast_requests: u32,
+    /// Contrasts not run because they could not change the verdict, and why.
+    pub skipped_contrasts: Vec<SkippedContrast>,
     /// The tags nearest the wanted one (at most `tags::KEPT_TAGS`), never the whole list.
     pub tags: Vec<String>,
     /// How many tags the pages read listed.

@@ -1,13 +1,15 @@
 //! The probe: the conversation a node has with a registry before it pulls, step by step.
 //!
-//! `GET /v2/` → the challenge → a token (Bearer) → `tags/list` → manifest `HEAD` with the Accept
-//! list containerd sends → `GET` where the body decides (a 404's error code, an index's
-//! platforms) → optionally `_catalog`. Follows the OCI distribution spec
+//! `GET /v2/` → the challenge → a token (Bearer) → one manifest `GET` with the Accept list
+//! containerd sends (its digest header, a 404's error code, an index's platforms) → the config
+//! blob of a single-platform image when the platform is known → `tags/list` only after a 404
+//! → optionally `_catalog`. Follows the OCI distribution spec
 //! (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>) and what Debian's
 //! docker-registry 2.8 answers (see `docs/internals/registry-protocol.md`): only
 //! `tags/list` says NAME_UNKNOWN, so it tells a missing repository from a missing tag. One
-//! client, so one TLS handshake; the token is reused. A full probe costs at most 4 requests on
-//! a Basic registry and 5 on a token registry (more only for extra credentials or tag pages).
+//! client, so one TLS handshake per origin; the token is reused. A probe costs at most 3
+//! requests on a Basic registry (2 for a wrong password) and one more for the token on a
+//! Bearer registry (more only for extra credentials or tag pages).
 
 use std::time::Instant;
 
@@ -15,14 +17,13 @@ use reqwest::{Method, Url};
 
 use super::auth;
 use super::challenge::{self, Scheme};
-use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
+use super::client::{CAP_DOCUMENT, CAP_SMALL, RegistryClient};
 use super::contrast;
 use super::documents;
 use super::insecure::{self, NamedHost};
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, Puller, StepName};
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
-use super::tags::TagDigest;
 use crate::taxonomy::Cause;
 use crate::trust::describe_chain;
 
@@ -77,6 +78,7 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
         credential_used: granted.and_then(|g| g.label),
     };
     report.steps = std::mem::take(&mut s.steps);
+    let refused = std::mem::take(&mut s.refused);
     report.rate_limit = s.rate.take();
     report.requests = client.requests();
     report.tls_handshakes = client.recorder.handshakes();
@@ -95,7 +97,7 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
         report.flags.push(t.detail.clone());
     }
     if req.contrasts {
-        contrast::run(req, &client, &root, &mut report, deadline).await;
+        contrast::run(req, &client, &root, &mut report, deadline, &refused).await;
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
@@ -157,6 +159,7 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         tls_would_fail: None,
         contrasts: Vec::new(),
         contrast_requests: 0,
+        skipped_contrasts: Vec::new(),
         tags: Vec::new(),
         tags_total: 0,
         tags_truncated: false,
@@ -234,106 +237,29 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
             None,
         );
     }
-    // 2. Authentication and the first tags page. A registry that opens /v2/ may still
-    // challenge on the repository: then answer that challenge, once.
-    let (mut granted, mut tags_page) = match auth::authenticate(s, preferred.as_ref()).await {
+    // 2. Authentication and the manifest. A registry that opens /v2/ may still challenge on
+    // the repository: then answer that challenge, once.
+    let (mut granted, mut answer) = match auth::authenticate(s, preferred.as_ref()).await {
         Ok(access) => access,
         Err(v) => return (v, None),
     };
     if preferred.is_none()
-        && let Some(x) = tags_page.as_ref().filter(|x| x.status == 401)
+        && let Some(x) = answer.as_ref().filter(|x| x.status == 401)
         && let Some(late) = challenge::preferred(&challenges_of(x)).cloned()
     {
         report.auth_scheme = Some(scheme_name(&late));
         s.note("the repository challenges although /v2/ did not");
-        (granted, tags_page) = match auth::authenticate(s, Some(&late)).await {
+        (granted, answer) = match auth::authenticate(s, Some(&late)).await {
             Ok(access) => access,
             Err(v) => return (v, None),
         };
     }
-    // 3. Tags: NAME_UNKNOWN proves the repository missing; other refusals let the manifest decide.
-    let mut tags: Option<Vec<String>> = None;
-    let mut repo_exists = false;
-    match tags_page {
-        None => return (s.unreachable("tags/list"), Some(granted)),
-        Some(x) => match x.status {
-            200 => {
-                repo_exists = true;
-                tags = read_tags(s, report, &granted, &x).await;
-                report.tags = tags.clone().unwrap_or_default();
-            }
-            404 if s.steps.last().and_then(|st| st.error_code.as_deref())
-                == Some("NAME_UNKNOWN") =>
-            {
-                return (
-                    Verdict::cause(
-                        Cause::NotFoundRepo,
-                        format!(
-                            "repository {} does not exist on {}",
-                            s.req.image.repository, s.req.image.registry
-                        ),
-                    ),
-                    Some(granted),
-                );
-            }
-            401 | 403 | 404 => s.note("tags not readable; the manifest decides"),
-            st => return (status_verdict(st, &x, "tags/list"), Some(granted)),
-        },
-    }
-    // 4–5. The manifest, then 6. the catalog.
-    let verdict = manifest::resolve(s, report, &granted, tags.as_deref(), repo_exists).await;
+    // 3. The manifest's answer decides (the tag list only after a 404), then 4. the catalog.
+    let verdict = manifest::resolve(s, report, &granted, answer).await;
     if s.req.catalog {
         catalog(s, report, &granted, preferred.as_ref()).await;
     }
     (verdict, Some(granted))
-}
-
-/// The first tags page plus the pages its `Link` headers lead to, up to `max_tag_pages` and
-/// one `step_timeout` in all, digested page by page (`tags.rs`): the kept tags are the nearest
-/// to the wanted one, the count goes to `report.tags_total`. None when the first page is
-/// unreadable (too large or not JSON), so no tag is called missing on it.
-async fn read_tags(
-    s: &mut Session<'_>,
-    report: &mut ProbeReport,
-    granted: &Granted,
-    first: &Exchange,
-) -> Option<Vec<String>> {
-    let wanted = s.req.image.tag.clone().unwrap_or_default();
-    let mut digest = TagDigest::new(&wanted);
-    let add = |d: &mut TagDigest, x: &Exchange| !x.truncated && d.add_page(&x.body);
-    let link_of = |x: &Exchange| {
-        x.headers
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .and_then(documents::next_link)
-    };
-    if !add(&mut digest, first) {
-        s.note("tag list unreadable (larger than 4 MiB or not JSON)");
-        return None;
-    }
-    let started = Instant::now();
-    let mut link = link_of(first);
-    let mut pages = 1;
-    while let Some(next) = link.take() {
-        if pages >= s.req.max_tag_pages || started.elapsed() >= s.req.step_timeout {
-            report.tags_truncated = true;
-            break;
-        }
-        let Ok(url) = s.root.join(&next) else { break };
-        let page = auth::tags_page(s, url, granted).await;
-        pages += 1;
-        if !page
-            .as_ref()
-            .filter(|p| p.status == 200)
-            .is_some_and(|p| add(&mut digest, p))
-        {
-            report.tags_truncated = true;
-            break;
-        }
-        link = page.as_ref().and_then(link_of);
-    }
-    report.tags_total = digest.total();
-    Some(digest.into_tags())
 }
 
 /// After HTTPS met a plain-HTTP port: one plain `GET http://…/v2/`, without credentials.

@@ -88,6 +88,9 @@ pub struct Session<'a> {
     pub allow_http: bool,
     pub steps: Vec<Step>,
     pub rate: Option<RateLimit>,
+    /// Credentials the conversation tried and saw refused, by label, in kubelet's order: the
+    /// credential contrasts read them instead of asking again.
+    pub refused: Vec<(String, Verdict)>,
 }
 
 impl<'a> Session<'a> {
@@ -106,6 +109,7 @@ impl<'a> Session<'a> {
             allow_http,
             steps: Vec::new(),
             rate: None,
+            refused: Vec::new(),
         }
     }
 

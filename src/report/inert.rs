@@ -213,7 +213,11 @@ fn verdict(v: &mut Verdict, f: &mut dyn FnMut(&mut String, Layout)) {
         probe_requests: _,
         secondary_causes,
         failures,
+        skipped_contrasts,
     } = v;
+    for s in skipped_contrasts {
+        lines(f, [&mut s.contrast, &mut s.reason]);
+    }
     lines(f, [image, summary]);
     if let Some(ContainerInfo {
         name,

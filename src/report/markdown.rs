@@ -86,6 +86,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             for e in &v.evidence {
                 writeln!(out, "- {}: {}", e.source, inline(&e.text))?;
             }
+            for s in &v.skipped_contrasts {
+                let line = format!("contrast skipped: {}: {}", s.contrast, s.reason);
+                writeln!(out, "- {}", inline(&line))?;
+            }
             for section in v.fix_sections() {
                 if section.fixes.is_empty() {
                     continue;

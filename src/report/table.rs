@@ -296,6 +296,9 @@ fn evidence(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
         };
         writeln!(out, "  [{}] {text}", e.source)?;
     }
+    for s in &v.skipped_contrasts {
+        writeln!(out, "  contrast skipped: {}: {}", s.contrast, s.reason)?;
+    }
     Ok(())
 }
 

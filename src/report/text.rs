@@ -112,6 +112,9 @@ fn verdict(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     for e in &v.evidence {
         writeln!(out, "  {}: {}", e.source, e.text)?;
     }
+    for s in &v.skipped_contrasts {
+        writeln!(out, "  contrast skipped: {}: {}", s.contrast, s.reason)?;
+    }
     Ok(())
 }
 

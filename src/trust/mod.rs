@@ -10,6 +10,7 @@
 
 pub mod certsd;
 pub mod describe;
+pub mod system;
 
 use std::path::{Path, PathBuf};
 

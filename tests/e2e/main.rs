@@ -22,6 +22,7 @@ mod pod_watch;
 mod probe_auth;
 mod probe_common;
 mod probe_content;
+mod probe_counts;
 mod probe_faults;
 mod probe_scripted;
 mod probe_tls;

@@ -25,7 +25,7 @@ async fn probe_rate_limited_records_the_limits() {
     let head = report
         .steps
         .iter()
-        .find(|s| s.name == StepName::ManifestHead)
+        .find(|s| s.name == StepName::ManifestGet)
         .unwrap();
     assert_eq!(head.status, Some(429));
 }
@@ -33,7 +33,7 @@ async fn probe_rate_limited_records_the_limits() {
 #[tokio::test]
 async fn probe_server_error_is_the_registrys_fault() {
     let reg = seeded(Tls::Valid, Auth::None);
-    let proxy = FaultProxy::start(&reg, Fault::unavailable(Match::TagsList));
+    let proxy = FaultProxy::start(&reg, Fault::unavailable(Match::Manifests));
     let mut req = request(&proxy.host(), "app:1.0");
     req.trust = ca_trust(&reg);
     let report = run(&req).await;
@@ -58,7 +58,7 @@ async fn probe_stalled_registry_times_out_as_a_step() {
     let head = report
         .steps
         .iter()
-        .find(|s| s.name == StepName::ManifestHead)
+        .find(|s| s.name == StepName::ManifestGet)
         .unwrap();
     assert!(
         matches!(head.failure, Some(Failure::Timeout { .. })),
@@ -98,7 +98,8 @@ async fn probe_uses_one_connection_for_the_whole_conversation() {
     req.credentials = vec![bench_cred(&reg)];
     let report = run(&req).await;
     assert_cause(&report, None);
-    assert_eq!(proxy.requests().len(), 4);
+    // `/v2/` and one manifest GET (an index: no config blob).
+    assert_eq!(proxy.requests().len(), 2);
     assert_eq!(proxy.connections(), 1);
 }
 

@@ -128,11 +128,12 @@ fn elsewhere(_req: &Seen, _: u16) -> String {
 async fn probe_authorization_never_follows_a_redirect_to_another_port() {
     let (other, other_seen) = scripted(elsewhere, 0).await;
     let (port, seen) = scripted(registry, other).await;
-    let mut req = request(&format!("127.0.0.1:{port}"), "app:1.0");
+    // A missing tag, so the tag list (which redirects) is read.
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:2.0");
     req.plain_http = true;
     req.credentials = vec![cred("secret shop/regcred", "alice", "s3cret")];
     let report = run(&req).await;
-    assert_cause(&report, None);
+    assert_cause(&report, Some(Cause::NotFoundTag));
     assert_eq!(report.tags, ["1.0"]);
     // The registry got the credentials; the redirect target did not.
     let at_registry = seen.lock().unwrap().clone();
@@ -246,6 +247,12 @@ fn oversized(req: &Seen, _: u16) -> String {
             &big,
             false,
         ),
+        "/v2/app/manifests/9.9" => reply(
+            "404 Not Found",
+            &[("Content-Type", "application/json".into())],
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            false,
+        ),
         _ => reply(
             "200 OK",
             &[(
@@ -270,6 +277,10 @@ async fn probe_caps_bodies_and_says_what_it_could_not_read() {
         "{}",
         report.outcome.detail
     );
+    // A missing tag: the 5 MiB tag list is read up to the cap and said to be unreadable.
+    let mut req = request(&format!("127.0.0.1:{port}"), "app:9.9");
+    req.plain_http = true;
+    let report = run(&req).await;
     assert!(report.tags.is_empty());
     let tags = report
         .steps
@@ -282,6 +293,9 @@ async fn probe_caps_bodies_and_says_what_it_could_not_read() {
         tags.detail
     );
 }
+
+/// A Docker v2 manifest, as the late-challenge registry serves it.
+const LATE_MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":2},"layers":[]}"#;
 
 /// A registry whose `/v2/` is open but whose repositories challenge.
 fn late_challenge(req: &Seen, _: u16) -> String {
@@ -298,7 +312,7 @@ fn late_challenge(req: &Seen, _: u16) -> String {
                 "Content-Type",
                 "application/vnd.docker.distribution.manifest.v2+json".into(),
             )],
-            "{}",
+            LATE_MANIFEST,
             req.method == "HEAD",
         ),
     }
@@ -318,12 +332,12 @@ async fn probe_answers_a_challenge_made_only_by_the_repository() {
         Some("secret shop/regcred")
     );
     let seen = seen.lock().unwrap().clone();
-    let tags: Vec<bool> = seen
+    let manifests: Vec<bool> = seen
         .iter()
-        .filter(|s| s.path == "/v2/app/tags/list")
+        .filter(|s| s.path == "/v2/app/manifests/1.0")
         .map(|s| s.authorization)
         .collect();
-    assert_eq!(tags, [false, true]);
+    assert_eq!(manifests, [false, true]);
 }
 
 /// A web server that answers 200 with a page for every path.

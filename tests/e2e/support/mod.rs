@@ -51,6 +51,11 @@
 //! p.host(); p.requests(); p.connections();
 //! let port = refused_port();   // connecting to 127.0.0.1:port is refused
 //!
+//! // Counting (and delaying) at the TCP level; requests from the registry's access log.
+//! let r = Relay::start(&reg.host, Duration::ZERO);  // or Duration::from_millis(50) each way
+//! r.host(); r.connections(); r.tls_handshakes();
+//! access_log(&reg.log());  // [Logged { method, path, protocol, status }]
+//!
 //! // Test-side clients and the rustls error inside a reqwest error.
 //! let client = http_client(Trust::Ca(&reg.pki), Duration::from_secs(10)); // also Trust::System,
 //! //   Trust::CaWithClientCert(&reg.pki, reg.client_cert()); rustls_config(trust) for your own
@@ -72,6 +77,7 @@ pub mod pki;
 pub mod proxy;
 pub mod push;
 pub mod registry;
+pub mod relay;
 pub mod serve;
 pub mod token;
 
@@ -80,4 +86,5 @@ pub use pki::{CertPair, Pki};
 pub use proxy::{Fault, FaultProxy, Match, ProxyRequest, refused_port};
 pub use push::{Fixtures, PlatformManifest, Pushed, sha256_digest};
 pub use registry::{Auth, BASIC_REALM, Registry, RegistryOptions, Tls};
+pub use relay::{Logged, Relay, access_log};
 pub use token::{TokenOptions, TokenReply, TokenRequest, TokenServer};

@@ -1,0 +1,255 @@
+//! The `pulldoctor image` probe benchmark: what one probe costs a registry (connections, TLS
+//! handshakes, requests per case) and how long it takes against skopeo, with and without 50 ms
+//! of latency each way. Prints figures; asserts nothing. Run through `scripts/bench-probe`.
+//!
+//! The registries are Debian's `docker-registry` from the test bench (`tests/e2e/support`): one
+//! with TLS and htpasswd (Basic), one with TLS and the bench token server (Bearer), both seeded
+//! with the fixture images. Each case runs behind a fresh counting TCP relay (`support::relay`),
+//! so connections and handshakes are counted where the registry would see them; requests come
+//! from the registry's own access log and the token server's record. Timings are paired runs in
+//! alternating order, medians of each. Everything listens on 127.0.0.1.
+//!
+//! ```text
+//! cargo run --release --example probe_bench -- PULLDOCTOR_BIN [ROUNDS]
+//! ```
+
+#[path = "../tests/e2e/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Auth, Registry, RegistryOptions, Relay, Tls, access_log};
+
+const USER: &str = "bench";
+const PASSWORD: &str = "bench-only-password";
+const DELAY: Duration = Duration::from_millis(50);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(bin) = args.get(1).cloned() else {
+        eprintln!("usage: probe_bench PULLDOCTOR_BIN [ROUNDS]");
+        std::process::exit(2);
+    };
+    let rounds: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(15);
+    let work = tempfile::tempdir().expect("temp dir");
+    let basic = seeded(Auth::htpasswd(USER, PASSWORD));
+    let token = seeded(Auth::token(USER, PASSWORD));
+    // skopeo reads a directory of CA files.
+    let certs = work.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    std::fs::copy(&basic.pki.ca_file, certs.join("basic-ca.crt")).expect("copy CA");
+
+    println!("== Requests and connections per `pulldoctor image` (one run each)");
+    println!(
+        "{:<20} {:<26} {:>8} {:>11} {:>10} {:>8} {:>11} {:>6}",
+        "case", "verdict", "registry", "connections", "handshakes", "token", "token conns", "total"
+    );
+    let cases: [(&str, &Registry, &str, &str); 5] = [
+        ("healthy", &basic, "app:1.0", PASSWORD),
+        ("missing tag", &basic, "app:1.9", PASSWORD),
+        ("missing repository", &basic, "nothere:1.0", PASSWORD),
+        ("wrong password", &basic, "app:1.0", "wrong-password"),
+        ("token registry", &token, "app:1.0", PASSWORD),
+    ];
+    for (name, reg, image, password) in cases {
+        let relay = Relay::start(&reg.host, Duration::ZERO);
+        let before = settled_log(reg).len();
+        let tokens_before = reg
+            .token
+            .as_ref()
+            .map_or((0, 0), |t| (t.requests().len(), t.connections()));
+        let out = pulldoctor(&bin, &relay.host(), image, &reg.pki.ca_file, password);
+        let log = settled_log(reg);
+        let requests = access_log(&log[before.min(log.len())..]);
+        let (token_requests, token_connections) = reg.token.as_ref().map_or((0, 0), |t| {
+            (
+                t.requests().len() - tokens_before.0,
+                t.connections() - tokens_before.1,
+            )
+        });
+        let verdict = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["verdicts"][0]["cause"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "pullable".into());
+        println!(
+            "{:<20} {:<26} {:>8} {:>11} {:>10} {:>8} {:>11} {:>6}",
+            name,
+            verdict,
+            requests.len(),
+            relay.connections(),
+            relay.tls_handshakes(),
+            token_requests,
+            token_connections,
+            requests.len() + token_requests
+        );
+        let shown: Vec<String> = requests
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, short(&r.path), r.status))
+            .collect();
+        println!("{:<20} {}", "", shown.join(", "));
+    }
+
+    let image = "app:1.0";
+    for (label, delay) in [
+        ("no added latency", Duration::ZERO),
+        ("50 ms each way", DELAY),
+    ] {
+        let relay = Relay::start(&basic.host, delay);
+        let host = relay.host();
+        let pd = || {
+            let out = pulldoctor(&bin, &host, image, &basic.pki.ca_file, PASSWORD);
+            assert!(
+                out.status.success(),
+                "pulldoctor: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let list_tags = || skopeo(&["list-tags"], &certs, &format!("docker://{host}/app"));
+        let inspect = || skopeo(&["inspect"], &certs, &format!("docker://{host}/{image}"));
+        let conns = |f: &dyn Fn()| {
+            let before = relay.connections();
+            f();
+            relay.connections() - before
+        };
+        println!();
+        println!("== Wall time, {label} (healthy {image}, TLS + htpasswd, {rounds} paired rounds)");
+        println!("load: {}", uptime());
+        println!(
+            "connections per run: pulldoctor {}, skopeo list-tags {}, skopeo inspect {}",
+            conns(&pd),
+            conns(&list_tags),
+            conns(&inspect)
+        );
+        for (name, other) in [
+            ("skopeo list-tags", &list_tags as &dyn Fn()),
+            ("skopeo inspect", &inspect as &dyn Fn()),
+        ] {
+            let (mine, theirs) = paired(rounds, &pd, other);
+            println!(
+                "pulldoctor image median {mine:.1} ms, {name} median {theirs:.1} ms, ratio {:.2}",
+                mine / theirs
+            );
+        }
+    }
+    println!();
+    println!("load after: {}", uptime());
+}
+
+fn seeded(auth: Auth) -> Registry {
+    let reg = Registry::start(RegistryOptions {
+        tls: Tls::Valid,
+        auth,
+    });
+    reg.seed_fixtures();
+    reg
+}
+
+/// `pulldoctor image HOST/IMAGE` as a CI job runs it: the CA, the credentials, the platform.
+fn pulldoctor(
+    bin: &str,
+    host: &str,
+    image: &str,
+    ca: &Path,
+    password: &str,
+) -> std::process::Output {
+    Command::new(bin)
+        .args([
+            "image",
+            &format!("{host}/{image}"),
+            "--ca-file",
+            ca.to_str().expect("utf-8 path"),
+            "--creds",
+            &format!("{USER}:{password}"),
+            "--platform",
+            "linux/amd64",
+            "-o",
+            "json",
+        ])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pulldoctor")
+}
+
+fn skopeo(command: &[&str], certs: &Path, reference: &str) {
+    let out = Command::new("skopeo")
+        .args(command)
+        .args([
+            "--cert-dir",
+            certs.to_str().expect("utf-8 path"),
+            "--creds",
+            &format!("{USER}:{PASSWORD}"),
+            reference,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo {command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Medians (ms) of `a` and `b`, run in alternating order `rounds` times.
+fn paired(rounds: usize, a: &dyn Fn(), b: &dyn Fn()) -> (f64, f64) {
+    let time = |f: &dyn Fn()| {
+        let started = Instant::now();
+        f();
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            ta.push(time(a));
+            tb.push(time(b));
+        } else {
+            tb.push(time(b));
+            ta.push(time(a));
+        }
+    }
+    (median(ta), median(tb))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The registry's log once it has stopped growing (its lines arrive through a pipe).
+fn settled_log(reg: &Registry) -> Vec<String> {
+    let started = Instant::now();
+    let mut last = reg.log().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = reg.log().len();
+        if now == last || started.elapsed() > Duration::from_secs(3) {
+            return reg.log();
+        }
+        last = now;
+    }
+}
+
+/// A blob path shortened to its first digest characters.
+fn short(path: &str) -> String {
+    match path.split_once("sha256:") {
+        Some((head, digest)) => format!("{head}sha256:{}…", &digest[..digest.len().min(8)]),
+        None => path.to_string(),
+    }
+}
+
+fn uptime() -> String {
+    Command::new("uptime")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
