@@ -46,12 +46,15 @@ impl Prober {
         }
         let insecure = InsecureHosts::from_flags(&args.plain_http, &args.insecure_skip_tls_verify)
             .map_err(crate::Error::Usage)?;
+        let pins = crate::trust::Pin::parse_all(&args.resolve)
+            .map_err(|e| crate::Error::Usage(e.to_string()))?;
         Ok(Prober {
             enabled: !args.no_probe,
             spec: TrustSpec {
                 ca_files: args.ca_files.clone(),
                 cert_dir: args.cert_dir.clone(),
                 certs_roots: args.certs_dir.iter().cloned().collect(),
+                pins,
             },
             insecure,
             catalog: args.catalog,
@@ -275,16 +278,14 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         .find(|c| c.credential != "-" && c.credential != "anonymous" && c.works)
         .map(|c| c.credential.clone())
         .or_else(|| report.outcome.credential_used.clone());
-    let mut steps: Vec<String> = report
-        .steps
-        .iter()
-        .map(|s| {
-            let path = url::Url::parse(&s.url)
-                .map(|u| u.path().to_string())
-                .unwrap_or_default();
-            format!("{} {path}: {}", s.method, s.detail)
-        })
-        .collect();
+    // What was known before asking (an expired ECR password) comes first.
+    let mut steps: Vec<String> = report.notices.clone();
+    steps.extend(report.steps.iter().map(|s| {
+        let path = url::Url::parse(&s.url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        format!("{} {path}: {}", s.method, s.detail)
+    }));
     if !report.outcome.detail.is_empty() {
         steps.push(format!("conclusion: {}", report.outcome.detail));
     }
@@ -310,6 +311,8 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         requests: report.requests,
         flags: report.flags.clone(),
         insecure: report.insecure.clone(),
+        quota: report.quota.clone(),
+        credential_expired: report.credential_expired,
     })
 }
 

@@ -194,6 +194,10 @@ pub struct ProbeResult {
     pub flags: Vec<String>,
     /// Connections made (or that the node's runtime would make) without TLS trust.
     pub insecure: Vec<crate::registry::InsecureTransport>,
+    /// The registry's pull quota in words, when it sent one (Docker Hub's `ratelimit-*`).
+    pub quota: Option<String>,
+    /// A credential's own expiry had passed before the probe (an ECR password's 12 hours).
+    pub credential_expired: bool,
 }
 
 /// The node, as far as the fix needs it.

@@ -97,6 +97,10 @@ pub struct Verdict {
     /// HTTP requests the probe made, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe_requests: Option<u32>,
+    /// The registry's pull quota as the probe saw it (Docker Hub's `ratelimit-limit`,
+    /// `ratelimit-remaining`, `docker-ratelimit-source`), healthy pulls included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_quota: Option<String>,
 }
 
 impl Verdict {
@@ -144,9 +148,9 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
         None => summary,
     };
-    let probe_requests = match &ev.probe {
-        ProbeFacts::Ran(p) => Some(p.requests),
-        _ => None,
+    let (probe_requests, pull_quota) = match &ev.probe {
+        ProbeFacts::Ran(p) => (Some(p.requests), p.quota.clone()),
+        _ => (None, None),
     };
     Verdict {
         image: ev.image.clone(),
@@ -166,6 +170,7 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
             .map(|c| c.findings.clone())
             .unwrap_or_default(),
         probe_requests,
+        pull_quota,
     }
 }
 
@@ -326,6 +331,9 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             }
             if let Some(text) = story::ca_line(ev, p) {
                 push("probe", text);
+            }
+            if let Some(q) = &p.quota {
+                push("probe", q.clone());
             }
             if let Some(w) = &p.working_credential {
                 push(

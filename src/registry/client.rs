@@ -338,11 +338,12 @@ pub struct RegistryClient {
 fn http_client(
     tls: rustls::ClientConfig,
     connect: Duration,
+    pins: &[crate::trust::Pin],
 ) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(SafeResolver)
+        .dns_resolver(SafeResolver::pinned(pins))
         .no_proxy()
         .connect_timeout(connect)
         .pool_max_idle_per_host(2)
@@ -362,7 +363,7 @@ impl RegistryClient {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         Ok(RegistryClient {
-            http: http_client(tls, connect_timeout)?,
+            http: http_client(tls, connect_timeout, &trust.pins)?,
             unverified: None,
             skip: Vec::new(),
             recorder,
@@ -381,7 +382,7 @@ impl RegistryClient {
         let mut client = RegistryClient::new(trust, false, connect_timeout)?;
         if !skip.is_empty() {
             let tls = tls_config(trust, true, client.recorder.clone())?;
-            client.unverified = Some(http_client(tls, connect_timeout)?);
+            client.unverified = Some(http_client(tls, connect_timeout, &trust.pins)?);
             client.skip = skip;
         }
         Ok(client)

@@ -213,6 +213,8 @@ pub struct RateLimit {
     pub limit: Option<String>,
     pub remaining: Option<String>,
     pub retry_after: Option<String>,
+    /// `docker-ratelimit-source`: who is counted (an IP address, or an account's id).
+    pub source: Option<String>,
 }
 
 /// The probe's full record.
@@ -251,6 +253,16 @@ pub struct ProbeReport {
     /// `_catalog` repositories; None when not asked or not offered.
     pub catalog: Option<Vec<String>>,
     pub rate_limit: Option<RateLimit>,
+    /// The pull quota in words, whenever the registry sent its figures (healthy probes too):
+    /// `Docker Hub pull quota: 76 of 100 pulls left in a 6-hour window, …`.
+    pub quota: Option<String>,
+    /// The registry family the host (or its token realm) names: `Docker Hub`, `Amazon ECR`, …;
+    /// None for a registry the dialect table does not know.
+    pub registry_kind: Option<String>,
+    /// What was known before the first request, in order: an expired ECR password, …
+    pub notices: Vec<String>,
+    /// A credential's own expiry had passed before the probe (an ECR password's 12 hours).
+    pub credential_expired: bool,
     /// Unsafe switches in force: `--insecure-skip-tls-verify`, `--plain-http`, node skip_verify.
     pub flags: Vec<String>,
     /// Every connection made, or that the node's runtime would make, without TLS trust.

@@ -18,9 +18,11 @@ use super::challenge::{self, Scheme};
 use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
 use super::documents;
+use super::ecr_token;
 use super::insecure::{self, NamedHost};
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, Puller, StepName};
+use super::reading;
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
 use super::tags::TagDigest;
 use crate::taxonomy::Cause;
@@ -69,8 +71,27 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
             return report;
         }
     };
+    let expired = ecr_token::expired(req.image.api_host(), &req.credentials, ecr_token::now());
+    report.notices = expired.iter().map(|e| e.describe()).collect();
     let mut s = Session::new(req, &client, root.clone(), deadline, plain);
     let (verdict, granted) = converse(&mut s, &mut report).await;
+    // The registry's dialect decides what its answers can prove (`reading.rs`).
+    let dialect = reading::dialect_of(req.image.api_host(), &s.steps);
+    let conversation = reading::Conversation {
+        dialect,
+        steps: &s.steps,
+        credential: granted.as_ref().and_then(|g| g.label.as_deref()),
+        tried: req.credentials.iter().map(|c| c.label.as_str()).collect(),
+        rate: s.rate.as_ref(),
+        expired: &expired,
+    };
+    let verdict = reading::conclude(&conversation, verdict);
+    report.quota = s
+        .rate
+        .as_ref()
+        .and_then(|r| reading::quota_line(dialect, r, conversation.credential));
+    report.registry_kind = dialect.is_known().then(|| dialect.name().to_string());
+    report.credential_expired = !expired.is_empty();
     report.outcome = ProbeOutcome {
         cause: verdict.cause,
         detail: verdict.detail,
@@ -166,6 +187,10 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         digest: None,
         catalog: None,
         rate_limit: None,
+        quota: None,
+        registry_kind: None,
+        notices: Vec::new(),
+        credential_expired: false,
         flags,
         insecure: Vec::new(),
         trust_sources: req.trust.sources.clone(),

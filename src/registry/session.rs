@@ -239,6 +239,7 @@ impl<'a> Session<'a> {
             limit: step.headers.get("ratelimit-limit").cloned(),
             remaining: step.headers.get("ratelimit-remaining").cloned(),
             retry_after: step.headers.get("retry-after").cloned(),
+            source: step.headers.get("docker-ratelimit-source").cloned(),
         };
         if rl != RateLimit::default() {
             self.rate = Some(rl);

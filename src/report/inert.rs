@@ -142,8 +142,9 @@ fn verdict(v: &mut Verdict, f: &mut dyn FnMut(&mut String, Layout)) {
         probe_requests: _,
         secondary_causes,
         failures,
+        pull_quota,
     } = v;
-    lines(f, [image, summary]);
+    lines(f, [image, summary].into_iter().chain(pull_quota));
     if let Some(ContainerInfo {
         name,
         kind,

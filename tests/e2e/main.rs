@@ -22,6 +22,7 @@ mod probe_faults;
 mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
+mod registry_dialects;
 mod scan_stories;
 mod scenario;
 mod suggested_commands;

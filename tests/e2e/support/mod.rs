@@ -72,6 +72,7 @@ pub mod pki;
 pub mod proxy;
 pub mod push;
 pub mod registry;
+pub mod replay;
 pub mod serve;
 pub mod token;
 
