@@ -154,6 +154,9 @@ pub struct CredentialFinding {
 }
 
 /// What the probe found, or why it did not run.
+///
+/// One per image, built once and read in place: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default)]
 pub enum ProbeFacts {
     /// Probing was switched off (`--no-probe`), or a fixture host cannot be reached.

@@ -173,6 +173,9 @@ pub struct Step {
     /// The first distribution error code of the body (`MANIFEST_UNKNOWN`, …).
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The first error's `detail`, compact JSON, when the registry sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
     /// Headers that matter: rate limits, Retry-After, API version, content type, challenge.
     pub headers: BTreeMap<String, String>,
     pub elapsed_ms: u64,

@@ -17,9 +17,11 @@ use super::auth;
 use super::challenge::{self, Scheme};
 use super::client::{CAP_DOCUMENT, CAP_SMALL, Exchange, RegistryClient};
 use super::contrast;
+use super::dialect::Dialect;
 use super::documents;
 use super::ecr_token;
 use super::insecure::{self, NamedHost};
+use super::login_check;
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, Puller, StepName};
 use super::reading;
@@ -77,6 +79,15 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     let (verdict, granted) = converse(&mut s, &mut report).await;
     // The registry's dialect decides what its answers can prove (`reading.rs`).
     let dialect = reading::dialect_of(req.image.api_host(), &s.steps);
+    let refused = matches!(
+        verdict.cause,
+        Some(Cause::AuthForbidden | Cause::AuthOrNotFound)
+    );
+    let login_refused = if dialect == Dialect::Harbor && refused && !req.credentials.is_empty() {
+        login_check::harbor(&mut s).await
+    } else {
+        None
+    };
     let conversation = reading::Conversation {
         dialect,
         steps: &s.steps,
@@ -84,12 +95,18 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
         tried: req.credentials.iter().map(|c| c.label.as_str()).collect(),
         rate: s.rate.as_ref(),
         expired: &expired,
+        login_refused,
     };
-    let verdict = reading::conclude(&conversation, verdict);
+    let mut verdict = reading::conclude(&conversation, verdict);
+    if verdict.cause.is_none()
+        && let Some(d) = &report.digest
+    {
+        verdict.detail.push_str(&format!(" (digest {d})"));
+    }
     report.quota = s
         .rate
         .as_ref()
-        .and_then(|r| reading::quota_line(dialect, r, conversation.credential));
+        .and_then(|r| super::quota::quota_line(dialect, r, conversation.credential));
     report.registry_kind = dialect.is_known().then(|| dialect.name().to_string());
     report.credential_expired = !expired.is_empty();
     report.outcome = ProbeOutcome {

@@ -15,6 +15,7 @@
 use super::dialect::{Dialect, MissingRepo};
 use super::ecr_token::Expired;
 use super::model::{RateLimit, Step, StepName};
+use super::quota::quota_line;
 use super::session::Verdict;
 use crate::taxonomy::Cause;
 
@@ -29,6 +30,8 @@ pub struct Conversation<'a> {
     pub rate: Option<&'a RateLimit>,
     /// Credentials whose ECR password had expired before the probe.
     pub expired: &'a [Expired],
+    /// A login-style check refused the credential (Harbor's token service without a scope).
+    pub login_refused: Option<String>,
 }
 
 /// The registry named in a conversation: the `/v2/` challenge's realm decides Harbor.
@@ -42,12 +45,12 @@ pub fn dialect_of(host: &str, steps: &[Step]) -> Dialect {
 }
 
 /// The `realm` parameter of a challenge header.
-fn realm_of(challenge: &str) -> Option<String> {
+pub fn realm_of(challenge: &str) -> Option<String> {
     param_of(challenge, "realm")
 }
 
 /// A quoted parameter of a challenge header (`error="insufficient_scope"`).
-fn param_of(challenge: &str, name: &str) -> Option<String> {
+pub fn param_of(challenge: &str, name: &str) -> Option<String> {
     let key = format!("{name}=\"");
     let start = challenge
         .match_indices(&key)
@@ -61,10 +64,14 @@ fn param_of(challenge: &str, name: &str) -> Option<String> {
 /// Re-reads `v` in the registry's dialect.
 pub fn conclude(c: &Conversation<'_>, v: Verdict) -> Verdict {
     let v = expired_first(c, v);
+    if let Some(v) = invalid_token(c, &v) {
+        return v;
+    }
     match v.cause {
-        Some(Cause::AuthForbidden | Cause::AuthOrNotFound) => denial(c, v),
+        Some(Cause::AuthForbidden | Cause::AuthOrNotFound | Cause::AuthRequired) => denial(c, v),
         Some(Cause::AuthInvalidCredentials) => refused_where(c, v),
         Some(Cause::RateLimited) => rate_limited(c, v),
+        Some(Cause::NotFound) => not_found(c, v),
         _ => v,
     }
 }
@@ -96,23 +103,30 @@ fn expired_first(c: &Conversation<'_>, v: Verdict) -> Verdict {
     )
 }
 
-/// The last refusal's error code and challenge error: ` (UNAUTHORIZED, insufficient_scope)`.
-fn refusal_words(steps: &[Step]) -> String {
-    let Some(step) = steps
+/// The last 401/403 of the conversation.
+fn last_refusal(steps: &[Step]) -> Option<&Step> {
+    steps
         .iter()
         .rev()
         .find(|s| matches!(s.status, Some(401 | 403)))
-    else {
+}
+
+/// The challenge's `error` parameter of a step (`insufficient_scope`, `invalid_token`).
+fn challenge_error(step: &Step) -> Option<String> {
+    step.headers
+        .get("www-authenticate")
+        .and_then(|c| param_of(c, "error"))
+}
+
+/// ` (401 UNAUTHORIZED insufficient_scope)`: the last refusal's status, code, challenge error.
+fn refusal_words(steps: &[Step]) -> String {
+    let Some(step) = last_refusal(steps) else {
         return String::new();
     };
-    let scope_error = step
-        .headers
-        .get("www-authenticate")
-        .and_then(|c| param_of(c, "error"));
     let words: Vec<String> = [
         step.status.map(|s| s.to_string()),
         step.error_code.clone(),
-        scope_error,
+        challenge_error(step),
     ]
     .into_iter()
     .flatten()
@@ -120,16 +134,117 @@ fn refusal_words(steps: &[Step]) -> String {
     format!(" ({})", words.join(" "))
 }
 
-/// A refusal on the repository: auth_or_not_found where the registry cannot tell.
+/// RFC 6750's `error="invalid_token"` on the registry right after its token endpoint issued
+/// the token: the token is refused, not the repository (expired, signed by a key the registry
+/// does not trust, or issued for another service).
+fn invalid_token(c: &Conversation<'_>, v: &Verdict) -> Option<Verdict> {
+    let step = last_refusal(c.steps).filter(|s| s.name != StepName::Token)?;
+    if challenge_error(step).as_deref() != Some("invalid_token") {
+        return None;
+    }
+    let issued = c
+        .steps
+        .iter()
+        .any(|s| s.name == StepName::Token && s.status == Some(200));
+    issued.then(|| {
+        Verdict::cause(
+            Cause::AuthInvalidCredentials,
+            format!(
+                "{} refused the token its own token endpoint had just issued{} (error=\"invalid_token\"): the token server and the registry disagree (the token's signing key, service or expiry), so every pull fails whatever the credentials ({})",
+                registry_name(c.dialect),
+                refusal_words(c.steps),
+                v.detail
+            ),
+        )
+    })
+}
+
+fn registry_name(d: Dialect) -> &'static str {
+    if d.is_known() {
+        d.name()
+    } else {
+        "the registry"
+    }
+}
+
+/// The last refusal's message, lower case.
+fn refusal_message(c: &Conversation<'_>) -> String {
+    last_refusal(c.steps)
+        .and_then(|s| s.error_message.as_deref())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// A refusal on the repository, read for what this registry can and cannot tell apart.
 fn denial(c: &Conversation<'_>, v: Verdict) -> Verdict {
     if !c.dialect.is_known() {
         return v;
     }
     let answer = refusal_words(c.steps);
-    match c.dialect.missing_repo() {
-        MissingRepo::LikePrivate => {
+    let with_credentials = !c.tried.is_empty();
+    let refusal = last_refusal(c.steps);
+    let message = refusal_message(c);
+    // Harbor names what it could not find even in a refusal: `project <p> not found`.
+    if c.dialect == Dialect::Harbor
+        && message.starts_with("project ")
+        && message.contains(" not found")
+    {
+        return Verdict::cause(
+            Cause::NotFoundRepo,
+            format!(
+                "Harbor says the project does not exist{answer}: {}",
+                refusal
+                    .and_then(|s| s.error_message.clone())
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(why) = &c.login_refused {
+        return Verdict::cause(
+            Cause::AuthInvalidCredentials,
+            format!(
+                "{why}; the pull itself was refused{answer} because the credentials never logged in"
+            ),
+        );
+    }
+    // ECR says DENIED both for a bad token and for missing IAM rights; only the latter names
+    // the action it may not perform.
+    if matches!(c.dialect, Dialect::Ecr | Dialect::EcrPublic)
+        && with_credentials
+        && refusal.and_then(|s| s.error_code.as_deref()) == Some("DENIED")
+        && !message.contains("not authorized to perform")
+    {
+        return Verdict::cause(
+            Cause::AuthInvalidCredentials,
+            format!(
+                "{} refused {}{answer}: \"{}\": the token is invalid or has expired (ECR passwords are 12-hour tokens)",
+                c.dialect.name(),
+                c.tried.join(", "),
+                refusal
+                    .and_then(|s| s.error_message.clone())
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    // GHCR's token endpoint refuses a bad, expired or revoked token with 403 DENIED, even for
+    // a public package.
+    if c.dialect == Dialect::Ghcr
+        && with_credentials
+        && refusal.is_some_and(|s| s.name == StepName::Token && s.status == Some(403))
+    {
+        return Verdict::cause(
+            Cause::AuthInvalidCredentials,
+            format!(
+                "GitHub Container Registry's token endpoint refused {}{answer}: the personal access token is wrong, expired or revoked, or lacks read:packages (GHCR refuses such a token even for a public package)",
+                c.tried.join(", ")
+            ),
+        );
+    }
+    match (c.dialect.missing_repo(), v.cause) {
+        (MissingRepo::LikePrivate, _) => {
             let who = match c.credential {
                 Some(l) => format!("even with {l}, whose token was granted"),
+                None if with_credentials => format!("to {}", c.tried.join(", ")),
                 None => "to an anonymous pull".to_string(),
             };
             Verdict::cause(
@@ -140,7 +255,15 @@ fn denial(c: &Conversation<'_>, v: Verdict) -> Verdict {
                 ),
             )
         }
-        MissingRepo::Distinct if c.credential.is_some() => Verdict::cause(
+        (MissingRepo::Distinct, Some(Cause::AuthRequired)) => Verdict::cause(
+            Cause::AuthRequired,
+            format!(
+                "{} gives no anonymous access: every repository, existing or not, answers 401 without credentials ({})",
+                c.dialect.name(),
+                v.detail
+            ),
+        ),
+        (MissingRepo::Distinct, _) if c.credential.is_some() => Verdict::cause(
             Cause::AuthForbidden,
             format!(
                 "{}{answer}; {} says NAME_UNKNOWN for a repository that does not exist, so this one exists and the credentials lack pull rights",
@@ -148,8 +271,52 @@ fn denial(c: &Conversation<'_>, v: Verdict) -> Verdict {
                 c.dialect.name()
             ),
         ),
-        MissingRepo::Distinct => v,
+        (MissingRepo::Distinct, _) => v,
     }
+}
+
+/// A 404 the generic reading could not place: this registry's words say repository or tag.
+fn not_found(c: &Conversation<'_>, v: Verdict) -> Verdict {
+    if !c.dialect.is_known() {
+        return v;
+    }
+    let Some(step) = c.steps.iter().rev().find(|s| {
+        matches!(s.name, StepName::ManifestGet | StepName::ManifestHead) && s.status == Some(404)
+    }) else {
+        return v;
+    };
+    let code = step.error_code.as_deref().unwrap_or("");
+    let message = step.error_message.as_deref().unwrap_or("");
+    let lower = message.to_ascii_lowercase();
+    if c.dialect == Dialect::Harbor && code == "NOT_FOUND" {
+        let cause = if lower.starts_with("repository ") || lower.starts_with("project ") {
+            Cause::NotFoundRepo
+        } else if lower.starts_with("artifact ") {
+            Cause::NotFoundTag
+        } else {
+            return v;
+        };
+        return Verdict::cause(cause, format!("Harbor answers 404 NOT_FOUND: {message}"));
+    }
+    if code != "MANIFEST_UNKNOWN" {
+        return v;
+    }
+    let repo_answer = match c.dialect.missing_repo() {
+        MissingRepo::LikePrivate => "refuses access to a repository that does not exist",
+        MissingRepo::Distinct => "answers NAME_UNKNOWN for a repository that does not exist",
+    };
+    Verdict::cause(
+        Cause::NotFoundTag,
+        format!(
+            "{} {repo_answer}, so 404 MANIFEST_UNKNOWN{} means the repository exists and this tag or digest does not",
+            c.dialect.name(),
+            if message.is_empty() {
+                String::new()
+            } else {
+                format!(" (\"{message}\")")
+            }
+        ),
+    )
 }
 
 /// A rejected credential: which one, and whether the token endpoint or the registry said so.
@@ -157,12 +324,7 @@ fn refused_where(c: &Conversation<'_>, v: Verdict) -> Verdict {
     if !c.dialect.is_known() || !c.expired.is_empty() {
         return v;
     }
-    let refusal = c
-        .steps
-        .iter()
-        .rev()
-        .find(|s| matches!(s.status, Some(401 | 403)));
-    let Some(step) = refusal else {
+    let Some(step) = last_refusal(c.steps) else {
         return v;
     };
     let host = url::Url::parse(&step.url)
@@ -179,117 +341,44 @@ fn refused_where(c: &Conversation<'_>, v: Verdict) -> Verdict {
             format!("{} {code}: {m}", step.status.unwrap_or(0))
         }
         (Some(code), _) => format!("{} {code}", step.status.unwrap_or(0)),
+        (None, Some(m)) if !m.is_empty() => format!("{}: {m}", step.status.unwrap_or(0)),
         _ => format!("{}", step.status.unwrap_or(0)),
     };
     Verdict::cause(
         Cause::AuthInvalidCredentials,
         format!(
-            "{place} refused {} with {answer}: the password or token is wrong, revoked or expired ({})",
+            "{place} refused {} with {answer}: the password or token is wrong, revoked or expired",
             if c.tried.is_empty() {
                 "the credentials".to_string()
             } else {
                 c.tried.join(", ")
             },
-            v.detail
         ),
     )
 }
 
 /// A rate limit, with the quota and who is counted.
 fn rate_limited(c: &Conversation<'_>, v: Verdict) -> Verdict {
-    let Some(quota) = c.rate.and_then(|r| quota_line(c.dialect, r, c.credential)) else {
-        return v;
-    };
-    Verdict::cause(Cause::RateLimited, format!("{}; {quota}", v.detail))
-}
-
-/// `100;w=21600` → (100, Some(21600)).
-pub fn parse_quota(value: &str) -> Option<(u64, Option<u64>)> {
-    let mut parts = value.split(';');
-    let n = parts.next()?.trim().parse().ok()?;
-    let w = parts
-        .filter_map(|p| p.trim().strip_prefix("w="))
-        .find_map(|w| w.parse().ok());
-    Some((n, w))
-}
-
-/// `6-hour window`, `60-second window`.
-fn window(seconds: u64) -> String {
-    if seconds % 3600 == 0 {
-        format!("{}-hour window", seconds / 3600)
-    } else if seconds % 60 == 0 {
-        format!("{}-minute window", seconds / 60)
-    } else {
-        format!("{seconds}-second window")
-    }
-}
-
-/// The pull quota in words: `Docker Hub pull quota: 76 of 100 pulls left in a 6-hour window,
-/// counted per IP address (docker-ratelimit-source 203.0.113.7)`. None without figures.
-pub fn quota_line(dialect: Dialect, rate: &RateLimit, credential: Option<&str>) -> Option<String> {
-    let limit = rate.limit.as_deref().and_then(parse_quota);
-    let remaining = rate.remaining.as_deref().and_then(parse_quota);
-    if limit.is_none() && remaining.is_none() {
-        return None;
-    }
-    let figures = match (limit, remaining) {
-        (Some((l, w)), Some((r, _))) => format!(
-            "{r} of {l} pulls left{}",
-            w.map(|w| format!(" in a {}", window(w)))
-                .unwrap_or_default()
-        ),
-        (Some((l, w)), None) => format!(
-            "{l} pulls{}",
-            w.map(|w| format!(" per {}", window(w))).unwrap_or_default()
-        ),
-        (None, Some((r, _))) => format!("{r} pulls left"),
-        (None, None) => String::new(),
-    };
-    let who = match (dialect, credential) {
-        (Dialect::DockerHub, None) => " , counted per IP address for anonymous pulls",
-        (Dialect::DockerHub, Some(_)) => ", counted against the authenticated account",
+    let who = match (c.dialect, c.credential) {
+        (Dialect::DockerHub, None) => {
+            "; Docker Hub counts anonymous pulls per IP address: every node behind the same NAT shares one quota"
+        }
+        (Dialect::DockerHub, Some(_)) => {
+            "; Docker Hub counts these pulls against the authenticated account"
+        }
         _ => "",
-    }
-    .replace(" ,", ",");
-    let source = rate
-        .source
-        .as_deref()
-        .map(|s| format!(" (docker-ratelimit-source {s})"))
-        .unwrap_or_default();
-    let name = if dialect.is_known() {
-        dialect.name()
-    } else {
-        "registry"
     };
-    Some(format!("{name} pull quota: {figures}{who}{source}"))
+    let quota = c
+        .rate
+        .and_then(|r| quota_line(c.dialect, r, c.credential))
+        .map(|q| format!("; {q}"))
+        .unwrap_or_default();
+    Verdict::cause(Cause::RateLimited, format!("{}{who}{quota}", v.detail))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn docker_hub_quota_says_who_is_counted() {
-        let r = RateLimit {
-            limit: Some("100;w=21600".into()),
-            remaining: Some("76;w=21600".into()),
-            retry_after: None,
-            source: Some("203.0.113.7".into()),
-        };
-        let anon = quota_line(Dialect::DockerHub, &r, None).unwrap();
-        assert_eq!(
-            anon,
-            "Docker Hub pull quota: 76 of 100 pulls left in a 6-hour window, counted per IP address for anonymous pulls (docker-ratelimit-source 203.0.113.7)"
-        );
-        let auth = quota_line(Dialect::DockerHub, &r, Some("--authfile x")).unwrap();
-        assert!(
-            auth.contains("counted against the authenticated account"),
-            "{auth}"
-        );
-        assert_eq!(parse_quota("100;w=21600"), Some((100, Some(21600))));
-        assert_eq!(parse_quota("junk"), None);
-        assert!(quota_line(Dialect::DockerHub, &RateLimit::default(), None).is_none());
-    }
 
     #[test]
     fn realms_are_read_from_the_challenge() {

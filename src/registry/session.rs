@@ -142,6 +142,7 @@ impl<'a> Session<'a> {
             status: None,
             error_code: None,
             error_message: None,
+            error_detail: None,
             headers: BTreeMap::new(),
             elapsed_ms: 0,
             outcome: StepOutcome::Unreachable,
@@ -213,11 +214,13 @@ impl<'a> Session<'a> {
                 step.headers.insert(h.to_string(), values.join(", "));
             }
         }
+        // Any body shape: distribution errors, a token endpoint's own JSON, plain text.
         if x.status >= 400
-            && let Some((code, message)) = documents::first_error(&x.body)
+            && let Some(words) = super::error_body::read(&x.body)
         {
-            step.error_code = Some(code);
-            step.error_message = Some(message);
+            step.error_code = words.code;
+            step.error_message = Some(words.message);
+            step.error_detail = words.detail;
         }
         step.outcome = match x.status {
             200..=299 => StepOutcome::Ok,
@@ -230,6 +233,7 @@ impl<'a> Session<'a> {
         step.detail = match (&step.error_code, &step.error_message) {
             (Some(c), Some(m)) if !m.is_empty() => format!("{} {c}: {m}", x.status),
             (Some(c), _) => format!("{} {c}", x.status),
+            (None, Some(m)) if !m.is_empty() => format!("{}: {m}", x.status),
             _ => format!("{}", x.status),
         };
         if let Some(w) = &x.withheld {

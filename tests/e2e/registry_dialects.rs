@@ -230,7 +230,7 @@ fn check(file: &Path) -> Result<(), String> {
     }
     let unscripted: Vec<String> = seen
         .iter()
-        .filter(|s| s.matched.is_none())
+        .filter(|s| s.matched.is_none() && !s.config_blob)
         .map(|s| format!("{} {}{} [{}]", s.method, s.host, s.path, s.auth))
         .collect();
     if fixture["expect"]["strict"].as_bool() == Some(true) && !unscripted.is_empty() {

@@ -9,6 +9,12 @@
 //! it would against the real registry, and no name is ever looked up in DNS. The first exchange
 //! that matches answers; a request that matches none gets `404 no scripted answer`. Every
 //! request is recorded (method, host, path, query, authorization kind) for the test to check.
+//!
+//! One answer is not scripted: a manifest's config blob. It is the image's content, not the
+//! registry's words, so no recording carries it; `pulldoctor image` reads it to check the
+//! platform. For a config digest a scripted manifest names, the replay serves a minimal
+//! `linux/amd64` image config (the platform the tests ask for), unless the fixture scripts
+//! that blob itself.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -20,6 +26,10 @@ use serde_json::Value;
 
 use super::pki::{Pki, Usage, Validity};
 use super::serve::{Handler, Mode, Server, reply};
+
+/// The config blob served for a scripted manifest's config digest.
+pub const CONFIG_BLOB: &str =
+    r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
 
 /// The opaque token a scripted `$TOKEN` becomes.
 pub const REPLAY_TOKEN: &str = "pd-replay-token-0001";
@@ -36,6 +46,8 @@ pub struct Seen {
     pub auth: String,
     /// The index of the exchange that answered; None: nothing scripted matched.
     pub matched: Option<usize>,
+    /// Answered with [`CONFIG_BLOB`] (a config digest a scripted manifest names).
+    pub config_blob: bool,
 }
 
 /// A running replay of one fixture.
@@ -76,12 +88,21 @@ impl Replay {
         let cert = pki.issue("replay", &names, Validity::Current, Usage::Server);
         let addr = next_loopback();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let configs: Arc<Vec<String>> = Arc::new(
+            exchanges
+                .iter()
+                .filter_map(|x| x["response"]["body"].as_str())
+                .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+                .filter_map(|m| m["config"]["digest"].as_str().map(str::to_string))
+                .collect(),
+        );
         let script = Arc::new(exchanges);
         let log = seen.clone();
         let handler: Handler = Arc::new(move |req| {
             let script = script.clone();
+            let configs = configs.clone();
             let log = log.clone();
-            Box::pin(async move { answer(&script, &log, req) })
+            Box::pin(async move { answer(&script, &configs, &log, req) })
         });
         let server = Server::start_on(&format!("{addr}:443"), Some(&cert), Mode::Http(handler));
         Replay {
@@ -155,6 +176,7 @@ fn matches(x: &Value, seen: &Seen) -> bool {
 
 fn answer(
     script: &[Value],
+    configs: &[String],
     log: &Mutex<Vec<Seen>>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> super::serve::Reply {
@@ -183,10 +205,22 @@ fn answer(
         query,
         auth: auth_kind(&req),
         matched: None,
+        config_blob: false,
     };
     seen.matched = script.iter().position(|x| matches(x, &seen));
     let head = seen.method == "HEAD";
+    seen.config_blob = seen.matched.is_none()
+        && seen.path.starts_with("/v2/")
+        && seen
+            .path
+            .split_once("/blobs/")
+            .is_some_and(|(_, d)| configs.iter().any(|c| c == d));
     let out = match seen.matched {
+        None if seen.config_blob => reply(
+            200,
+            &[("content-type", "application/vnd.oci.image.config.v1+json")],
+            if head { "" } else { CONFIG_BLOB },
+        ),
         None => reply(
             404,
             &[("content-type", "text/plain")],
