@@ -23,6 +23,7 @@ mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
 mod registry_dialects;
+mod registry_dialects_pod;
 mod scan_stories;
 mod scenario;
 mod suggested_commands;

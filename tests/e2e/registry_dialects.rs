@@ -52,7 +52,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` as seconds since the epoch.
-fn unix_of(rfc3339: &str) -> i64 {
+pub fn unix_of(rfc3339: &str) -> i64 {
     let n = |r: std::ops::Range<usize>| -> i64 {
         rfc3339
             .get(r)
