@@ -92,6 +92,16 @@ impl Prober {
                 ));
             }
         }
+        for p in self
+            .spec
+            .pins
+            .iter()
+            .filter(|p| !reached.contains(&p.to_string()))
+        {
+            n.push(format!(
+                "--resolve {p} matched no host and port pulldoctor contacted"
+            ));
+        }
         n
     }
 
@@ -120,6 +130,15 @@ impl Prober {
             for h in named.chain(&self.insecure.skip_verify) {
                 if urls.iter().any(|u| h.matches(u)) && !r.contains(&h.to_string()) {
                     r.push(h.to_string());
+                }
+            }
+            for p in &self.spec.pins {
+                let hit = urls.iter().any(|u| {
+                    u.host_str().is_some_and(|h| p.is_for(h))
+                        && u.port_or_known_default() == Some(p.port)
+                });
+                if hit && !r.contains(&p.to_string()) {
+                    r.push(p.to_string());
                 }
             }
         }

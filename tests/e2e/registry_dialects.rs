@@ -328,3 +328,32 @@ fn resolve_is_validated_before_anything_is_contacted() {
     assert!(run.stderr.contains("not an IP address"), "{}", run.stderr);
     assert!(!run.stderr.contains("probe Ping"), "{}", run.stderr);
 }
+
+#[test]
+fn a_pin_for_a_host_never_contacted_is_noted() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/registries/dockerhub/missing-repo-anonymous.json");
+    let (fixture, replay) = Replay::from_file(&file);
+    let mut args = vec![
+        "image".to_string(),
+        fixture["image"].as_str().unwrap().to_string(),
+        "-o".into(),
+        "json".into(),
+        "--ca-file".into(),
+        path(&replay.pki.ca_file).into(),
+        "--resolve".into(),
+        "quay.io:443:127.0.0.1".into(),
+    ];
+    args.extend(replay.resolve_args());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = pulldoctor(&refs).json();
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(
+            "--resolve quay.io:443:127.0.0.1 matched no host and port pulldoctor contacted"
+        ),
+        "{notes}"
+    );
+    assert!(!notes.contains("--resolve registry-1.docker.io"), "{notes}");
+    assert!(replay.seen().iter().all(|s| replay.hosts.contains(&s.host)));
+}
