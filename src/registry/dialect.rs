@@ -6,8 +6,8 @@
 //! their own way, and several answer a repository that does not exist exactly as they answer
 //! one that exists but is private to someone else: Docker Hub hands out a token that silently
 //! drops `pull` and then says 401 `insufficient_scope`; GHCR, Quay, GitLab and Harbor refuse
-//! both alike; Artifact Registry says "denied … (or it may not exist)". ECR and ACR say
-//! `NAME_UNKNOWN` to a caller who may look. The table here is what the verdict leans on to
+//! both alike; Artifact Registry says "denied … (or it may not exist)". ECR, ECR Public and
+//! ACR say `NAME_UNKNOWN` to a caller who may look. The table here is what the verdict leans on to
 //! claim no more than the answer supports.
 
 /// A registry family, recognised by host pattern.
@@ -120,9 +120,11 @@ impl Dialect {
             | Dialect::GitLab
             | Dialect::Harbor
             | Dialect::ArtifactRegistry
-            | Dialect::Gcr
-            | Dialect::EcrPublic => MissingRepo::LikePrivate,
-            Dialect::Ecr | Dialect::Acr | Dialect::Distribution => MissingRepo::Distinct,
+            | Dialect::Gcr => MissingRepo::LikePrivate,
+            // Every ECR Public repository is public: its anonymous token reaches them all.
+            Dialect::Ecr | Dialect::EcrPublic | Dialect::Acr | Dialect::Distribution => {
+                MissingRepo::Distinct
+            }
         }
     }
 
@@ -136,9 +138,7 @@ impl Dialect {
             Dialect::ArtifactRegistry | Dialect::Gcr => {
                 ": it answers \"denied … (or it may not exist)\" to both"
             }
-            Dialect::Quay | Dialect::GitLab | Dialect::Harbor | Dialect::EcrPublic => {
-                ": it refuses both alike"
-            }
+            Dialect::Quay | Dialect::GitLab | Dialect::Harbor => ": it refuses both alike",
             _ => "",
         };
         format!(

@@ -64,7 +64,7 @@ pub fn param_of(challenge: &str, name: &str) -> Option<String> {
 /// Re-reads `v` in the registry's dialect.
 pub fn conclude(c: &Conversation<'_>, v: Verdict) -> Verdict {
     let v = expired_first(c, v);
-    if let Some(v) = invalid_token(c, &v) {
+    if let Some(v) = invalid_token(c) {
         return v;
     }
     match v.cause {
@@ -92,13 +92,17 @@ fn expired_first(c: &Conversation<'_>, v: Verdict) -> Verdict {
         return v;
     }
     let lines: Vec<String> = c.expired.iter().map(Expired::describe).collect();
+    let said = last_refusal(c.steps)
+        .and_then(|s| s.error_message.clone())
+        .map(|m| format!(": \"{m}\""))
+        .unwrap_or_default();
     Verdict::cause(
         Cause::AuthInvalidCredentials,
         format!(
-            "{}; {} refused it ({})",
+            "{}; {} refused it{}{said}",
             lines.join("; "),
             c.dialect.name(),
-            v.detail
+            refusal_words(c.steps)
         ),
     )
 }
@@ -137,7 +141,7 @@ fn refusal_words(steps: &[Step]) -> String {
 /// RFC 6750's `error="invalid_token"` on the registry right after its token endpoint issued
 /// the token: the token is refused, not the repository (expired, signed by a key the registry
 /// does not trust, or issued for another service).
-fn invalid_token(c: &Conversation<'_>, v: &Verdict) -> Option<Verdict> {
+fn invalid_token(c: &Conversation<'_>) -> Option<Verdict> {
     let step = last_refusal(c.steps).filter(|s| s.name != StepName::Token)?;
     if challenge_error(step).as_deref() != Some("invalid_token") {
         return None;
@@ -150,10 +154,9 @@ fn invalid_token(c: &Conversation<'_>, v: &Verdict) -> Option<Verdict> {
         Verdict::cause(
             Cause::AuthInvalidCredentials,
             format!(
-                "{} refused the token its own token endpoint had just issued{} (error=\"invalid_token\"): the token server and the registry disagree (the token's signing key, service or expiry), so every pull fails whatever the credentials ({})",
+                "{} refused the token its own token endpoint had just issued{}: the token server and the registry disagree (the token's signing key, service or expiry), so every pull fails whatever the credentials",
                 registry_name(c.dialect),
                 refusal_words(c.steps),
-                v.detail
             ),
         )
     })
