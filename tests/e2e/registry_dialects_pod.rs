@@ -143,3 +143,24 @@ fn docker_hub_pull_quota_is_reported_on_a_healthy_pull_in_every_format() {
         }
     }
 }
+
+#[test]
+fn a_refused_token_without_credentials_is_not_called_a_wrong_password() {
+    let (fx, replay) = fixture("distribution/token-rejected-invalid-token.json");
+    let mut args = vec![
+        "image".to_string(),
+        fx["image"].as_str().unwrap().to_string(),
+        "-o".to_string(),
+        "json".to_string(),
+    ];
+    args.extend(reach(&replay));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let v = pulldoctor(&refs).verdict();
+    assert_eq!(v["cause"], "auth_invalid_credentials", "{v:#}");
+    let summary = v["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("refuses the token its own token server issued"),
+        "{summary}"
+    );
+    assert!(!summary.contains("username or password"), "{summary}");
+}
