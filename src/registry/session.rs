@@ -236,6 +236,15 @@ impl<'a> Session<'a> {
             (None, Some(m)) if !m.is_empty() => format!("{}: {m}", x.status),
             _ => format!("{}", x.status),
         };
+        // A detail that is plain text says more (`unknown tag=v9`); structured ones are noise.
+        if let Some(text) = step
+            .error_detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<String>(d).ok())
+            .filter(|t| !t.is_empty())
+        {
+            step.detail.push_str(&format!(" ({text})"));
+        }
         if let Some(w) = &x.withheld {
             step.detail.push_str(&format!(" ({w})"));
         }
