@@ -156,6 +156,11 @@ pub struct ProbeArgs {
     /// reported in every format).
     #[arg(long = "plain-http", value_name = "HOST[:PORT]")]
     pub plain_http: Vec<String>,
+    /// Connect to ADDR for HOST:PORT, keeping HOST for TLS (SNI, certificate) and `Host:`, as
+    /// curl's --resolve does (repeatable; also for a token realm on another host). For split
+    /// DNS, a name only the node's /etc/hosts knows, or one replica behind a load balancer.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
     /// Also list the registry's `_catalog` (never part of the diagnosis).
     #[arg(long)]
     pub catalog: bool,

@@ -52,12 +52,15 @@ impl Prober {
         }
         let insecure = InsecureHosts::from_flags(&args.plain_http, &args.insecure_skip_tls_verify)
             .map_err(crate::Error::Usage)?;
+        let pins = crate::trust::Pin::parse_all(&args.resolve)
+            .map_err(|e| crate::Error::Usage(e.to_string()))?;
         Ok(Prober {
             enabled: !args.no_probe,
             spec: TrustSpec {
                 ca_files: args.ca_files.clone(),
                 cert_dir: args.cert_dir.clone(),
                 certs_roots: args.certs_dir.iter().cloned().collect(),
+                pins,
             },
             insecure,
             catalog: args.catalog,
@@ -143,6 +146,16 @@ impl Prober {
                 ));
             }
         }
+        for p in self
+            .spec
+            .pins
+            .iter()
+            .filter(|p| !reached.contains(&p.to_string()))
+        {
+            n.push(format!(
+                "--resolve {p} matched no host and port pulldoctor contacted"
+            ));
+        }
         n
     }
 
@@ -171,6 +184,15 @@ impl Prober {
             for h in named.chain(&self.insecure.skip_verify) {
                 if urls.iter().any(|u| h.matches(u)) && !r.contains(&h.to_string()) {
                     r.push(h.to_string());
+                }
+            }
+            for p in &self.spec.pins {
+                let hit = urls.iter().any(|u| {
+                    u.host_str().is_some_and(|h| p.is_for(h))
+                        && u.port_or_known_default() == Some(p.port)
+                });
+                if hit && !r.contains(&p.to_string()) {
+                    r.push(p.to_string());
                 }
             }
         }
@@ -413,16 +435,14 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         .find(|c| c.credential != "-" && c.credential != "anonymous" && c.works)
         .map(|c| c.credential.clone())
         .or_else(|| report.outcome.credential_used.clone());
-    let mut steps: Vec<String> = report
-        .steps
-        .iter()
-        .map(|s| {
-            let path = url::Url::parse(&s.url)
-                .map(|u| u.path().to_string())
-                .unwrap_or_default();
-            format!("{} {path}: {}", s.method, s.detail)
-        })
-        .collect();
+    // What was known before asking (an expired ECR password) comes first.
+    let mut steps: Vec<String> = report.notices.clone();
+    steps.extend(report.steps.iter().map(|s| {
+        let path = url::Url::parse(&s.url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        format!("{} {path}: {}", s.method, s.detail)
+    }));
     if !report.outcome.detail.is_empty() {
         steps.push(format!("conclusion: {}", report.outcome.detail));
     }
@@ -449,6 +469,8 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         flags: report.flags.clone(),
         insecure: report.insecure.clone(),
         skipped_contrasts: report.skipped_contrasts.clone(),
+        quota: report.quota.clone(),
+        credential_expired: report.credential_expired,
     })
 }
 

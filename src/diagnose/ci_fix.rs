@@ -95,6 +95,11 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
 
 fn invalid_fixes(ev: &Evidence) -> Vec<Fix> {
     let registry = registry_shown(ev);
+    if super::fix::ecr_expired(ev) {
+        return vec![note(format!(
+            "The ECR password for {registry} has expired (they last 12 hours): fetch a fresh one in the job right before pulling, e.g. `aws ecr get-login-password | docker login --username AWS --password-stdin {registry}`, instead of storing one."
+        ))];
+    }
     let what = match source(ev) {
         Some(s) if s == "--creds" => "the USER:PASSWORD given with --creds".to_string(),
         Some(s) if s.starts_with("--username") => {

@@ -33,6 +33,12 @@ pub(super) fn summary(cause: Cause, ev: &Evidence, registry: &str) -> Option<Str
         Cause::AuthRequired => format!(
             "{registry} requires credentials and the check sends none that match (--creds, --authfile)."
         ),
+        // No credentials were sent: only the token the registry's own server issued was refused.
+        Cause::AuthInvalidCredentials if ev.credentials.iter().all(|c| c.tried.is_empty()) => {
+            format!(
+                "{registry} refuses the token its own token server issued; no password is involved."
+            )
+        }
         Cause::AuthInvalidCredentials => format!(
             "{registry} rejects the username or password from {}.",
             sources()

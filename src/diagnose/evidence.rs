@@ -200,6 +200,10 @@ pub struct ProbeResult {
     pub insecure: Vec<crate::registry::InsecureTransport>,
     /// Contrasts not run because their answer could not change the verdict.
     pub skipped_contrasts: Vec<crate::registry::SkippedContrast>,
+    /// The registry's pull quota in words, when it sent one (Docker Hub's `ratelimit-*`).
+    pub quota: Option<String>,
+    /// A credential's own expiry had passed before the probe (an ECR password's 12 hours).
+    pub credential_expired: bool,
 }
 
 /// The node, as far as the fix needs it.

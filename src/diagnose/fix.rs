@@ -35,6 +35,7 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
     let registry = registry_shown(ev);
     match cause {
         Cause::AuthRequired | Cause::AuthOrNotFound => auth_fixes(ev, cause),
+        Cause::AuthInvalidCredentials if ecr_expired(ev) => ecr_renewal(ev),
         Cause::AuthInvalidCredentials => {
             let raw = ev.image_ref.as_ref().map(|r| r.registry.as_str());
             let name = existing_secret(ev).unwrap_or_else(|| secret_name(raw.unwrap_or("")));
@@ -105,6 +106,24 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
                 .to_string(),
         )],
     }
+}
+
+/// True when the probe found the pull's ECR password past its 12 hours.
+pub(crate) fn ecr_expired(ev: &Evidence) -> bool {
+    matches!(&ev.probe, super::ProbeFacts::Ran(p) if p.credential_expired)
+}
+
+/// An ECR password lives 12 hours: a hand-made secret always expires, so renew it by machine.
+fn ecr_renewal(ev: &Evidence) -> Vec<Fix> {
+    let registry = registry_shown(ev);
+    vec![
+        note(format!(
+            "The pull secret for {registry} holds an ECR password, which expires 12 hours after it was made: do not recreate it by hand. Let kubelet fetch ECR credentials itself with the ECR credential provider (the ecr-credential-provider binary, enabled with kubelet's --image-credential-provider-config and --image-credential-provider-bin-dir), or keep the secret fresh with a CronJob that runs `aws ecr get-login-password` every few hours and re-applies the docker-registry secret."
+        )),
+        note(
+            "On EKS nodes the node role's ECR pull permission already covers this: drop the pull secret if the nodes can pull with their own role.".to_string(),
+        ),
+    ]
 }
 
 /// The first credential finding with one of `ids`.

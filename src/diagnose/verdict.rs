@@ -100,6 +100,10 @@ pub struct Verdict {
     /// Contrast probes not run because their answer could not change the verdict, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_contrasts: Vec<crate::registry::SkippedContrast>,
+    /// The registry's pull quota as the probe saw it (Docker Hub's `ratelimit-limit`,
+    /// `ratelimit-remaining`, `docker-ratelimit-source`), healthy pulls included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_quota: Option<String>,
 }
 
 impl Verdict {
@@ -147,9 +151,13 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
         None => summary,
     };
-    let (probe_requests, skipped_contrasts) = match &ev.probe {
-        ProbeFacts::Ran(p) => (Some(p.requests), p.skipped_contrasts.clone()),
-        _ => (None, Vec::new()),
+    let (probe_requests, skipped_contrasts, pull_quota) = match &ev.probe {
+        ProbeFacts::Ran(p) => (
+            Some(p.requests),
+            p.skipped_contrasts.clone(),
+            p.quota.clone(),
+        ),
+        _ => (None, Vec::new(), None),
     };
     Verdict {
         image: ev.image.clone(),
@@ -170,6 +178,7 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
             .unwrap_or_default(),
         probe_requests,
         skipped_contrasts,
+        pull_quota,
     }
 }
 
@@ -330,6 +339,9 @@ fn evidence_lines(ev: &Evidence, cause: Option<Cause>) -> Vec<EvidenceLine> {
             }
             if let Some(text) = story::ca_line(ev, p) {
                 push("probe", text);
+            }
+            if let Some(q) = &p.quota {
+                push("probe", q.clone());
             }
             if let Some(w) = &p.working_credential {
                 push(

@@ -187,6 +187,8 @@ pub struct RegistryClient {
     /// The TLS configs behind `http` and `unverified`, for an HTTP/1.1-only retry.
     tls: (rustls::ClientConfig, Option<rustls::ClientConfig>),
     connect: Duration,
+    /// `--resolve` pins, for the HTTP/1.1 twins built later.
+    pins: Vec<crate::trust::Pin>,
     /// HTTP/1.1-only clients, built on first need (see [`RegistryClient::send`]).
     http1: (
         OnceLock<Option<reqwest::Client>>,
@@ -198,11 +200,12 @@ pub struct RegistryClient {
 fn http_client(
     tls: rustls::ClientConfig,
     connect: Duration,
+    pins: &[crate::trust::Pin],
 ) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(SafeResolver)
+        .dns_resolver(SafeResolver::pinned(pins))
         .no_proxy()
         .connect_timeout(connect)
         .pool_max_idle_per_host(2)
@@ -222,13 +225,14 @@ impl RegistryClient {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         Ok(RegistryClient {
-            http: http_client(tls.clone(), connect_timeout)?,
+            http: http_client(tls.clone(), connect_timeout, &trust.pins)?,
             unverified: None,
             skip: Vec::new(),
             recorder,
             requests: AtomicU32::new(0),
             tls: (tls, None),
             connect: connect_timeout,
+            pins: trust.pins.clone(),
             http1: (OnceLock::new(), OnceLock::new()),
         })
     }
@@ -244,7 +248,7 @@ impl RegistryClient {
         let mut client = RegistryClient::new(trust, false, connect_timeout)?;
         if !skip.is_empty() {
             let tls = tls_config(trust, true, client.recorder.clone())?;
-            client.unverified = Some(http_client(tls.clone(), connect_timeout)?);
+            client.unverified = Some(http_client(tls.clone(), connect_timeout, &trust.pins)?);
             client.tls.1 = Some(tls);
             client.skip = skip;
         }
@@ -270,7 +274,7 @@ impl RegistryClient {
         cell.get_or_init(|| {
             let mut tls = tls?.clone();
             tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            http_client(tls, self.connect).ok()
+            http_client(tls, self.connect, &self.pins).ok()
         })
         .as_ref()
     }

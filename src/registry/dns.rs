@@ -4,9 +4,13 @@
 //! anyone, and §6.2 lets them do the same for `.test`; `localhost` (§6.3) is loopback. A node's
 //! resolver may forward such names anyway, so pulldoctor answers them itself: a fixture that
 //! names `registry.invalid` never leaks a query. Every failure is a [`DnsError`], so the
-//! classifier can tell "does not resolve" from a refused connection by type.
+//! classifier can tell "does not resolve" from a refused connection by type. A host named by
+//! `--resolve` ([`crate::trust::Pin`]) is answered with its pinned address and never looked up:
+//! the URL keeps the name, so SNI, the certificate check and `Host:` still use it (curl's
+//! `--resolve`).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -20,9 +24,35 @@ pub struct DnsError {
     pub reserved: bool,
 }
 
-/// The probe's resolver.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SafeResolver;
+/// The probe's resolver: `--resolve` pins first, then reserved names, then the system.
+#[derive(Debug, Clone, Default)]
+pub struct SafeResolver {
+    pins: Arc<Vec<crate::trust::Pin>>,
+}
+
+impl SafeResolver {
+    /// A resolver that answers the pinned hosts with their addresses.
+    pub fn pinned(pins: &[crate::trust::Pin]) -> SafeResolver {
+        SafeResolver {
+            pins: Arc::new(pins.to_vec()),
+        }
+    }
+
+    /// The pinned addresses for `host` (port 0: the URL's port is used), if it is pinned.
+    ///
+    /// A resolver is asked for a name only, never a port, so a pin answers for its host on
+    /// any port the probe dials; the registry and its realm are on the ports the pins name.
+    pub fn pinned_addrs(&self, host: &str) -> Option<Vec<SocketAddr>> {
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for p in self.pins.iter().filter(|p| p.is_for(host)) {
+            let a = SocketAddr::new(p.addr, 0);
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        (!addrs.is_empty()).then_some(addrs)
+    }
+}
 
 /// The RFC 6761 special-use domain a name falls under, when it must not be queried.
 pub fn reserved_domain(host: &str) -> Option<&'static str> {
@@ -76,6 +106,10 @@ pub async fn resolve_host(host: &str) -> Result<Vec<SocketAddr>, DnsError> {
 impl Resolve for SafeResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
+        if let Some(addrs) = self.pinned_addrs(&host) {
+            tracing::debug!("resolve {host}: pinned by --resolve to {addrs:?}");
+            return Box::pin(async move { Ok(Box::new(addrs.into_iter()) as Addrs) });
+        }
         Box::pin(async move {
             match resolve_host(&host).await {
                 Ok(v) => Ok(Box::new(v.into_iter()) as Addrs),
@@ -96,6 +130,20 @@ mod tests {
         assert_eq!(reserved_domain("invalid"), Some("invalid"));
         assert_eq!(reserved_domain("notinvalid"), None);
         assert_eq!(reserved_domain("registry.example.com"), None);
+    }
+
+    #[test]
+    fn pins_answer_their_host_only() {
+        let pins = [crate::trust::Pin::parse("auth.docker.io:443:127.0.0.9").unwrap()];
+        let r = SafeResolver::pinned(&pins);
+        let a = r.pinned_addrs("AUTH.docker.io").unwrap();
+        assert_eq!(a, vec![SocketAddr::from(([127, 0, 0, 9], 0))]);
+        assert!(r.pinned_addrs("docker.io").is_none());
+        assert!(
+            SafeResolver::default()
+                .pinned_addrs("auth.docker.io")
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -173,6 +173,9 @@ pub struct Step {
     /// The first distribution error code of the body (`MANIFEST_UNKNOWN`, …).
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The first error's `detail`, compact JSON, when the registry sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
     /// Headers that matter: rate limits, Retry-After, API version, content type, challenge.
     pub headers: BTreeMap<String, String>,
     pub elapsed_ms: u64,
@@ -222,6 +225,8 @@ pub struct RateLimit {
     pub limit: Option<String>,
     pub remaining: Option<String>,
     pub retry_after: Option<String>,
+    /// `docker-ratelimit-source`: who is counted (an IP address, or an account's id).
+    pub source: Option<String>,
 }
 
 /// The probe's full record.
@@ -262,6 +267,16 @@ pub struct ProbeReport {
     /// `_catalog` repositories; None when not asked or not offered.
     pub catalog: Option<Vec<String>>,
     pub rate_limit: Option<RateLimit>,
+    /// The pull quota in words, whenever the registry sent its figures (healthy probes too):
+    /// `Docker Hub pull quota: 76 of 100 pulls left in a 6-hour window, …`.
+    pub quota: Option<String>,
+    /// The registry family the host (or its token realm) names: `Docker Hub`, `Amazon ECR`, …;
+    /// None for a registry the dialect table does not know.
+    pub registry_kind: Option<String>,
+    /// What was known before the first request, in order: an expired ECR password, …
+    pub notices: Vec<String>,
+    /// A credential's own expiry had passed before the probe (an ECR password's 12 hours).
+    pub credential_expired: bool,
     /// Unsafe switches in force: `--registry-insecure-skip-verify`, `--plain-http`, node skip_verify.
     pub flags: Vec<String>,
     /// Every connection made, or that the node's runtime would make, without TLS trust.

@@ -19,10 +19,14 @@ use super::auth;
 use super::challenge::{self, Scheme};
 use super::client::{CAP_DOCUMENT, CAP_SMALL, RegistryClient};
 use super::contrast;
+use super::dialect::Dialect;
 use super::documents;
+use super::ecr_token;
 use super::insecure::{self, NamedHost};
+use super::login_check;
 use super::manifest;
 use super::model::{ProbeOutcome, ProbeReport, ProbeRequest, Puller, StepName};
+use super::reading;
 use super::session::{Granted, Session, Verdict, challenges_of, scheme_name, status_verdict};
 use crate::taxonomy::Cause;
 use crate::trust::describe_chain;
@@ -70,8 +74,42 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
             return report;
         }
     };
+    let expired = ecr_token::expired(req.image.api_host(), &req.credentials, ecr_token::now());
+    report.notices = expired.iter().map(|e| e.describe()).collect();
     let mut s = Session::new(req, &client, root.clone(), deadline, plain);
     let (verdict, granted) = converse(&mut s, &mut report).await;
+    // The registry's dialect decides what its answers can prove (`reading.rs`).
+    let dialect = reading::dialect_of(req.image.api_host(), &s.steps);
+    let refused = matches!(
+        verdict.cause,
+        Some(Cause::AuthForbidden | Cause::AuthOrNotFound)
+    );
+    let login_refused = if dialect == Dialect::Harbor && refused && !req.credentials.is_empty() {
+        login_check::harbor(&mut s).await
+    } else {
+        None
+    };
+    let conversation = reading::Conversation {
+        dialect,
+        steps: &s.steps,
+        credential: granted.as_ref().and_then(|g| g.label.as_deref()),
+        tried: req.credentials.iter().map(|c| c.label.as_str()).collect(),
+        rate: s.rate.as_ref(),
+        expired: &expired,
+        login_refused,
+    };
+    let mut verdict = reading::conclude(&conversation, verdict);
+    if verdict.cause.is_none()
+        && let Some(d) = &report.digest
+    {
+        verdict.detail.push_str(&format!(" (digest {d})"));
+    }
+    report.quota = s
+        .rate
+        .as_ref()
+        .and_then(|r| super::quota::quota_line(dialect, r, conversation.credential));
+    report.registry_kind = dialect.is_known().then(|| dialect.name().to_string());
+    report.credential_expired = !expired.is_empty();
     report.outcome = ProbeOutcome {
         cause: verdict.cause,
         detail: verdict.detail,
@@ -169,6 +207,10 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
         digest: None,
         catalog: None,
         rate_limit: None,
+        quota: None,
+        registry_kind: None,
+        notices: Vec::new(),
+        credential_expired: false,
         flags,
         insecure: Vec::new(),
         trust_sources: req.trust.sources.clone(),

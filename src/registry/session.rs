@@ -146,6 +146,7 @@ impl<'a> Session<'a> {
             status: None,
             error_code: None,
             error_message: None,
+            error_detail: None,
             headers: BTreeMap::new(),
             elapsed_ms: 0,
             outcome: StepOutcome::Unreachable,
@@ -217,11 +218,13 @@ impl<'a> Session<'a> {
                 step.headers.insert(h.to_string(), values.join(", "));
             }
         }
+        // Any body shape: distribution errors, a token endpoint's own JSON, plain text.
         if x.status >= 400
-            && let Some((code, message)) = documents::first_error(&x.body)
+            && let Some(words) = super::error_body::read(&x.body)
         {
-            step.error_code = Some(code);
-            step.error_message = Some(message);
+            step.error_code = words.code;
+            step.error_message = Some(words.message);
+            step.error_detail = words.detail;
         }
         step.outcome = match x.status {
             200..=299 => StepOutcome::Ok,
@@ -234,8 +237,18 @@ impl<'a> Session<'a> {
         step.detail = match (&step.error_code, &step.error_message) {
             (Some(c), Some(m)) if !m.is_empty() => format!("{} {c}: {m}", x.status),
             (Some(c), _) => format!("{} {c}", x.status),
+            (None, Some(m)) if !m.is_empty() => format!("{}: {m}", x.status),
             _ => format!("{}", x.status),
         };
+        // A detail that is plain text says more (`unknown tag=v9`); structured ones are noise.
+        if let Some(text) = step
+            .error_detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<String>(d).ok())
+            .filter(|t| !t.is_empty())
+        {
+            step.detail.push_str(&format!(" ({text})"));
+        }
         if let Some(w) = &x.withheld {
             step.detail.push_str(&format!(" ({w})"));
         }
@@ -243,6 +256,7 @@ impl<'a> Session<'a> {
             limit: step.headers.get("ratelimit-limit").cloned(),
             remaining: step.headers.get("ratelimit-remaining").cloned(),
             retry_after: step.headers.get("retry-after").cloned(),
+            source: step.headers.get("docker-ratelimit-source").cloned(),
         };
         if rl != RateLimit::default() {
             self.rate = Some(rl);

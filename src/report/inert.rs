@@ -214,11 +214,12 @@ fn verdict(v: &mut Verdict, f: &mut dyn FnMut(&mut String, Layout)) {
         secondary_causes,
         failures,
         skipped_contrasts,
+        pull_quota,
     } = v;
     for s in skipped_contrasts {
         lines(f, [&mut s.contrast, &mut s.reason]);
     }
-    lines(f, [image, summary]);
+    lines(f, [image, summary].into_iter().chain(pull_quota));
     if let Some(ContainerInfo {
         name,
         kind,

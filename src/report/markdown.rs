@@ -61,6 +61,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 cell(&v.summary)
             )?;
         }
+        // A healthy pull has no fix section; its quota is still worth seeing.
+        for v in verdicts.iter().filter(|v| !v.is_problem()) {
+            if let Some(q) = &v.pull_quota {
+                writeln!(out, "\n> quota: `{}`: {}", cell(&v.image), cell(q))?;
+            }
+        }
         for v in verdicts.iter().filter(|v| v.is_problem()) {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
             if let Some(c) = v.cause {

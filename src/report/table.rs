@@ -131,6 +131,12 @@ pub fn render(report: &Report, style: super::Style, out: &mut dyn Write) -> std:
         for v in report.verdicts.iter().flatten().filter(|v| v.is_problem()) {
             details(v, out)?;
         }
+        // A healthy pull has no details; its quota is still worth seeing before it runs out.
+        for v in report.verdicts.iter().flatten().filter(|v| !v.is_problem()) {
+            if let Some(q) = &v.pull_quota {
+                writeln!(out, "quota: {}: {q}", v.image)?;
+            }
+        }
     }
     if let Some(table) = groups {
         match table {

@@ -11,6 +11,7 @@
 pub mod certsd;
 pub mod describe;
 pub mod system;
+pub mod pin;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use thiserror::Error;
 
 pub use certsd::{HostEntry, HostsConfig, HostsTomlError};
 pub use describe::{CertInfo, describe_chain};
+pub use pin::{Pin, PinError};
 
 /// Why a trust input given on the command line is unusable.
 #[derive(Debug, Error)]
@@ -55,6 +57,8 @@ pub struct TrustSpec {
     /// `--certs-dir`: certs.d roots, searched in order; the first with a directory for the
     /// registry wins (containerd's `config_path` list; CRI-O's containers-then-docker order).
     pub certs_roots: Vec<PathBuf>,
+    /// `--resolve HOST:PORT:ADDR` (repeatable): addresses for host names, curl's way.
+    pub pins: Vec<Pin>,
 }
 
 /// One CA certificate and the file it came from.
@@ -111,6 +115,8 @@ pub struct Trust {
     pub sources: Vec<String>,
     /// Things wrong with the node's config that the runtime ignores or stumbles on.
     pub problems: Vec<String>,
+    /// Addresses for host names (`--resolve`): the registry, a realm, a redirect target.
+    pub pins: Vec<Pin>,
 }
 
 impl Default for Trust {
@@ -134,6 +140,7 @@ impl Trust {
             fallbacks: Vec::new(),
             sources: vec!["system roots".into()],
             problems: Vec::new(),
+            pins: Vec::new(),
         }
     }
 
@@ -200,6 +207,10 @@ impl Trust {
             if certsd::load_certs_root(&mut trust, root, registry, runtime)? {
                 break;
             }
+        }
+        trust.pins = spec.pins.clone();
+        for p in &spec.pins {
+            trust.sources.push(format!("--resolve {p}"));
         }
         Ok(trust)
     }

@@ -28,6 +28,8 @@ mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
 mod scan_snapshot_stream;
+mod registry_dialects;
+mod registry_dialects_pod;
 mod scan_stories;
 mod scenario;
 mod suggested_commands;

@@ -78,6 +78,7 @@ pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod relay;
+pub mod replay;
 pub mod serve;
 pub mod token;
 

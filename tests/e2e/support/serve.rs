@@ -54,12 +54,18 @@ pub struct Server {
 impl Server {
     /// Binds 127.0.0.1:0 and serves `mode`, over TLS with `tls` when given.
     pub fn start(tls: Option<&CertPair>, mode: Mode) -> Server {
+        Server::start_on("127.0.0.1:0", tls, mode)
+    }
+
+    /// Binds `bind` (a loopback `ADDR:PORT`) and serves `mode`, over TLS with `tls` when given.
+    pub fn start_on(bind: &str, tls: Option<&CertPair>, mode: Mode) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("build server runtime");
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let std_listener = std::net::TcpListener::bind(bind)
+            .unwrap_or_else(|e| panic!("bind {bind}: {e} (port 443 needs root)"));
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("local addr");
         let acceptor = tls.map(tls_acceptor);
