@@ -10,8 +10,8 @@
 
 pub mod certsd;
 pub mod describe;
-pub mod system;
 pub mod pin;
+pub mod system;
 
 use std::path::{Path, PathBuf};
 
