@@ -25,6 +25,7 @@ mod probe_faults;
 mod probe_scripted;
 mod probe_tls;
 mod registry_bench;
+mod report_docs;
 mod scan_stories;
 mod scenario;
 mod suggested_commands;
