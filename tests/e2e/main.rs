@@ -8,6 +8,8 @@ mod commands_scan;
 mod credentials_authfile;
 mod credentials_kubectl;
 mod docs_links;
+mod examples;
+mod examples_extract;
 mod hostile;
 mod image_ci_words;
 mod insecure_hosts;
