@@ -218,6 +218,27 @@ fn completions_and_man_page() {
     );
 }
 
+/// Started under the plugin's name, `man --dir` still writes the program's pages
+/// (`pulldoctor.1`, `pulldoctor-pod.1`, …), never a file name with a space in it.
+#[test]
+fn the_plugin_writes_the_programs_man_pages() {
+    let prefix = installed();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = plugin(
+        prefix.path(),
+        &["man", "--dir", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert!(pages.contains(&"pulldoctor.1".to_string()), "{pages:?}");
+    assert!(pages.contains(&"pulldoctor-pod.1".to_string()), "{pages:?}");
+    assert!(!pages.iter().any(|p| p.contains(' ')), "{pages:?}");
+}
+
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     let snap = fixture("snapshots/private-ca.yaml");
