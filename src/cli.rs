@@ -67,7 +67,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Check that images can be pulled, as a node would: the CI smoke check.
     #[command(
-        after_help = "Examples:\n  pulldoctor image reg.example.com/app:1.4 --authfile cfg.json --ca-file ca.crt\n  pulldoctor image 127.0.0.1:5000/app:1.4 --platform linux/arm64 -o json"
+        after_help = "Examples:\n  pulldoctor image reg.example.com/app:1.4 --authfile cfg.json --ca-file ca.crt\n  pulldoctor image 127.0.0.1:5000/app:1.4 --plain-http 127.0.0.1:5000 --platform linux/arm64 -o json"
     )]
     Image(ImageArgs),
     /// Print a shell completion script.

@@ -6,7 +6,10 @@
 //! - 2: pulldoctor itself could not run (bad arguments, unreadable files, unreachable API
 //!   server); a one-line reason goes to stderr.
 //!
-//! Run as `kubectl-pulldoctor` (the kubectl plugin), it calls itself `kubectl pulldoctor`.
+//! One binary is both commands: started under the name `kubectl-pulldoctor` (the symlink
+//! `scripts/install` makes, or krew's), kubectl runs it as the plugin `kubectl pulldoctor`, and it
+//! calls itself that in help, examples and errors. A link costs nothing; a second copy of the
+//! program would cost its whole size again.
 
 use clap::{CommandFactory, FromArgMatches};
 use pulldoctor::app::{self, Outcome};
@@ -14,7 +17,7 @@ use pulldoctor::cli::Cli;
 use std::process::ExitCode;
 
 /// Parses the command line, runs the command, and maps the result to an exit code.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     // kube's TLS setup panics unless a process-wide rustls provider is chosen first.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let name = invoked_as();

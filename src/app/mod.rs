@@ -121,9 +121,10 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
             return Ok(Outcome::Healthy);
         }
         Command::Man { dir } => {
-            // No `help` page: the SEE ALSO section then names only pages `--dir` writes.
-            let cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name)
-                .disable_help_subcommand(true);
+            // No `help` page: the SEE ALSO section then names only pages `--dir` writes. The
+            // pages are the program's whatever name started it: `kubectl pulldoctor-pod.1`,
+            // with a space, is no man page name.
+            let cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
             match dir {
                 Some(dir) => clap_mangen::generate_to(cmd, &dir).map_err(crate::Error::Output)?,
                 None => {

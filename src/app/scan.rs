@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::io::IsTerminal;
 
-use futures::StreamExt;
+use futures_util::StreamExt;
 
 use super::evidence::{Case, PodContext, containers};
 use super::probing::Prober;
@@ -339,7 +339,7 @@ async fn run_probes(
     let progress = std::io::stderr().is_terminal() && total > 0;
     let mut done = 0;
     let mut out = HashMap::new();
-    let mut stream = futures::stream::iter(jobs.into_iter().map(|(key, job)| async move {
+    let mut stream = futures_util::stream::iter(jobs.into_iter().map(|(key, job)| async move {
         let r = prober
             .probe(
                 &job.image,

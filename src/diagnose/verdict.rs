@@ -73,6 +73,10 @@ pub struct Verdict {
     /// The cause's family.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub family: Option<Family>,
+    /// The repository page that explains the cause (`docs/causes/<id>.md`), as every format's
+    /// `More:` line names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
     /// How sure.
     pub confidence: Confidence,
     /// What the event text alone said, when it differs from `cause`.
@@ -164,6 +168,7 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
         container: ev.container.clone(),
         cause,
         family: cause.map(Cause::family),
+        docs: cause.map(Cause::docs_page),
         confidence,
         event_cause: text_cause.filter(|t| Some(*t) != cause),
         summary,

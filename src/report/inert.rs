@@ -204,6 +204,7 @@ fn verdict(v: &mut Verdict, f: &mut dyn FnMut(&mut String, Layout)) {
         container,
         cause: _,
         family: _,
+        docs: _,
         confidence: _,
         event_cause: _,
         summary,

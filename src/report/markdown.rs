@@ -69,8 +69,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
         for v in verdicts.iter().filter(|v| v.is_problem()) {
             writeln!(out, "\n#### Fix for `{}`\n", v.image)?;
-            if let Some(c) = v.cause {
-                writeln!(out, "More: {}\n", c.docs_page())?;
+            if let Some(page) = &v.docs {
+                writeln!(out, "More: {page}\n")?;
             }
             if let Some(e) = v.event_cause {
                 writeln!(out, "The event said `{e}`.\n")?;
@@ -177,7 +177,9 @@ fn groups_section(report: &Report, groups: &[Group], out: &mut dyn Write) -> std
             g.pods
         )?;
         writeln!(out, "{}\n", g.verdict.summary)?;
-        writeln!(out, "More: {}\n", g.cause.docs_page())?;
+        if let Some(page) = &g.verdict.docs {
+            writeln!(out, "More: {page}\n")?;
+        }
         writeln!(out, "Pods: {}\n", super::some_pods(&g.pod_names))?;
         for set in g.fixes_by_workload.iter().filter(|s| !s.fixes.is_empty()) {
             writeln!(out, "Fix for {}:\n", set.workloads.join(", "))?;

@@ -274,8 +274,8 @@ fn evidence(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     let cause = v.cause.map(|c| c.id()).unwrap_or("-");
     writeln!(out, "== {} — {cause} ({})", v.image, v.confidence.id())?;
-    if let Some(c) = v.cause {
-        writeln!(out, "   More: {}", c.docs_page())?;
+    if let Some(page) = &v.docs {
+        writeln!(out, "   More: {page}")?;
     }
     if let Some(e) = v.event_cause {
         writeln!(out, "   the event text alone said: {e}")?;

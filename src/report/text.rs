@@ -91,8 +91,8 @@ fn verdict(v: &Verdict, out: &mut dyn Write) -> std::io::Result<()> {
         v.confidence.id()
     )?;
     writeln!(out, "  why: {}", v.summary)?;
-    if let Some(c) = v.cause {
-        writeln!(out, "  More: {}", c.docs_page())?;
+    if let Some(page) = &v.docs {
+        writeln!(out, "  More: {page}")?;
     }
     if let Some(e) = v.event_cause {
         writeln!(out, "  event said: {e}")?;

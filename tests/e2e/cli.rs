@@ -1,5 +1,6 @@
 //! The command line as a user meets it: exit codes, the kubectl plugin, completions, the man
-//! page, colour rules, and `explain` on pasted text. Runs the real binaries.
+//! page, colour rules, and `explain` on pasted text. Runs the real binary, also as installed
+//! by `scripts/install` under the plugin's name.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,9 +15,27 @@ fn fixture(rel: &str) -> String {
         .into_owned()
 }
 
-/// Runs the plugin binary with `args`.
-fn plugin(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-pulldoctor"))
+/// `scripts/install` into a scratch prefix, with the test's binary instead of a release build:
+/// `bin/pulldoctor` and the link `bin/kubectl-pulldoctor` to it.
+fn installed() -> tempfile::TempDir {
+    let prefix = tempfile::tempdir().unwrap();
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install"))
+        .arg(prefix.path())
+        .env("PULLDOCTOR_BIN", env!("CARGO_BIN_EXE_pulldoctor"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/install");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    prefix
+}
+
+/// Runs the installed plugin name with `args`.
+fn plugin(prefix: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(prefix.join("bin/kubectl-pulldoctor"))
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -122,7 +141,18 @@ fn refusals_say_what_is_expected() {
 
 #[test]
 fn kubectl_runs_it_as_a_plugin() {
-    let (code, out, _) = plugin(&["pod", "--help"]);
+    let prefix = installed();
+    // One program under two names: the plugin name is a link, not a second copy.
+    let link = prefix.path().join("bin/kubectl-pulldoctor");
+    let meta = std::fs::symlink_metadata(&link).expect("kubectl-pulldoctor installed");
+    assert!(
+        meta.file_type().is_symlink(),
+        "{} is a copy",
+        link.display()
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("pulldoctor"));
+
+    let (code, out, _) = plugin(prefix.path(), &["pod", "--help"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("kubectl pulldoctor pod nginx-registry -n shop"),
@@ -131,9 +161,7 @@ fn kubectl_runs_it_as_a_plugin() {
     assert!(out.contains("Usage: kubectl pulldoctor pod"), "{out}");
 
     // The machine's kubectl finds the plugin on PATH and hands it the arguments.
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-pulldoctor"))
-        .parent()
-        .unwrap();
+    let bin_dir = prefix.path().join("bin");
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -182,11 +210,33 @@ fn completions_and_man_page() {
         "{}",
         &run.stdout[..200.min(run.stdout.len())]
     );
-    let (_, out, _) = plugin(&["completions", "bash"]);
+    let prefix = installed();
+    let (_, out, _) = plugin(prefix.path(), &["completions", "bash"]);
     assert!(
         out.contains("kubectl-pulldoctor"),
         "the plugin's completion is for its own name"
     );
+}
+
+/// Started under the plugin's name, `man --dir` still writes the program's pages
+/// (`pulldoctor.1`, `pulldoctor-pod.1`, …), never a file name with a space in it.
+#[test]
+fn the_plugin_writes_the_programs_man_pages() {
+    let prefix = installed();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = plugin(
+        prefix.path(),
+        &["man", "--dir", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert!(pages.contains(&"pulldoctor.1".to_string()), "{pages:?}");
+    assert!(pages.contains(&"pulldoctor-pod.1".to_string()), "{pages:?}");
+    assert!(!pages.iter().any(|p| p.contains(' ')), "{pages:?}");
 }
 
 #[test]

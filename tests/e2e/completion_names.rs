@@ -127,9 +127,10 @@ fn the_bash_script_completes_pod_names_in_a_real_bash() {
 fn kubectl_completes_the_plugin_through_the_helper() {
     let api = cluster();
     let kc = api.kubeconfig();
+    // The plugin is pulldoctor under another name, as scripts/install links it.
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_kubectl-pulldoctor"),
+        env!("CARGO_BIN_EXE_pulldoctor"),
         dir.path().join("kubectl-pulldoctor"),
     )
     .unwrap();

@@ -163,9 +163,9 @@ impl Pusher {
                 self.push_index(repo, "1.0", format, &platforms).await,
             )
         });
-        let (singles, lists) = futures::join!(
-            futures::future::join_all(singles),
-            futures::future::join_all(lists)
+        let (singles, lists) = futures_util::join!(
+            futures_util::future::join_all(singles),
+            futures_util::future::join_all(lists)
         );
         Fixtures {
             images: singles.into_iter().chain(lists).collect(),
