@@ -8,7 +8,7 @@
 use super::evidence::Evidence;
 use super::names::inert;
 use super::names::registry_shown;
-use super::secret_fix::{docker_login, server_key};
+use super::secret_fix::{docker_login, ecr_expired, server_key};
 use super::step::{Fix, note, steps};
 use crate::diagnose::ProbeFacts;
 use crate::taxonomy::Cause;
@@ -95,7 +95,7 @@ fn auth_fixes(ev: &Evidence, cause: Cause) -> Vec<Fix> {
 
 fn invalid_fixes(ev: &Evidence) -> Vec<Fix> {
     let registry = registry_shown(ev);
-    if super::fix::ecr_expired(ev) {
+    if ecr_expired(ev) {
         return vec![note(format!(
             "The ECR password for {registry} has expired (they last 12 hours): fetch a fresh one in the job right before pulling, e.g. `aws ecr get-login-password | docker login --username AWS --password-stdin {registry}`, instead of storing one."
         ))];

@@ -18,8 +18,8 @@ use super::names::{inert, registry_shown};
 use super::node_fix::{ca_fixes, http_fixes};
 use super::owner_fix::{reference_secret, restart_fixes};
 use super::secret_fix::{
-    create_secret, docker_login, existing_secret, recreate_secret, recreate_secret_as, secret_name,
-    server_key,
+    create_secret, docker_login, ecr_expired, existing_secret, recreate_secret, recreate_secret_as,
+    secret_name, server_key,
 };
 use super::shell::Script;
 use super::step::{Fix, command, note, steps};
@@ -106,11 +106,6 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
                 .to_string(),
         )],
     }
-}
-
-/// True when the probe found the pull's ECR password past its 12 hours.
-pub(crate) fn ecr_expired(ev: &Evidence) -> bool {
-    matches!(&ev.probe, super::ProbeFacts::Ran(p) if p.credential_expired)
 }
 
 /// An ECR password lives 12 hours: a hand-made secret always expires, so renew it by machine.

@@ -89,3 +89,8 @@ pub(super) fn docker_login(ev: &Evidence) -> Step {
         Script::new(["docker", "login", registry]),
     ))
 }
+
+/// True when the probe found the pull's ECR password past its 12 hours.
+pub(crate) fn ecr_expired(ev: &Evidence) -> bool {
+    matches!(&ev.probe, super::ProbeFacts::Ran(p) if p.credential_expired)
+}

@@ -24,6 +24,7 @@ use super::containers::{event_is_for_pod, is_failing};
 use super::{Lookup, Scene, Source, is_docker_secret};
 use crate::{Error, Result};
 
+mod doc;
 mod documents;
 mod input;
 mod json;
@@ -31,7 +32,8 @@ mod keep;
 mod scan;
 mod yaml;
 
-use documents::{Doc, documents};
+use doc::Doc;
+use documents::documents;
 use input::Input;
 use keep::Keep;
 

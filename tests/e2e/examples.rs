@@ -15,7 +15,7 @@
 //!   tags, pushed from the bench's multi-platform image.
 //! - Relative files given to `--authfile` and `--ca-file` are written into the working
 //!   directory: a docker config with the TLS registry's user, and that registry's CA.
-//!   `fixtures/` and `scripts/` are the repository's.
+//!   `dist/`, `fixtures/` and `scripts/` are the repository's.
 //! - Absolute paths (`/etc/…`, `/usr/…`) are moved under a scratch root, created as a user's
 //!   system has them; `HOME` is a scratch home; zsh's `$fpath` is a bash array whose element 1
 //!   is a scratch directory; `PULLDOCTOR_BIN` makes `scripts/install` copy the test binary
@@ -26,6 +26,7 @@
 //! and `man` exit 0 and write what they are sent to; any other pipeline exits 0. JSON output
 //! must follow the schema.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -167,7 +168,7 @@ fn world(examples: &[Example]) -> World {
     std::fs::create_dir_all(&work).unwrap();
     std::fs::create_dir_all(world.dir.path().join("home")).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for shared in ["fixtures", "scripts"] {
+    for shared in ["dist", "fixtures", "scripts"] {
         std::os::unix::fs::symlink(repo.join(shared), work.join(shared)).unwrap();
     }
     let bin = world.dir.path().join("bin");
@@ -339,7 +340,9 @@ fn run(world: &World, line: &str) -> Ran {
     );
     std::fs::create_dir_all(world.fpath()).unwrap();
     let script = format!("fpath=('' '{}')\n{line}\n", world.fpath());
-    let out = Command::new("bash")
+    let out_dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (out_dir.path().join("out"), out_dir.path().join("err"));
+    let mut child = Command::new("bash")
         .args(["-o", "pipefail", "-c", &script])
         .current_dir(world.work())
         .env_clear()
@@ -349,14 +352,56 @@ fn run(world: &World, line: &str) -> Ran {
         .env("NO_COLOR", "1")
         .env("PULLDOCTOR_BIN", env!("CARGO_BIN_EXE_pulldoctor"))
         .stdin(Stdio::null())
-        .output()
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0)
+        .spawn()
         .expect("run bash");
+    // A `--watch` example runs until its pod pulls, which no example pod does: it is stopped
+    // the way its user stops it, with Ctrl-C, once it has printed its first line. Any other
+    // command that outlives the deadline is a failure, never a hang of the suite.
+    let watch = line.split_whitespace().any(|a| a == "--watch" || a == "-w");
+    let started = std::time::Instant::now();
+    let mut interrupted = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        let printed = std::fs::metadata(&out_path).is_ok_and(|m| m.len() > 0);
+        if watch && printed && !interrupted {
+            let group = format!("-{}", child.id());
+            Command::new("kill")
+                .args(["-INT", "--", &group])
+                .status()
+                .unwrap();
+            interrupted = true;
+        }
+        if started.elapsed() > EXAMPLE_DEADLINE {
+            let group = format!("-{}", child.id());
+            Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .status()
+                .unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    if status.is_none() {
+        stderr.push_str(&format!(
+            "\n(killed: still running after {EXAMPLE_DEADLINE:?})"
+        ));
+    }
     Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr,
     }
 }
+
+/// How long one example may run before it counts as hung.
+const EXAMPLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Checks one example; the reasons it fails, if any.
 fn check(world: &World, ex: &Example) -> Vec<String> {

@@ -12,21 +12,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::doc::{Doc, shift_lines};
 use super::input::Input;
 use super::json::{json_documents, not_a_list};
 use super::yaml::{MAX_DEPTH, too_deep};
 use crate::{Error, Result};
-
-/// One top-level document, or one item of a `…List`.
-pub(super) enum Doc {
-    Whole(usize, Value),
-    Item {
-        line: usize,
-        kind: String,
-        index: usize,
-        value: Value,
-    },
-}
 
 /// Hands each document of `input` to `on`, with the line it starts on.
 pub(super) fn documents<R: Read>(
@@ -294,23 +284,4 @@ fn parse(path: &Path, text: &str, line: usize) -> Result<Value> {
             ),
         }
     })
-}
-
-/// Rewrites "line N" in a parser message by `offset`: the parser counts from the start of the
-/// document (or value), the user from the start of the file.
-pub(super) fn shift_lines(message: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("line ") {
-        let (head, tail) = rest.split_at(at + "line ".len());
-        out.push_str(head);
-        let digits = tail.chars().take_while(char::is_ascii_digit).count();
-        match tail[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&tail[..digits]),
-        }
-        rest = &tail[digits..];
-    }
-    out.push_str(rest);
-    out
 }

@@ -15,7 +15,7 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{Deserialize, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::documents::{Doc, shift_lines};
+use super::doc::{Doc, shift_lines};
 use super::input::Input;
 use crate::{Error, Result};
 
