@@ -77,7 +77,7 @@ impl CapError {
 }
 
 /// "8 MiB", "1 GiB".
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const GIB: u64 = 1024 * 1024 * 1024;
     if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)

@@ -31,16 +31,7 @@ use crate::reference::ImageRef;
 use crate::taxonomy::Runtime;
 use crate::trust::Trust;
 
-/// Where Linux distributions keep the system CA bundle, in Go's order (`crypto/x509`
-/// `root_linux.go`): the first that exists is the node's trust.
-pub const CA_BUNDLES: [&str; 6] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
+pub use crate::trust::system::CA_BUNDLES;
 
 /// What reading the node gave for one image: the report's part, and what the probe needs.
 #[derive(Debug, Clone)]

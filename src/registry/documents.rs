@@ -1,4 +1,4 @@
-//! Pure readers for what a registry sends back: error bodies, tag lists, `Link` headers,
+//! Pure readers for what a registry sends back (error bodies: `error_body.rs`): tag lists, `Link` headers,
 //! indexes and token replies.
 //!
 //! Shapes from the OCI distribution spec (<https://github.com/opencontainers/distribution-spec/blob/main/spec.md>:
@@ -42,25 +42,6 @@ pub fn looks_like_manifest(body: &[u8]) -> bool {
         schema_version: Option<u32>,
     }
     serde_json::from_slice::<M>(body).is_ok_and(|m| m.schema_version.is_some())
-}
-
-/// The first error of a distribution error body: (code, message).
-pub fn first_error(body: &[u8]) -> Option<(String, String)> {
-    #[derive(Deserialize)]
-    struct Errors {
-        errors: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        code: Option<String>,
-        message: Option<String>,
-    }
-    let e: Errors = serde_json::from_slice(body).ok()?;
-    let first = e.errors.into_iter().next()?;
-    Some((
-        first.code.unwrap_or_default(),
-        first.message.unwrap_or_default(),
-    ))
 }
 
 /// The tags of a `tags/list` page (`tags` may be null for an empty repository).
@@ -199,17 +180,6 @@ pub fn token(body: &[u8]) -> Option<Redacted> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_bodies() {
-        let b = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#;
-        assert_eq!(
-            first_error(b),
-            Some(("MANIFEST_UNKNOWN".into(), "manifest unknown".into()))
-        );
-        assert_eq!(first_error(b"<html>"), None);
-        assert_eq!(first_error(br#"{"errors":[]}"#), None);
-    }
 
     #[test]
     fn tags_and_links() {

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use comfy_table::{
-    Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
+    Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width,
+    presets::UTF8_FULL_CONDENSED,
 };
 
 use super::Report;
@@ -18,8 +19,15 @@ fn table(style: super::Style, header: &[&str]) -> Table {
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width)
-        .set_header(header.to_vec());
+        .set_header(
+            header
+                .iter()
+                .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        );
     if style.color {
+        // crossterm drops colours (not bold) whenever NO_COLOR is set; `style.color` already
+        // decided, and `--color always` outranks NO_COLOR.
+        crossterm::style::Colored::set_ansi_color_disabled(false);
         t.enforce_styling();
     } else {
         t.force_no_tty();
@@ -75,17 +83,25 @@ fn settle(t: &mut Table, prose: usize, style: super::Style) -> bool {
     style.width >= NARROWEST && used <= style.width
 }
 
-/// The confidence cell: red when confirmed, yellow when only likely, green when healthy.
-fn confidence_cell(v: &Verdict) -> Cell {
-    let color = match v.confidence {
-        crate::diagnose::Confidence::Confirmed => Color::Red,
+/// The verdict's colour: red when confirmed, yellow when only likely or contradicted, green
+/// when healthy, cyan when not checked.
+///
+/// The normal (not bright) ANSI colours, as ripgrep and git use: bright yellow and green are
+/// unreadable on a light background, the normal ones read on both.
+fn tone(v: &Verdict) -> Color {
+    match v.confidence {
+        crate::diagnose::Confidence::Confirmed => Color::DarkRed,
         crate::diagnose::Confidence::Likely | crate::diagnose::Confidence::Contradicted => {
-            Color::Yellow
+            Color::DarkYellow
         }
-        crate::diagnose::Confidence::Healthy => Color::Green,
-        crate::diagnose::Confidence::NotChecked => Color::Cyan,
-    };
-    Cell::new(v.confidence.id()).fg(color)
+        crate::diagnose::Confidence::Healthy => Color::DarkGreen,
+        crate::diagnose::Confidence::NotChecked => Color::DarkCyan,
+    }
+}
+
+/// The confidence cell, in the verdict's colour.
+fn confidence_cell(v: &Verdict) -> Cell {
+    Cell::new(v.confidence.id()).fg(tone(v))
 }
 
 /// Draws the report as tables and detail blocks, or as text on a terminal too narrow for them.
@@ -195,11 +211,13 @@ fn group_table(
     let mut t = table(style, &["CAUSE", "REGISTRY", "PODS", "WORKLOADS", "WHY"]);
     for g in groups {
         t.add_row(vec![
-            g.cause.id().to_string(),
-            g.registry.clone(),
-            g.pods.to_string(),
-            g.workloads.join("\n"),
-            g.verdict.summary.clone(),
+            Cell::new(g.cause.id())
+                .fg(tone(&g.verdict))
+                .add_attribute(Attribute::Bold),
+            Cell::new(&g.registry),
+            Cell::new(g.pods),
+            Cell::new(g.workloads.join("\n")),
+            Cell::new(&g.verdict.summary),
         ]);
     }
     if let Some(n) = totals {
@@ -231,7 +249,7 @@ fn verdict_table(verdicts: &[Verdict], style: super::Style) -> Drawn {
             .unwrap_or_else(|| "-".to_string());
         t.add_row(vec![
             Cell::new(image),
-            Cell::new(cause),
+            Cell::new(cause).fg(tone(v)).add_attribute(Attribute::Bold),
             confidence_cell(v),
             Cell::new(&v.summary),
         ]);

@@ -17,8 +17,9 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-/// The bundle files Go's crypto/x509 tries on Linux, in its order.
-const BUNDLES: [&str; 6] = [
+/// Where Linux distributions keep the system CA bundle, in Go's order (`crypto/x509`
+/// `root_linux.go`): the first that exists is the trust, here and under a node's root.
+pub const CA_BUNDLES: [&str; 6] = [
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/ca-bundle.pem",
@@ -51,7 +52,7 @@ fn read() -> (Vec<CertificateDer<'static>>, String) {
     let file = std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
         .or_else(|| {
-            BUNDLES
+            CA_BUNDLES
                 .iter()
                 .map(Path::new)
                 .find(|p| p.is_file())

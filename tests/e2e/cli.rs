@@ -250,10 +250,23 @@ fn colour_only_when_asked_or_on_a_terminal() {
     );
     let mut always = base.to_vec();
     always.extend(["--color", "always"]);
-    assert!(
-        pulldoctor(&always).stdout.contains("\u{1b}["),
-        "--color always colours"
-    );
+    let coloured = pulldoctor(&always).stdout;
+    assert!(coloured.contains("\u{1b}["), "--color always colours");
+    // The verdict's colour marks its cause as well as its confidence, and the headers are bold.
+    let row = coloured
+        .lines()
+        .find(|l| l.contains("tls_unknown_authority") && l.contains("likely"))
+        .expect("the verdict row");
+    assert!(row.matches("\u{1b}[38;5;").count() >= 2, "{row:?}");
+    assert!(coloured.contains("\u{1b}[1m"), "bold headers");
+    // Only the normal ANSI colours (0-7): the bright ones vanish on a light background.
+    for bright in 8..16 {
+        let code = format!("\u{1b}[38;5;{bright}m");
+        assert!(
+            !coloured.contains(&code),
+            "bright colour {bright}: {coloured:?}"
+        );
+    }
     let mut json = always.clone();
     json.extend(["-o", "json"]);
     let run = pulldoctor(&json);

@@ -108,7 +108,7 @@ impl<R: Read> Input<R> {
             if self.read > self.cap {
                 return Err(self.fail(format!(
                     "larger than {}, the cap for a snapshot; is it the right file?",
-                    human(self.cap)
+                    crate::limits::human(self.cap)
                 )));
             }
             self.filled = carried + n;
@@ -123,16 +123,6 @@ impl<R: Read> Input<R> {
                 return Ok(true);
             }
         }
-    }
-}
-
-/// "1 GiB", "64 MiB".
-fn human(bytes: u64) -> String {
-    const GIB: u64 = 1024 * 1024 * 1024;
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else {
-        format!("{} MiB", bytes / (1024 * 1024))
     }
 }
 
