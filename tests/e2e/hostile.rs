@@ -154,11 +154,16 @@ fn run(name: &str, host: &str, extra: &[&str]) -> Run {
 /// Runs `pulldoctor ARGS -o json --timeout 3 -vvv` with an empty HOME and no `KUBECONFIG`,
 /// polling the child's VmHWM until it exits (or [`KILL`] passes).
 fn run_args(marker: String, args: &[String]) -> Run {
+    run_args_within(marker, args, TIMEOUT)
+}
+
+/// [`run_args`] with its own `--timeout`, for a run whose point is memory, not deadlines.
+fn run_args_within(marker: String, args: &[String], timeout: u64) -> Run {
     let home = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
         .args(args)
-        .args(["-o", "json", "--timeout", &TIMEOUT.to_string(), "-vvv"])
+        .args(["-o", "json", "--timeout", &timeout.to_string(), "-vvv"])
         .env_remove("KUBECONFIG")
         .env("DOCKER_CONFIG", home.path())
         .env("HOME", home.path())
