@@ -55,13 +55,13 @@ fn main() {
     ];
     for (name, reg, image, password) in cases {
         let relay = Relay::start(&reg.host, Duration::ZERO);
-        let before = settled_log(reg).len();
+        let before = reg.settled_log().len();
         let tokens_before = reg
             .token
             .as_ref()
             .map_or((0, 0), |t| (t.requests().len(), t.connections()));
         let out = pulldoctor(&bin, &relay.host(), image, &reg.pki.ca_file, password);
-        let log = settled_log(reg);
+        let log = reg.settled_log();
         let requests = access_log(&log[before.min(log.len())..]);
         let (token_requests, token_connections) = reg.token.as_ref().map_or((0, 0), |t| {
             (
@@ -222,20 +222,6 @@ fn median(mut v: Vec<f64>) -> f64 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// The registry's log once it has stopped growing (its lines arrive through a pipe).
-fn settled_log(reg: &Registry) -> Vec<String> {
-    let started = Instant::now();
-    let mut last = reg.log().len();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = reg.log().len();
-        if now == last || started.elapsed() > Duration::from_secs(3) {
-            return reg.log();
-        }
-        last = now;
     }
 }
 

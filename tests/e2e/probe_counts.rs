@@ -8,7 +8,7 @@
 //! wrong password ≤ 2, plus one token request on a Bearer registry; never HEAD and GET for the
 //! same manifest; a contrast only when it can change the verdict, the skipped ones named.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -28,23 +28,9 @@ fn counted(tls: Tls, auth: Auth) -> Counted {
     Counted { reg, relay }
 }
 
-/// The registry's log once it has stopped growing (its lines arrive through a pipe).
-fn settled_log(reg: &Registry) -> Vec<String> {
-    let started = Instant::now();
-    let mut last = reg.log().len();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = reg.log().len();
-        if now == last || started.elapsed() > Duration::from_secs(3) {
-            return reg.log();
-        }
-        last = now;
-    }
-}
-
 /// One `pulldoctor image` of `image` through the relay; its run and the requests it caused.
 fn probe(c: &Counted, image: &str, password: &str, extra: &[&str]) -> (Run, Vec<Logged>) {
-    let before = settled_log(&c.reg).len();
+    let before = c.reg.settled_log().len();
     let reference = format!("{}/{image}", c.relay.host());
     let ca = c.reg.pki.ca_file.to_str().expect("utf-8 path").to_string();
     let creds = format!("alice:{password}");
@@ -63,7 +49,7 @@ fn probe(c: &Counted, image: &str, password: &str, extra: &[&str]) -> (Run, Vec<
     }
     args.extend_from_slice(extra);
     let run = pulldoctor(&args);
-    let log = settled_log(&c.reg);
+    let log = c.reg.settled_log();
     (run, access_log(&log[before.min(log.len())..]))
 }
 

@@ -202,6 +202,20 @@ impl Registry {
     pub fn log(&self) -> Vec<String> {
         self.log.lock().expect("registry log").clone()
     }
+
+    /// The log once it has stopped growing (its lines arrive through a pipe), at most 3 s on.
+    pub fn settled_log(&self) -> Vec<String> {
+        let started = std::time::Instant::now();
+        let mut last = self.log().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let now = self.log().len();
+            if now == last || started.elapsed() > Duration::from_secs(3) {
+                return self.log();
+            }
+            last = now;
+        }
+    }
 }
 
 impl Drop for Registry {
