@@ -51,9 +51,26 @@ async fn basic(s: &mut Session<'_>, c: &Challenge) -> Result<Access, Verdict> {
             ),
         ));
     }
+    basic_from(s, None).await
+}
+
+/// Basic with kubelet's credentials in order; `first`: the answer the first credential already
+/// got on the conversation's first request (`first_request.rs`), so it is not asked again.
+pub async fn basic_from(
+    s: &mut Session<'_>,
+    first: Option<(Granted, Option<Exchange>)>,
+) -> Result<Access, Verdict> {
+    let creds: Vec<Auth> = s.req.credentials.clone();
+    let mut first = first;
     for cred in &creds {
-        let granted = s.basic(cred);
-        let page = manifest::get(s, &granted).await;
+        let (granted, page) = match first.take() {
+            Some(answered) => answered,
+            None => {
+                let granted = s.basic(cred);
+                let page = manifest::get(s, &granted).await;
+                (granted, page)
+            }
+        };
         match &page {
             // A redirect took the request to another origin, where the password never went.
             Some(Exchange {

@@ -117,7 +117,8 @@ fn trust_contrast(
     root: &Url,
     report: &mut ProbeReport,
 ) {
-    let ping = report.steps.iter().find(|s| s.name == StepName::Ping);
+    // The first request met the TLS handshake, whichever it was.
+    let ping = report.steps.first();
     let node_untested = ping
         .is_some_and(|p| p.status.is_none() && p.failure.as_ref().is_none_or(Failure::before_tls));
     let node_ok = ping.is_some_and(|p| p.status.is_some() || !is_tls(p)) && !node_untested;
@@ -196,11 +197,8 @@ async fn credential_contrast(
     allow_http: bool,
     known: Known<'_>,
 ) {
-    let header = report
-        .steps
-        .iter()
-        .find(|s| s.name == StepName::Ping)
-        .and_then(|p| p.headers.get("www-authenticate").cloned())
+    let header = super::session::first_challenge(&report.steps)
+        .cloned()
         .unwrap_or_default();
     let challenges = challenge::parse(&header);
     let Some(chosen) = challenge::preferred(&challenges).cloned() else {

@@ -17,11 +17,7 @@ use super::session::{Granted, Session};
 /// Asks Harbor's token service to log each credential in without a scope; Some(why) for the
 /// first it refuses.
 pub async fn harbor(s: &mut Session<'_>) -> Option<String> {
-    let challenge = s
-        .steps
-        .iter()
-        .find(|st| st.name == StepName::Ping)
-        .and_then(|st| st.headers.get("www-authenticate"))
+    let challenge = super::session::first_challenge(&s.steps)
         .map(|h| challenge::parse_all([h.as_str()]))
         .and_then(|cs| cs.into_iter().find(|c| c.scheme == Scheme::Bearer))?;
     let mut url = Url::parse(challenge.realm()?).ok()?;

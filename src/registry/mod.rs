@@ -18,6 +18,7 @@ pub mod dns;
 pub mod documents;
 pub mod ecr_token;
 pub mod error_body;
+pub mod first_request;
 pub mod insecure;
 pub mod listing;
 pub mod login_check;

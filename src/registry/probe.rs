@@ -22,6 +22,7 @@ use super::contrast;
 use super::dialect::Dialect;
 use super::documents;
 use super::ecr_token;
+use super::first_request::{self, First};
 use super::insecure::{self, NamedHost};
 use super::login_check;
 use super::manifest;
@@ -221,8 +222,19 @@ fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
 
 /// The main conversation; returns the verdict and the access it won.
 async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Option<Granted>) {
+    // 1. The manifest with the credential (`first_request.rs`), or GET /v2/: reachability,
+    // TLS, the challenge.
+    match first_request::credential_first(s, report).await {
+        First::Ping => {}
+        First::Decided(verdict, granted) => return (verdict, granted),
+        First::NoAnswer => {
+            if s.last_failure() == Some(super::tls_error::Failure::PlainHttpServer) {
+                return (plain_http_check(s).await, None);
+            }
+            return (s.unreachable("manifest GET"), None);
+        }
+    }
     let anon = Granted::anonymous();
-    // 1. GET /v2/: reachability, TLS, the challenge.
     let ping = s
         .step(
             StepName::Ping,

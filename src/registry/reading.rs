@@ -36,11 +36,7 @@ pub struct Conversation<'a> {
 
 /// The registry named in a conversation: the `/v2/` challenge's realm decides Harbor.
 pub fn dialect_of(host: &str, steps: &[Step]) -> Dialect {
-    let realm = steps
-        .iter()
-        .find(|s| s.name == StepName::Ping)
-        .and_then(|s| s.headers.get("www-authenticate"))
-        .and_then(|c| realm_of(c));
+    let realm = super::session::first_challenge(steps).and_then(|c| realm_of(c));
     Dialect::detect(host, realm.as_deref())
 }
 

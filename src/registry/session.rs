@@ -417,6 +417,15 @@ fn request_line(method: &str, url: &Url) -> String {
 }
 
 /// The challenges of a 401.
+/// The challenge the conversation met first (the ping's, or the first request's 401).
+pub fn first_challenge(steps: &[Step]) -> Option<&String> {
+    steps
+        .iter()
+        .find(|s| s.status == Some(401) && s.headers.contains_key("www-authenticate"))
+        .or_else(|| steps.iter().find(|s| s.name == StepName::Ping))
+        .and_then(|s| s.headers.get("www-authenticate"))
+}
+
 pub fn challenges_of(x: &Exchange) -> Vec<Challenge> {
     challenge::parse_all(
         x.headers

@@ -98,8 +98,8 @@ async fn probe_uses_one_connection_for_the_whole_conversation() {
     req.credentials = vec![bench_cred(&reg)];
     let report = run(&req).await;
     assert_cause(&report, None);
-    // `/v2/` and one manifest GET (an index: no config blob).
-    assert_eq!(proxy.requests().len(), 2);
+    // One manifest GET with the credential (an index: no config blob, no ping).
+    assert_eq!(proxy.requests().len(), 1);
     assert_eq!(proxy.connections(), 1);
 }
 

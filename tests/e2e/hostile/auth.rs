@@ -61,7 +61,8 @@ fn hostile_token_realm_on_another_port_over_plain_http() {
         realm.port
     );
     let h = Hostile::start(TlsMode::Cert(pki.server.clone()), move |req| {
-        match (req.path.as_str(), req.authorization) {
+        // A token registry: only a bearer token opens it (a password sent to it is refused).
+        match (req.path.as_str(), req.bearer) {
             (_, false) => Action::reply(401, &[("WWW-Authenticate", challenge.as_str())], ""),
             ("/v2/app/tags/list", true) => tags(),
             (_, true) => Action::reply(200, &[("Content-Type", OCI_MANIFEST)], MANIFEST),

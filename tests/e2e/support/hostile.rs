@@ -17,7 +17,7 @@
 //!     _ => Action::reply(404, &[], ""),
 //! });
 //! h.host();   // "127.0.0.1:PORT"
-//! h.seen();   // [Seen { port, method, path, authorization }]
+//! h.seen();   // [Seen { port, method, path, authorization, bearer }]
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -49,6 +49,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub authorization: bool,
+    /// The authorization is a bearer token (`Authorization: Bearer …`).
+    pub bearer: bool,
 }
 
 /// A status line, headers and a body, written with `Content-Length` and `Connection: close`.
@@ -273,6 +275,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         authorization: head
             .lines()
             .any(|l| l.to_ascii_lowercase().starts_with("authorization:")),
+        bearer: head.lines().any(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("authorization:")
+                && l["authorization:".len()..].trim().starts_with("bearer ")
+        }),
     };
     log.lock().unwrap().push(req.clone());
     let head_only = req.method == "HEAD";
