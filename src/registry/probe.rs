@@ -67,6 +67,9 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     if skip {
         skip_hosts.push(NamedHost::of_url(&root));
     }
+    if root.scheme() == "https" && req.trust.system_roots {
+        crate::trust::system::prefetch();
+    }
     let client = match RegistryClient::skipping(&req.trust, skip_hosts, connect) {
         Ok(c) => c,
         Err(e) => {
