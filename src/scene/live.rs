@@ -26,7 +26,9 @@ pub mod overrides;
 mod reader;
 
 use super::assemble::assemble;
-use super::containers::{any_container_waiting, event_is_for_pod, is_failing};
+use super::containers::{
+    any_container_waiting, event_is_for_pod, is_failing, pull_failing_containers,
+};
 use super::selector::PodSelectors;
 use super::{Lookup, Scene, Source};
 use crate::{Error, Result};
@@ -404,8 +406,10 @@ impl LiveSource {
         // Only a pod with a waiting container can be failing a pull (`is_failing`), and only
         // its events matter: the rest are dropped page by page, and what is kept is slimmed.
         let mut shared_unreadable = Vec::new();
+        // At the cap a pod waiting on a pull takes the place of one that only waits (which only
+        // its events could show failing), as a snapshot scan does.
         let listed = self
-            .list_kept(
+            .list_kept_first(
                 pods_api,
                 self.selectors.field_text.as_deref(),
                 self.selectors.label_text.as_deref(),
@@ -416,13 +420,21 @@ impl LiveSource {
                         true
                     }
                 },
+                Some(|p: &Pod| !pull_failing_containers(p).is_empty()),
             )
             .await?
             .map_err(|m| Error::Api(format!("cannot list pods in {where_}: {m}")))?;
         if listed.capped {
             shared_unreadable.push(format!(
-                "pods in {where_} past the first {MAX_KEPT_PODS} with a waiting container \
-                 (the cap a scan keeps; scan fewer namespaces with -n to see the rest)"
+                "{} pods in {where_} with a waiting container past the first {MAX_KEPT_PODS} \
+                 (the cap a scan keeps, pods waiting on a pull first{}; scan fewer namespaces \
+                 with -n to see the rest)",
+                listed.cut,
+                listed
+                    .stopped
+                    .as_deref()
+                    .map(|why| format!("; {why}"))
+                    .unwrap_or_default()
             ));
         }
         let pods = listed.items;

@@ -35,6 +35,7 @@ mod registry_bench;
 mod registry_dialects;
 mod registry_dialects_pod;
 mod report_docs;
+mod scan_live_cap;
 mod scan_snapshot_stream;
 mod scan_stories;
 mod scenario;

@@ -19,6 +19,11 @@ use crate::{Error, Result};
 pub(super) struct Listed<K> {
     pub(super) items: Vec<K>,
     pub(super) capped: bool,
+    /// Items the cap left out (those seen; a list stopped at its cap sees no more).
+    pub(super) cut: usize,
+    /// Why reading stopped after the item cap was reached, before the list's end (the page
+    /// cap, or the list's time).
+    pub(super) stopped: Option<String>,
 }
 
 impl LiveSource {
@@ -60,7 +65,30 @@ impl LiveSource {
     where
         K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
     {
+        self.list_kept_first(api, fields, labels, cap, keep, None::<fn(&K) -> bool>)
+            .await
+    }
+
+    /// [`list_kept`](Self::list_kept), where at the cap an item `first` accepts takes the
+    /// place of the last kept one it does not: the list is read to its end (or the page cap),
+    /// so the items that matter most are kept whatever their order, in bounded memory.
+    pub(super) async fn list_kept_first<K, F>(
+        &self,
+        api: Api<K>,
+        fields: Option<&str>,
+        labels: Option<&str>,
+        cap: usize,
+        keep: impl Fn(&mut K) -> bool,
+        first: Option<F>,
+    ) -> Result<std::result::Result<Listed<K>, String>>
+    where
+        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
+        F: Fn(&K) -> bool,
+    {
         let mut items = Vec::new();
+        // Indices of kept items `first` does not accept: the ones that give way at the cap.
+        let mut give_way: Vec<usize> = Vec::new();
+        let mut cut = 0usize;
         let mut kept: HashSet<(String, String, String)> = HashSet::new();
         let mut token: Option<String> = None;
         let mut seen = HashSet::new();
@@ -88,7 +116,20 @@ impl LiveSource {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = match phase.call(self, api.list(&lp)).await? {
+            let answer = match phase.call(self, api.list(&lp)).await {
+                // Past the item cap, out of time: what is kept stands.
+                Err(e) if cut > 0 => {
+                    done(&items, pages);
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: true,
+                        cut,
+                        stopped: Some(format!("reading stopped there: {e}")),
+                    }));
+                }
+                other => other?,
+            };
+            let page = match answer {
                 Ok(p) => p,
                 Err(kube::Error::Api(s)) if s.code == 403 => {
                     tracing::info!("gather: listing {what} forbidden: {}", s.message);
@@ -109,11 +150,32 @@ impl LiveSource {
                     continue;
                 }
                 if items.len() >= cap {
-                    done(&items, pages);
-                    return Ok(Ok(Listed {
-                        items,
-                        capped: true,
-                    }));
+                    let Some(first) = &first else {
+                        done(&items, pages);
+                        return Ok(Ok(Listed {
+                            items,
+                            capped: true,
+                            cut: cut + 1,
+                            stopped: None,
+                        }));
+                    };
+                    cut += 1;
+                    if first(&item)
+                        && let Some(i) = give_way.pop()
+                    {
+                        let old = items[i].meta();
+                        kept.remove(&(
+                            old.namespace.clone().unwrap_or_default(),
+                            old.name.clone().unwrap_or_default(),
+                            old.uid.clone().unwrap_or_default(),
+                        ));
+                        kept.insert(id);
+                        items[i] = item;
+                    }
+                    continue;
+                }
+                if first.as_ref().is_some_and(|f| !f(&item)) {
+                    give_way.push(items.len());
                 }
                 kept.insert(id);
                 items.push(item);
@@ -127,6 +189,20 @@ impl LiveSource {
                         seen.len() + 1
                     )));
                 }
+                // Past the item cap the list was only read for items to put first: what is
+                // kept stands, and the report says where reading stopped.
+                Some(_) if seen.len() >= MAX_PAGES && cut > 0 => {
+                    done(&items, pages);
+                    return Ok(Ok(Listed {
+                        items,
+                        capped: true,
+                        cut,
+                        stopped: Some(format!(
+                            "the list was still going after {MAX_PAGES} pages and was not read \
+                             further"
+                        )),
+                    }));
+                }
                 Some(_) if seen.len() >= MAX_PAGES => {
                     return Err(Error::Api(format!(
                         "{} still had more after {MAX_PAGES} pages of {}; stopped following it",
@@ -138,7 +214,9 @@ impl LiveSource {
                     done(&items, pages);
                     return Ok(Ok(Listed {
                         items,
-                        capped: false,
+                        capped: cut > 0,
+                        cut,
+                        stopped: None,
                     }));
                 }
             }
