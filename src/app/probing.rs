@@ -1,6 +1,8 @@
 //! The probe as the commands use it: trust resolved per registry, reserved names skipped,
 //! and the probe's record boiled down for the verdict.
 
+mod route;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub struct Prober {
     node_runtime_version: Mutex<Option<String>>,
     /// What the node's files said, one per image.
     node_configs: Mutex<Vec<crate::node::NodeConfig>>,
+    /// The node file line that decided an image's cause (`route.rs`), by canonical image.
+    node_edits: Mutex<Vec<(String, crate::diagnose::NodeEdit)>>,
 }
 
 impl Prober {
@@ -73,6 +77,7 @@ impl Prober {
             node: None,
             node_runtime_version: Mutex::new(None),
             node_configs: Mutex::new(Vec::new()),
+            node_edits: Mutex::new(Vec::new()),
         })
     }
 
@@ -236,7 +241,9 @@ impl Prober {
                 "the image reference does not parse".to_string(),
             ));
         };
-        if registry::dns::reserved_domain(image.host()) == Some("test") {
+        if registry::dns::reserved_domain(image.host()) == Some("test")
+            && !self.reaches_reserved(image)
+        {
             return Some(ProbeFacts::NotRun(format!(
                 "{} is a reserved .test name (RFC 6761), used by fixtures; it is never contacted",
                 image.registry
@@ -249,6 +256,7 @@ impl Prober {
     /// it came from, so the verdict can say what `--ca-file` proved.
     pub fn facts(&self, report: &ProbeReport) -> ProbeFacts {
         let mut facts = facts(report);
+        self.attach_edit(report, &mut facts);
         if let ProbeFacts::Ran(r) = &mut facts {
             for ca in &mut r.supplied_ca {
                 *ca = self.ca_label(ca);
@@ -313,16 +321,17 @@ impl Prober {
         }
         // The runtime tries its endpoints in order and stops at the first that serves the
         // image; when none does, containerd reports the first one's error.
+        if let Some(report) = self.decided_by_node(&read, image, platform) {
+            self.keep_node_config(read.config);
+            return Ok(report);
+        }
         let count = read.pulling().len().max(1);
         let mut first: Option<ProbeReport> = None;
         let mut failed = Vec::new();
         for i in 0..count {
-            let trust = read.trust(i);
-            // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
-            let rewritten = read.probe_image(i);
-            let target = rewritten.as_ref().unwrap_or(image);
+            let (a, p) = (auths.clone(), platform);
             let mut report = self
-                .probe_with(target, auths.clone(), trust, platform, platform_known)
+                .probe_endpoint(&mut read, i, image, a, p, platform_known)
                 .await;
             if report.pullable() {
                 report.flags.extend(failed);
@@ -471,6 +480,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         skipped_contrasts: report.skipped_contrasts.clone(),
         quota: report.quota.clone(),
         credential_expired: report.credential_expired,
+        node_edit: None,
     })
 }
 

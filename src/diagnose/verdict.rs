@@ -489,6 +489,9 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
             "imagePullPolicy is Never and the image is not on the node.".to_string()
         }
         Cause::SignatureFailed => "The image failed a signature or policy check.".to_string(),
+        Cause::RegistryBlocked => {
+            format!("The node's runtime is configured never to pull from {registry}.")
+        }
         Cause::PullSecretMissing => "A pull secret the pod names could not be read.".to_string(),
         Cause::DiskFull => "The node has no room left to store the image.".to_string(),
         Cause::RegistryServerError => format!("{registry} answered with a server error."),

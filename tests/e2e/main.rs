@@ -22,6 +22,7 @@ mod module_rules;
 mod module_tokens;
 mod namespaces;
 mod node_root;
+mod node_route;
 mod pod_scenarios;
 mod pod_watch;
 mod probe_auth;

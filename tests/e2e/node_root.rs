@@ -14,7 +14,7 @@ use crate::scenario::{Run, assert_schema, b64, evidence_text, path, pulldoctor};
 use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls, refused_port};
 
 /// A copy of `fixtures/nodes/NAME` with each `{{KEY}}` replaced, in contents and file names.
-fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/nodes")
         .join(name);
@@ -45,7 +45,7 @@ fn copy(src: &Path, dst: &Path, vars: &[(&str, &str)]) {
 }
 
 /// Writes a node file (creating its directories).
-fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
+pub(crate) fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
     let p = root.join(node_path.trim_start_matches('/'));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, text).unwrap();
@@ -53,18 +53,18 @@ fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
 }
 
 /// The node's system CA bundle: an unrelated CA, so only per-registry CAs verify the registry.
-fn unrelated_bundle(root: &Path) {
+pub(crate) fn unrelated_bundle(root: &Path) {
     let other = Pki::generate();
     put(root, "/etc/ssl/certs/ca-certificates.crt", &other.ca_pem);
 }
 
-fn registry(tls: Tls, auth: Auth) -> Registry {
+pub(crate) fn registry(tls: Tls, auth: Auth) -> Registry {
     let reg = Registry::start(RegistryOptions { tls, auth });
     reg.seed_fixtures();
     reg
 }
 
-fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
+pub(crate) fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "image",
         reference,
@@ -79,14 +79,14 @@ fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
     pulldoctor(&args)
 }
 
-fn node_config(run: &Run) -> Value {
+pub(crate) fn node_config(run: &Run) -> Value {
     let report = run.json();
     assert_schema(&report);
     report["node_config"][0].clone()
 }
 
 /// `file line N: text` of every finding.
-fn findings(n: &Value) -> Vec<String> {
+pub(crate) fn findings(n: &Value) -> Vec<String> {
     n["findings"]
         .as_array()
         .map(|fs| {
