@@ -222,3 +222,20 @@ fn crio_blocked_registry_is_its_own_verdict() {
     let run = image("registry.search.test/app:1", root.path(), "cri-o", &[]);
     assert_ne!(run.verdict()["cause"], "registry_blocked");
 }
+
+/// CRI-O's own words for a blocked registry (containers/image `newDockerClient`) read as
+/// `registry_blocked` without the node's files.
+#[test]
+fn explain_crio_blocked_wording_is_registry_blocked() {
+    let run = crate::scenario::pulldoctor(&[
+        "explain",
+        "--message",
+        r#"Failed to pull image "registry.blocked.test/app:1": rpc error: code = Unknown desc = registry registry.blocked.test is blocked in /etc/containers/registries.conf or /etc/containers/registries.conf.d"#,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let s = &run.json()["symptoms"][0];
+    assert_eq!(s["cause"], "registry_blocked", "{s:#}");
+    assert_eq!(s["family"], "policy");
+}
