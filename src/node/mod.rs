@@ -10,6 +10,7 @@
 //! pure but for reading files under the root; [`NodeRead::trust`] turns the result into the
 //! [`Trust`](crate::trust::Trust) the probe uses instead of this machine's roots.
 
+pub mod certs_dir;
 pub mod containerd;
 pub mod docker;
 pub mod etc;
