@@ -1,6 +1,7 @@
 //! The probe as the commands use it: trust resolved per registry, reserved names skipped,
 //! and the probe's record boiled down for the verdict.
 
+mod endpoints;
 mod route;
 
 use std::sync::Mutex;
@@ -39,8 +40,8 @@ pub struct Prober {
     node_runtime_version: Mutex<Option<String>>,
     /// What the node's files said, one per image.
     node_configs: Mutex<Vec<crate::node::NodeConfig>>,
-    /// The node file line that decided an image's cause (`route.rs`), by canonical image.
-    node_edits: Mutex<Vec<(String, crate::diagnose::NodeEdit)>>,
+    /// What the node's files add to an image's verdict (`route.rs`), by canonical image.
+    node_notes: Mutex<Vec<(String, route::NodeNotes)>>,
 }
 
 impl Prober {
@@ -77,7 +78,7 @@ impl Prober {
             node: None,
             node_runtime_version: Mutex::new(None),
             node_configs: Mutex::new(Vec::new()),
-            node_edits: Mutex::new(Vec::new()),
+            node_notes: Mutex::new(Vec::new()),
         })
     }
 
@@ -256,7 +257,7 @@ impl Prober {
     /// it came from, so the verdict can say what `--ca-file` proved.
     pub fn facts(&self, report: &ProbeReport) -> ProbeFacts {
         let mut facts = facts(report);
-        self.attach_edit(report, &mut facts);
+        self.attach_notes(report, &mut facts);
         if let ProbeFacts::Ran(r) = &mut facts {
             for ca in &mut r.supplied_ca {
                 *ca = self.ca_label(ca);
@@ -299,7 +300,7 @@ impl Prober {
         platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
-        let Some(mut read) = self.read_node(image, runtime) else {
+        let Some(read) = self.read_node(image, runtime) else {
             let trust = Trust::resolve(&self.spec, &image.registry, runtime)
                 .map_err(|e| crate::Error::Tls(e.to_string()))?;
             return Ok(self
@@ -319,39 +320,9 @@ impl Prober {
                 e.password.clone(),
             ));
         }
-        // The runtime tries its endpoints in order and stops at the first that serves the
-        // image; when none does, containerd reports the first one's error.
-        if let Some(report) = self.decided_by_node(&read, image, platform) {
-            self.keep_node_config(read.config);
-            return Ok(report);
-        }
-        let count = read.pulling().len().max(1);
-        let mut first: Option<ProbeReport> = None;
-        let mut failed = Vec::new();
-        for i in 0..count {
-            let (a, p) = (auths.clone(), platform);
-            let mut report = self
-                .probe_endpoint(&mut read, i, image, a, p, platform_known)
-                .await;
-            if report.pullable() {
-                report.flags.extend(failed);
-                self.keep_node_config(read.config);
-                return Ok(report);
-            }
-            failed.push(format!(
-                "node endpoint {} ({}) failed: {}; the runtime then tries the next endpoint",
-                i + 1,
-                report.endpoint,
-                report.outcome.detail
-            ));
-            first.get_or_insert(report);
-        }
-        let mut report = first.expect("at least one endpoint probed");
-        if failed.len() > 1 {
-            report.flags.extend(failed.into_iter().skip(1));
-        }
-        self.keep_node_config(read.config);
-        Ok(report)
+        Ok(self
+            .probe_endpoints(read, image, auths, platform, platform_known)
+            .await)
     }
 
     /// One probe with a resolved trust.
@@ -481,6 +452,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         quota: report.quota.clone(),
         credential_expired: report.credential_expired,
         node_edit: None,
+        node_endpoint: None,
     })
 }
 

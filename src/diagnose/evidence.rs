@@ -206,6 +206,9 @@ pub struct ProbeResult {
     pub credential_expired: bool,
     /// The node file whose line decided the cause (`--node-root`), and the change that fixes it.
     pub node_edit: Option<NodeEdit>,
+    /// A sentence naming the node's endpoint that failed (a mirror and the line that set it),
+    /// when it is not simply the registry the image names (`--node-root`).
+    pub node_endpoint: Option<String>,
 }
 
 /// A line of a node file that decides the verdict, and what to change there.

@@ -151,6 +151,14 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
     for s in &secondary_causes {
         fixes.extend(s.fixes.iter().cloned());
     }
+    // The node's mirror that failed, named with the line that set it (`--node-root`).
+    let summary = match &ev.probe {
+        ProbeFacts::Ran(p) if confidence != Confidence::NotChecked => match &p.node_endpoint {
+            Some(e) => format!("{summary} {e}"),
+            None => summary,
+        },
+        _ => summary,
+    };
     let summary = match secondary_causes.first() {
         Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
         None => summary,

@@ -164,3 +164,67 @@ pub fn apply_docker_dir(root: &NodeRoot, dir: &str, e: &mut Endpoint) {
         }
     }
 }
+
+/// containerd's default for a loopback registry (`localhost`, `127.0.0.0/8`, `::1`) that no
+/// `server` names: `ConfigureHosts` (`core/remotes/docker/config/hosts.go`) makes the default
+/// host HTTPS only on port 443 (or none), plain HTTP only on port 80, and otherwise HTTP "with
+/// a TLS configuration", which its `NewHTTPFallback` turns into HTTPS first and plain HTTP
+/// after a TLS error; TLS verification is skipped except on port 80.
+pub(super) fn localhost_default(
+    registry: &str,
+    config: &str,
+    eps: &mut [Endpoint],
+    findings: &mut Vec<Finding>,
+) {
+    let default = default_server(registry);
+    let Some(e) = eps
+        .iter_mut()
+        .find(|e| e.role == Role::Upstream && e.url == default && !e.source.contains(" line "))
+    else {
+        return;
+    };
+    let Ok(u) = url::Url::parse(&e.url) else {
+        return;
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if !loopback {
+        return;
+    }
+    let what = match u.port() {
+        Some(80) => {
+            e.url = format!("http://{registry}");
+            e.insecure = true;
+            "plain HTTP only (port 80)".to_string()
+        }
+        None | Some(443) => {
+            e.skip_verify = true;
+            "HTTPS without verifying the certificate".to_string()
+        }
+        Some(_) => {
+            e.skip_verify = true;
+            e.insecure = true;
+            format!(
+                "https://{registry} without verifying the certificate, then plain HTTP after a TLS error"
+            )
+        }
+    };
+    let file = e
+        .source
+        .split_whitespace()
+        .next()
+        .filter(|w| w.starts_with('/'))
+        .unwrap_or(config)
+        .trim_end_matches([';', ':'])
+        .to_string();
+    e.source = format!("{}; containerd's loopback default", e.source);
+    findings.push(Finding::new(
+        &file,
+        None,
+        format!("no `server` names {registry}, a loopback registry: containerd's default for it is {what}"),
+    ));
+}

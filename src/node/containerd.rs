@@ -11,7 +11,7 @@
 //! `mirrors` (or `configs.*.tls`) are set together with `config_path`.
 
 pub use super::certs_dir::{apply_docker_dir, default_server, docker_style};
-use super::certs_dir::{deciding_line, from_host_dir, with_scheme};
+use super::certs_dir::{deciding_line, from_host_dir, localhost_default, with_scheme};
 use super::files::{NodeFileError, NodeRoot, join};
 use super::model::{Endpoint, Finding, Role};
 use super::tomlspan::TVal;
@@ -156,6 +156,18 @@ fn default_config_path(major: Option<u32>, cfg: Option<&ContainerdConfig>) -> &'
 /// containerd's endpoints for `registry`, with the findings that decide them. `major`: the
 /// containerd major version the node reports, when known.
 pub fn resolve(
+    root: &NodeRoot,
+    registry: &str,
+    major: Option<u32>,
+    findings: &mut Vec<Finding>,
+) -> Vec<Endpoint> {
+    let mut endpoints = configured(root, registry, major, findings);
+    localhost_default(registry, CONFIG, &mut endpoints, findings);
+    endpoints
+}
+
+/// The endpoints the configuration names, before containerd's loopback default.
+fn configured(
     root: &NodeRoot,
     registry: &str,
     major: Option<u32>,

@@ -21,6 +21,7 @@ mod module_graph;
 mod module_rules;
 mod module_tokens;
 mod namespaces;
+mod node_mirrors;
 mod node_root;
 mod node_route;
 mod pod_scenarios;

@@ -146,9 +146,36 @@ impl Prober {
             let from = read.route.from_for(u);
             trust.sources.push(format!("node proxy {proxy} ({from})"));
         }
+        let fallback = trust.clone();
         let mut report = self
-            .probe_with(&target, auths, trust, platform, platform_known)
+            .probe_with(&target, auths.clone(), trust, platform, platform_known)
             .await;
+        // Docker's insecure-registries, CRI-O's `insecure`, containerd's loopback default:
+        // HTTPS first, then plain HTTP when the endpoint speaks it.
+        let plain = url
+            .as_ref()
+            .filter(|u| u.scheme() == "https")
+            .and_then(|u| {
+                let e = read.pulling().get(i).copied()?;
+                (e.insecure && report.outcome.cause == Some(Cause::HttpToHttps))
+                    .then(|| (u.clone(), e.source.clone()))
+            });
+        if let Some((mut u, source)) = plain {
+            let first = report.outcome.detail.clone();
+            let _ = u.set_scheme("http");
+            let mut trust = fallback;
+            (trust.endpoint, trust.plain_http) = (Some(u.clone()), true);
+            report = self
+                .probe_with(&target, auths, trust, platform, platform_known)
+                .await;
+            report.flags.insert(
+                0,
+                format!(
+                    "{first}; the runtime falls back to plain HTTP ({}), as {source} allows",
+                    u.as_str().trim_end_matches('/')
+                ),
+            );
+        }
         if let Some((proxy, u)) = via {
             explain_proxy(&mut report, &proxy, &u, read.route.from_for(&u)).await;
         }
@@ -173,23 +200,45 @@ impl Prober {
     }
 
     fn keep_edit(&self, image: &str, edit: NodeEdit) {
-        if let Ok(mut e) = self.node_edits.lock() {
-            e.retain(|(i, _)| i != image);
-            e.push((image.to_string(), edit));
+        self.keep_notes(image, |n| n.edit = Some(edit));
+    }
+
+    /// Updates what the node's files add to `image`'s verdict.
+    pub(super) fn keep_notes(&self, image: &str, change: impl FnOnce(&mut NodeNotes)) {
+        if let Ok(mut all) = self.node_notes.lock() {
+            let at = match all.iter().position(|(i, _)| i == image) {
+                Some(at) => at,
+                None => {
+                    all.push((image.to_string(), NodeNotes::default()));
+                    all.len() - 1
+                }
+            };
+            change(&mut all[at].1);
         }
     }
 
-    /// The node file line that decided `report`'s cause, added to its facts.
-    pub(super) fn attach_edit(&self, report: &ProbeReport, facts: &mut ProbeFacts) {
+    /// What the node's files add to `report`'s verdict: the line to edit, the endpoint that
+    /// failed.
+    pub(super) fn attach_notes(&self, report: &ProbeReport, facts: &mut ProbeFacts) {
         if let ProbeFacts::Ran(r) = facts
-            && let Ok(e) = self.node_edits.lock()
-        {
-            r.node_edit = e
+            && let Ok(all) = self.node_notes.lock()
+            && let Some((_, n)) = all
                 .iter()
-                .find(|(i, _)| *i == report.image)
-                .map(|(_, e)| e.clone());
+                .find(|(i, n)| *i == report.image && !n.is_empty())
+        {
+            r.node_edit = n.edit.clone();
+            r.node_endpoint = n.failed_endpoint.clone();
         }
     }
+}
+
+/// What the node's files add to one image's verdict.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NodeNotes {
+    /// The node file line that decided the cause.
+    pub edit: Option<NodeEdit>,
+    /// A sentence naming the node endpoint that failed (a mirror, with its file and line).
+    pub failed_endpoint: Option<String>,
 }
 
 /// The systemd unit of the node's runtime, to restart after an edit.
