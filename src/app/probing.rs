@@ -216,9 +216,14 @@ impl Prober {
     /// Why this image is not probed, if it is not. An image not probed still gets its node
     /// configuration read (`--node-root`), so `--no-probe` shows what the node's files say.
     pub fn skip_reason(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
-        let skip = self.skip_reason_only(image);
+        self.skip_reason_on(image, Runtime::Unknown)
+    }
+
+    /// [`Self::skip_reason`] for a node whose runtime is known (`scan`: from its Node object).
+    pub fn skip_reason_on(&self, image: Option<&ImageRef>, runtime: Runtime) -> Option<ProbeFacts> {
+        let skip = self.skip_reason_only(image, runtime);
         if skip.is_some()
-            && let Some(read) = image.and_then(|i| self.read_node(i, Runtime::Unknown))
+            && let Some(read) = image.and_then(|i| self.read_node(i, runtime))
         {
             self.keep_node_config(read.config);
         }
@@ -233,7 +238,7 @@ impl Prober {
         }
     }
 
-    fn skip_reason_only(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
+    fn skip_reason_only(&self, image: Option<&ImageRef>, runtime: Runtime) -> Option<ProbeFacts> {
         if !self.enabled {
             return Some(ProbeFacts::Off);
         }
@@ -243,7 +248,7 @@ impl Prober {
             ));
         };
         if registry::dns::reserved_domain(image.host()) == Some("test")
-            && !self.reaches_reserved(image)
+            && !self.reaches_reserved(image, runtime)
         {
             return Some(ProbeFacts::NotRun(format!(
                 "{} is a reserved .test name (RFC 6761), used by fixtures; it is never contacted",

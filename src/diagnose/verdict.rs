@@ -240,7 +240,14 @@ fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence, Opt
 /// Text and probe together.
 fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
     if story::node_side(text) {
-        return (Some(text), Confidence::Likely);
+        // The node's own file, read with `--node-root`, proves a node-side cause.
+        let proven = p.cause == Some(text) && p.node_edit.is_some();
+        let confidence = if proven {
+            Confidence::Confirmed
+        } else {
+            Confidence::Likely
+        };
+        return (Some(text), confidence);
     }
     match p.cause {
         // The node's trust fails where the supplied CA succeeds: the CA is missing on the node.

@@ -24,6 +24,7 @@ mod namespaces;
 mod node_mirrors;
 mod node_root;
 mod node_route;
+mod node_scan;
 mod pod_scenarios;
 mod pod_watch;
 mod probe_auth;

@@ -16,7 +16,7 @@ use super::Prober;
 use crate::diagnose::{NodeEdit, ProbeFacts};
 use crate::node::NodeRead;
 use crate::registry::{self, ImageRef, Platform, ProbeOutcome, ProbeReport};
-use crate::taxonomy::Cause;
+use crate::taxonomy::{Cause, Runtime};
 use crate::trust::{Pin, Trust};
 
 /// Longest the proxy check waits to connect and for the answer to `CONNECT`.
@@ -26,11 +26,11 @@ impl Prober {
     /// True when a reserved `.test` registry name is reached without a DNS query: pinned by
     /// `--resolve` or the node's `/etc/hosts`, resolved by the node's proxy, or decided by the
     /// node's files before any connection (blocked, a proxy URL that does not parse).
-    pub(super) fn reaches_reserved(&self, image: &ImageRef) -> bool {
+    pub(super) fn reaches_reserved(&self, image: &ImageRef, runtime: Runtime) -> bool {
         if self.spec.pins.iter().any(|p| p.is_for(image.host())) {
             return true;
         }
-        let Some(read) = self.read_node(image, crate::taxonomy::Runtime::Unknown) else {
+        let Some(read) = self.read_node(image, runtime) else {
             return false;
         };
         read.config.blocked
