@@ -56,17 +56,22 @@ fn detail(run: &Run) -> String {
 fn proxy_carries_the_probe_and_a_refusing_or_absent_proxy_is_the_cause() {
     let (reg, name) = named_registry();
     let proxy = ConnectProxy::start(&[(&name, &reg.host)]);
-    let root = root(&reg, &proxy.url(), "other.example.com", "");
+    // The proxy URL carries credentials: they go to the proxy, and nowhere a user reads.
+    let (user, secret) = ("nodeproxy", "pr0xy-s3cret");
+    let with_creds = format!("http://{user}:{secret}@{}", proxy.addr);
+    let root = root(&reg, &with_creds, "other.example.com", "");
     let reference = format!("{name}/app:1.0");
+    let sent = format!("{name} as {user}:{secret}");
 
     let run = image(&reference, root.path(), "containerd", &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.assert_no_leak(user, secret);
     assert!(
         proxy.connects() > 0,
         "the registry is reached through the proxy"
     );
     assert!(
-        proxy.targets().iter().all(|t| *t == name),
+        proxy.targets().iter().all(|t| *t == sent),
         "{:?}",
         proxy.targets()
     );
@@ -77,15 +82,21 @@ fn proxy_carries_the_probe_and_a_refusing_or_absent_proxy_is_the_cause() {
     proxy.refuse_all();
     let run = image(&reference, root.path(), "containerd", &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_no_leak(user, secret);
     let v = run.verdict();
     assert_eq!(v["cause"], "proxy_failure", "{v:#}");
     let d = detail(&run);
     assert!(
         d.contains(&format!(
-            "the node's proxy {} (HTTPS_PROXY ({UNIT} line 4)) refuses CONNECT {name}: HTTP/1.1 403 Forbidden",
-            proxy.url()
+            "the node's proxy http://(redacted)@{} (HTTPS_PROXY ({UNIT} line 4)) refuses CONNECT {name}: HTTP/1.1 403 Forbidden",
+            proxy.addr
         )),
         "{d}"
+    );
+    assert_eq!(
+        proxy.targets().last(),
+        Some(&sent),
+        "the check sends the proxy its credentials too"
     );
 
     // A proxy that is not there.

@@ -144,7 +144,8 @@ impl Prober {
             .and_then(|u| Some((read.route.proxy_for(u)?, u.clone())));
         if let Some((proxy, u)) = &via {
             let from = read.route.from_for(u);
-            trust.sources.push(format!("node proxy {proxy} ({from})"));
+            let shown = crate::node::proxy::mask(proxy.as_str());
+            trust.sources.push(format!("node proxy {shown} ({from})"));
         }
         let fallback = trust.clone();
         let mut report = self
@@ -316,7 +317,8 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
     let host = target.host_str().unwrap_or("");
     let port = target.port_or_known_default().unwrap_or(443);
     let authority = format!("{host}:{port}");
-    let shown = proxy.as_str().trim_end_matches('/');
+    let shown = crate::node::proxy::mask(proxy.as_str());
+    let shown = shown.trim_end_matches('/');
     let (cause, detail) = match connect_check(proxy, &authority, target.scheme() == "https").await {
         ProxyAnswer::Open => return,
         ProxyAnswer::Unreachable(e) => (
@@ -366,7 +368,18 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
     if !tunnel || proxy.scheme() != "http" {
         return ProxyAnswer::Open;
     }
-    let ask = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    // The credentials the proxy URL carries go to the proxy, as Go's transport sends them.
+    let auth = if proxy.username().is_empty() {
+        String::new()
+    } else {
+        use base64::Engine;
+        let user = percent(proxy.username());
+        let pass = percent(proxy.password().unwrap_or(""));
+        crate::scrub::remember_pair(&user, &pass);
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        format!("Proxy-Authorization: Basic {pair}\r\n")
+    };
+    let ask = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n");
     let read = async {
         stream.write_all(ask.as_bytes()).await?;
         let mut buf = Vec::new();
@@ -404,4 +417,12 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
 /// A status line as it may be printed: control characters dropped, at most 120 characters.
 fn printable(line: &str) -> String {
     line.chars().filter(|c| !c.is_control()).take(120).collect()
+}
+
+/// A URL's userinfo part, percent-decoded as Go's `url.UserPassword` gives it.
+fn percent(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }

@@ -75,7 +75,8 @@ impl ConnectProxy {
         self.connects.load(Ordering::SeqCst)
     }
 
-    /// The `host:port` of every `CONNECT`, in order.
+    /// The `host:port` of every `CONNECT`, in order, with ` as user:password` when it carried
+    /// `Proxy-Authorization: Basic`.
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().unwrap().clone()
     }
@@ -112,6 +113,18 @@ async fn serve(
     let text = String::from_utf8_lossy(&head);
     let mut words = text.lines().next().unwrap_or("").split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    // Which credentials came along (decoded `user:password`), never printed by the proxy.
+    let auth = text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        let v = v.trim().strip_prefix("Basic ")?;
+        k.eq_ignore_ascii_case("proxy-authorization").then(|| {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .unwrap_or_default();
+            String::from_utf8_lossy(&raw).into_owned()
+        })
+    });
     if method != "CONNECT" {
         client
             .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
@@ -119,7 +132,10 @@ async fn serve(
         return Ok(());
     }
     connects.fetch_add(1, Ordering::SeqCst);
-    targets.lock().unwrap().push(target.to_string());
+    targets.lock().unwrap().push(match auth {
+        Some(a) => format!("{target} as {a}"),
+        None => target.to_string(),
+    });
     if refuse.load(Ordering::SeqCst) {
         client
             .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
