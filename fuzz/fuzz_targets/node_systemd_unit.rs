@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let masked = proxy::mask(&format!("http://user:fuzzsecret@{text}"));
-    assert!(!masked.contains("fuzzsecret"), "{masked}");
+    // The password's place is masked whatever follows it (the text may spell the word too).
+    assert!(masked.starts_with("http://user:***"), "{masked}");
     let _ = proxy::bypass(text, "registry.example.com", 443);
     let _ = proxy::parse_proxy(text);
 });
