@@ -166,7 +166,7 @@ pub struct ProbeArgs {
     pub catalog: bool,
 }
 
-/// Reading a node's own runtime configuration (`pod`, `image`).
+/// Reading a node's own runtime configuration (`pod`, `image`, `scan`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct NodeArgs {
     /// A copy of a node's files (see docs/node-root.md): its runtime's mirrors, per-registry
@@ -210,6 +210,8 @@ pub struct ScanArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `pulldoctor image`.

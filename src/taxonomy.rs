@@ -28,6 +28,7 @@ pub enum Cause {
     InvalidReference,
     NeverPull,
     SignatureFailed,
+    RegistryBlocked,
     PullSecretMissing,
     DiskFull,
     RegistryServerError,
@@ -55,7 +56,7 @@ pub enum Family {
 
 impl Cause {
     /// Every cause, in taxonomy order (the order of the design's table).
-    pub const ALL: [Cause; 23] = [
+    pub const ALL: [Cause; 24] = [
         Cause::TlsUnknownAuthority,
         Cause::TlsHostnameMismatch,
         Cause::TlsExpired,
@@ -75,6 +76,7 @@ impl Cause {
         Cause::InvalidReference,
         Cause::NeverPull,
         Cause::SignatureFailed,
+        Cause::RegistryBlocked,
         Cause::PullSecretMissing,
         Cause::DiskFull,
         Cause::RegistryServerError,
@@ -103,6 +105,7 @@ impl Cause {
             Cause::InvalidReference => "invalid_reference",
             Cause::NeverPull => "never_pull",
             Cause::SignatureFailed => "signature_failed",
+            Cause::RegistryBlocked => "registry_blocked",
             Cause::PullSecretMissing => "pull_secret_missing",
             Cause::DiskFull => "disk_full",
             Cause::RegistryServerError => "registry_server_error",
@@ -132,7 +135,7 @@ impl Cause {
             RateLimited => Family::Limits,
             DnsFailure | NetworkUnreachable | ProxyFailure => Family::Network,
             InvalidReference => Family::Reference,
-            NeverPull | SignatureFailed => Family::Policy,
+            NeverPull | SignatureFailed | RegistryBlocked => Family::Policy,
             PullSecretMissing => Family::Secret,
             DiskFull => Family::Node,
             RegistryServerError => Family::Server,
@@ -170,6 +173,7 @@ impl Cause {
             Cause::InvalidReference => "invalid image reference",
             Cause::NeverPull => "pull policy Never and image absent",
             Cause::SignatureFailed => "signature or policy check failed",
+            Cause::RegistryBlocked => "registry blocked by the node's configuration",
             Cause::PullSecretMissing => "pull secret could not be read",
             Cause::DiskFull => "node out of disk space",
             Cause::RegistryServerError => "registry server error",

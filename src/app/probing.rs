@@ -1,6 +1,9 @@
 //! The probe as the commands use it: trust resolved per registry, reserved names skipped,
 //! and the probe's record boiled down for the verdict.
 
+mod endpoints;
+mod route;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -37,6 +40,8 @@ pub struct Prober {
     node_runtime_version: Mutex<Option<String>>,
     /// What the node's files said, one per image.
     node_configs: Mutex<Vec<crate::node::NodeConfig>>,
+    /// What the node's files add to an image's verdict (`route.rs`), by canonical image.
+    node_notes: Mutex<Vec<(String, route::NodeNotes)>>,
 }
 
 impl Prober {
@@ -73,6 +78,7 @@ impl Prober {
             node: None,
             node_runtime_version: Mutex::new(None),
             node_configs: Mutex::new(Vec::new()),
+            node_notes: Mutex::new(Vec::new()),
         })
     }
 
@@ -210,9 +216,14 @@ impl Prober {
     /// Why this image is not probed, if it is not. An image not probed still gets its node
     /// configuration read (`--node-root`), so `--no-probe` shows what the node's files say.
     pub fn skip_reason(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
-        let skip = self.skip_reason_only(image);
+        self.skip_reason_on(image, Runtime::Unknown)
+    }
+
+    /// [`Self::skip_reason`] for a node whose runtime is known (`scan`: from its Node object).
+    pub fn skip_reason_on(&self, image: Option<&ImageRef>, runtime: Runtime) -> Option<ProbeFacts> {
+        let skip = self.skip_reason_only(image, runtime);
         if skip.is_some()
-            && let Some(read) = image.and_then(|i| self.read_node(i, Runtime::Unknown))
+            && let Some(read) = image.and_then(|i| self.read_node(i, runtime))
         {
             self.keep_node_config(read.config);
         }
@@ -227,7 +238,7 @@ impl Prober {
         }
     }
 
-    fn skip_reason_only(&self, image: Option<&ImageRef>) -> Option<ProbeFacts> {
+    fn skip_reason_only(&self, image: Option<&ImageRef>, runtime: Runtime) -> Option<ProbeFacts> {
         if !self.enabled {
             return Some(ProbeFacts::Off);
         }
@@ -236,7 +247,9 @@ impl Prober {
                 "the image reference does not parse".to_string(),
             ));
         };
-        if registry::dns::reserved_domain(image.host()) == Some("test") {
+        if registry::dns::reserved_domain(image.host()) == Some("test")
+            && !self.reaches_reserved(image, runtime)
+        {
             return Some(ProbeFacts::NotRun(format!(
                 "{} is a reserved .test name (RFC 6761), used by fixtures; it is never contacted",
                 image.registry
@@ -249,6 +262,7 @@ impl Prober {
     /// it came from, so the verdict can say what `--ca-file` proved.
     pub fn facts(&self, report: &ProbeReport) -> ProbeFacts {
         let mut facts = facts(report);
+        self.attach_notes(report, &mut facts);
         if let ProbeFacts::Ran(r) = &mut facts {
             for ca in &mut r.supplied_ca {
                 *ca = self.ca_label(ca);
@@ -291,7 +305,7 @@ impl Prober {
         platform_known: bool,
         runtime: Runtime,
     ) -> crate::Result<ProbeReport> {
-        let Some(mut read) = self.read_node(image, runtime) else {
+        let Some(read) = self.read_node(image, runtime) else {
             let trust = Trust::resolve(&self.spec, &image.registry, runtime)
                 .map_err(|e| crate::Error::Tls(e.to_string()))?;
             return Ok(self
@@ -311,38 +325,9 @@ impl Prober {
                 e.password.clone(),
             ));
         }
-        // The runtime tries its endpoints in order and stops at the first that serves the
-        // image; when none does, containerd reports the first one's error.
-        let count = read.pulling().len().max(1);
-        let mut first: Option<ProbeReport> = None;
-        let mut failed = Vec::new();
-        for i in 0..count {
-            let trust = read.trust(i);
-            // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
-            let rewritten = read.probe_image(i);
-            let target = rewritten.as_ref().unwrap_or(image);
-            let mut report = self
-                .probe_with(target, auths.clone(), trust, platform, platform_known)
-                .await;
-            if report.pullable() {
-                report.flags.extend(failed);
-                self.keep_node_config(read.config);
-                return Ok(report);
-            }
-            failed.push(format!(
-                "node endpoint {} ({}) failed: {}; the runtime then tries the next endpoint",
-                i + 1,
-                report.endpoint,
-                report.outcome.detail
-            ));
-            first.get_or_insert(report);
-        }
-        let mut report = first.expect("at least one endpoint probed");
-        if failed.len() > 1 {
-            report.flags.extend(failed.into_iter().skip(1));
-        }
-        self.keep_node_config(read.config);
-        Ok(report)
+        Ok(self
+            .probe_endpoints(read, image, auths, platform, platform_known)
+            .await)
     }
 
     /// One probe with a resolved trust.
@@ -471,6 +456,8 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         skipped_contrasts: report.skipped_contrasts.clone(),
         quota: report.quota.clone(),
         credential_expired: report.credential_expired,
+        node_edit: None,
+        node_endpoint: None,
     })
 }
 

@@ -81,7 +81,8 @@ struct Filling {
 
 /// Lists failing pods and diagnoses them all.
 pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?;
+    let prober = Prober::new(&args.probe, common)?
+        .with_node(crate::config::NodeSettings::from_args(&args.node)?);
     let scenes = gather(args, common).await?;
     let mut jobs: HashMap<ProbeKey, ProbeJob> = HashMap::new();
     let mut pending = Vec::new();
@@ -149,6 +150,7 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     }
     report.notes.extend(prober.notes());
     report.insecure_transport = prober.insecure_transport();
+    report.node_config = prober.node_configs();
     for s in &scenes {
         for u in &s.unreadable {
             let line = format!("could not read {u}");
@@ -286,7 +288,11 @@ fn collect(
         let mut probe = ProbeFacts::Off;
         let mut probe_key = None;
         let mut labels = Vec::new();
-        match (prober.skip_reason(image_ref.as_ref()), image_ref, creds) {
+        match (
+            prober.skip_reason_on(image_ref.as_ref(), runtime),
+            image_ref,
+            creds,
+        ) {
             (Some(skip), _, _) => probe = skip,
             (None, Some(r), Some(cr)) => {
                 let auths = super::creds::auths(cr);

@@ -149,6 +149,10 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
             format!("imagePullPolicy is Never and {image} is not present on the node."),
             format!("Load {image} onto every node the pod can run on, or set imagePullPolicy to IfNotPresent."),
         ),
+        Cause::RegistryBlocked => (
+            format!("The node's CRI-O refuses to pull from {registry}: a [[registry]] table in its registries.conf sets blocked = true, so no connection is made."),
+            format!("Remove blocked = true for {registry} from /etc/containers/registries.conf or its registries.conf.d drop-in (then restart crio), or use an image from a registry the node may pull from."),
+        ),
         Cause::SignatureFailed => (
             format!("The node's image policy refused {image} because its signature is missing or does not verify."),
             format!("Sign {image} with a key the node's policy trusts, or review the node's signature policy (/etc/containers/policy.json)."),

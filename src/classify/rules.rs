@@ -41,6 +41,9 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if scan.has(F::DiskFull) {
         return (Cause::DiskFull, at(F::DiskFull));
     }
+    if scan.has(F::Blocked) {
+        return (Cause::RegistryBlocked, at(F::Blocked));
+    }
     if scan.has(F::Signature) || reason("SignatureValidationFailed") {
         return (Cause::SignatureFailed, at(F::Signature));
     }

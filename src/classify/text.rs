@@ -157,6 +157,9 @@ features! {
     Signature => ["signature was required", "signature validation failed",
         "signaturevalidationfailed", "verifying signatures", "signature verification failed",
         "source image rejected", "invalid signature"],
+    // containers/image (CRI-O, Podman) refusing a `blocked = true` registry before connecting:
+    // `registry X is blocked in /etc/containers/registries.conf or …registries.conf.d`.
+    Blocked => ["is blocked in /etc/containers/registries.conf"],
     Dns => ["dial tcp: lookup ", "no such host", "temporary failure in name resolution",
         "server misbehaving", "name or service not known"],
     TlsUnknownCa => ["certificate signed by unknown authority", "x509: certificate is not trusted",

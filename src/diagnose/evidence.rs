@@ -204,6 +204,23 @@ pub struct ProbeResult {
     pub quota: Option<String>,
     /// A credential's own expiry had passed before the probe (an ECR password's 12 hours).
     pub credential_expired: bool,
+    /// The node file whose line decided the cause (`--node-root`), and the change that fixes it.
+    pub node_edit: Option<NodeEdit>,
+    /// A sentence naming the node's endpoint that failed (a mirror and the line that set it),
+    /// when it is not simply the registry the image names (`--node-root`).
+    pub node_endpoint: Option<String>,
+}
+
+/// A line of a node file that decides the verdict, and what to change there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEdit {
+    /// The file as the node sees it.
+    pub file: String,
+    pub line: Option<u32>,
+    /// What to change, in words.
+    pub change: String,
+    /// The systemd unit to restart afterwards (`containerd`, `docker`, `crio`).
+    pub restart: String,
 }
 
 /// The node, as far as the fix needs it.

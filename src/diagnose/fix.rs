@@ -15,7 +15,7 @@ use super::ci_fix;
 use super::evidence::{Audience, Evidence};
 use super::image_fix::{platform_fixes, tag_fixes};
 use super::names::{inert, registry_shown};
-use super::node_fix::{ca_fixes, http_fixes};
+use super::node_fix::{ca_fixes, http_fixes, node_edit_fixes};
 use super::owner_fix::{reference_secret, restart_fixes};
 use super::secret_fix::{
     create_secret, docker_login, ecr_expired, existing_secret, recreate_secret, recreate_secret_as,
@@ -27,6 +27,9 @@ use crate::taxonomy::Cause;
 
 /// The fixes for `cause` in this cluster, or for the CI job of the `image` command.
 pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
+    if let Some(fixes) = node_edit_fixes(cause, ev) {
+        return fixes;
+    }
     if ev.audience == Audience::Ci
         && let Some(fixes) = ci_fix::fixes_for(cause, ev)
     {
@@ -96,6 +99,9 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
         )],
         Cause::RegistryServerError => vec![note(format!(
             "{registry} is failing on its side: check its logs and storage; kubelet retries on its own."
+        ))],
+        Cause::RegistryBlocked => vec![note(format!(
+            "On the node, remove `blocked = true` from the [[registry]] table matching {registry} in /etc/containers/registries.conf or /etc/containers/registries.conf.d/*.conf, then restart crio; or pull the image from a registry the node may use."
         ))],
         Cause::SignatureFailed => vec![note(
             "Check the signature policy (policy.json, admission controller) against the image's signatures."

@@ -21,7 +21,7 @@ pub mod verdict;
 
 pub use evidence::{
     Audience, ContainerInfo, CredentialFacts, CredentialFinding, CredentialLabel, Evidence,
-    FailureSeen, FixTarget, NodeFacts, ProbeFacts, ProbeResult,
+    FailureSeen, FixTarget, NodeEdit, NodeFacts, ProbeFacts, ProbeResult,
 };
 pub use image_fix::{TagRank, tag_rank};
 pub use step::{Fix, FixKind};

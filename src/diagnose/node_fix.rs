@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::evidence::Evidence;
+use super::evidence::{Evidence, ProbeFacts};
 use super::names::registry_shown;
 use super::names::{Grammar, Rejected, check};
 use super::shell::Script;
@@ -106,4 +106,32 @@ pub(super) fn http_fixes(ev: &Evidence) -> Vec<Fix> {
         registry_shown(ev)
     )));
     out
+}
+
+/// `--node-root`: the node file whose line decided `cause`, edited there, then the runtime
+/// restarted so it reads the file again.
+pub(super) fn node_edit_fixes(cause: crate::taxonomy::Cause, ev: &Evidence) -> Option<Vec<Fix>> {
+    let ProbeFacts::Ran(r) = &ev.probe else {
+        return None;
+    };
+    let edit = r.node_edit.as_ref().filter(|_| r.cause == Some(cause))?;
+    let at = match edit.line {
+        Some(l) => format!("{} line {l}", edit.file),
+        None => edit.file.clone(),
+    };
+    Some(vec![
+        note(format!("On the node, edit {at}: {}", edit.change)),
+        command(
+            format!(
+                "Then have systemd reread its units and restart {}",
+                edit.restart
+            ),
+            Script::new(["sudo", "systemctl", "daemon-reload"]).and([
+                "sudo",
+                "systemctl",
+                "restart",
+                edit.restart.as_str(),
+            ]),
+        ),
+    ])
 }

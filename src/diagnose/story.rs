@@ -49,6 +49,7 @@ pub(super) fn node_side(c: Cause) -> bool {
             | Cause::PullSecretMissing
             | Cause::InvalidReference
             | Cause::SignatureFailed
+            | Cause::RegistryBlocked
             | Cause::ProxyFailure
     )
 }

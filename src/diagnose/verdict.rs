@@ -151,6 +151,14 @@ pub fn diagnose(ev: &Evidence) -> Verdict {
     for s in &secondary_causes {
         fixes.extend(s.fixes.iter().cloned());
     }
+    // The node's mirror that failed, named with the line that set it (`--node-root`).
+    let summary = match &ev.probe {
+        ProbeFacts::Ran(p) if confidence != Confidence::NotChecked => match &p.node_endpoint {
+            Some(e) => format!("{summary} {e}"),
+            None => summary,
+        },
+        _ => summary,
+    };
     let summary = match secondary_causes.first() {
         Some(s) => format!("{summary} Behind it, a second problem: {}", s.summary),
         None => summary,
@@ -232,7 +240,14 @@ fn decide(ev: &Evidence, text: Option<Cause>) -> (Option<Cause>, Confidence, Opt
 /// Text and probe together.
 fn with_probe(text: Cause, p: &ProbeResult) -> (Option<Cause>, Confidence) {
     if story::node_side(text) {
-        return (Some(text), Confidence::Likely);
+        // The node's own file, read with `--node-root`, proves a node-side cause.
+        let proven = p.cause == Some(text) && p.node_edit.is_some();
+        let confidence = if proven {
+            Confidence::Confirmed
+        } else {
+            Confidence::Likely
+        };
+        return (Some(text), confidence);
     }
     match p.cause {
         // The node's trust fails where the supplied CA succeeds: the CA is missing on the node.
@@ -489,6 +504,9 @@ fn summary_for(cause: Cause, ev: &Evidence) -> String {
             "imagePullPolicy is Never and the image is not on the node.".to_string()
         }
         Cause::SignatureFailed => "The image failed a signature or policy check.".to_string(),
+        Cause::RegistryBlocked => {
+            format!("The node's runtime is configured never to pull from {registry}.")
+        }
         Cause::PullSecretMissing => "A pull secret the pod names could not be read.".to_string(),
         Cause::DiskFull => "The node has no room left to store the image.".to_string(),
         Cause::RegistryServerError => format!("{registry} answered with a server error."),

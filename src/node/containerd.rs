@@ -10,12 +10,12 @@
 //! mirror endpoints in order, then the registry itself. containerd refuses to start when
 //! `mirrors` (or `configs.*.tls`) are set together with `config_path`.
 
-use std::path::Path;
-
+pub use super::certs_dir::{apply_docker_dir, default_server, docker_style};
+use super::certs_dir::{deciding_line, from_host_dir, localhost_default, with_scheme};
 use super::files::{NodeFileError, NodeRoot, join};
 use super::model::{Endpoint, Finding, Role};
 use super::tomlspan::TVal;
-use crate::trust::certsd::{self, HostEntry};
+use crate::trust::certsd;
 
 /// The node path of containerd's main configuration.
 pub const CONFIG: &str = "/etc/containerd/config.toml";
@@ -153,18 +153,21 @@ fn default_config_path(major: Option<u32>, cfg: Option<&ContainerdConfig>) -> &'
     }
 }
 
-/// The upstream endpoint containerd uses for `registry` when nothing overrides it.
-pub fn default_server(registry: &str) -> String {
-    if registry == crate::reference::DOCKER_HUB {
-        format!("https://{}", crate::reference::DOCKER_HUB_API)
-    } else {
-        format!("https://{registry}")
-    }
-}
-
 /// containerd's endpoints for `registry`, with the findings that decide them. `major`: the
 /// containerd major version the node reports, when known.
 pub fn resolve(
+    root: &NodeRoot,
+    registry: &str,
+    major: Option<u32>,
+    findings: &mut Vec<Finding>,
+) -> Vec<Endpoint> {
+    let mut endpoints = configured(root, registry, major, findings);
+    localhost_default(registry, CONFIG, &mut endpoints, findings);
+    endpoints
+}
+
+/// The endpoints the configuration names, before containerd's loopback default.
+fn configured(
     root: &NodeRoot,
     registry: &str,
     major: Option<u32>,
@@ -290,149 +293,6 @@ fn note_ignored_certs_d(
                 format!("{what} — but containerd ignores certs.d unless config_path is set: {why}"),
             ));
             return;
-        }
-    }
-}
-
-/// The line of a hosts.toml most worth citing (`skip_verify`, `ca`, `client`, `server`), and
-/// what it says.
-fn deciding_line(text: &str) -> (Option<u32>, String) {
-    let Ok(doc) = TVal::parse(text, "hosts.toml") else {
-        return (None, "this hosts.toml".into());
-    };
-    let mut tables: Vec<&TVal> = vec![&doc];
-    tables.extend(
-        doc.get("host")
-            .map(|h| h.entries().iter().map(|(_, _, v)| v))
-            .into_iter()
-            .flatten(),
-    );
-    for key in ["skip_verify", "ca", "client", "server"] {
-        for t in &tables {
-            if let Some((l, v)) = t.entry(key) {
-                let shown = match &v.v {
-                    super::tomlspan::TKind::Str(s) => format!("{s:?}"),
-                    super::tomlspan::TKind::Bool(b) => b.to_string(),
-                    _ => "…".into(),
-                };
-                return (Some(l), format!("`{key} = {shown}`"));
-            }
-        }
-    }
-    (None, "this hosts.toml".into())
-}
-
-/// The endpoints from one certs.d directory: its hosts.toml, or Docker-style files.
-fn from_host_dir(
-    root: &NodeRoot,
-    registry: &str,
-    dir: &str,
-    findings: &mut Vec<Finding>,
-) -> Vec<Endpoint> {
-    let hosts = join(dir, "hosts.toml");
-    match root.read(&hosts) {
-        Ok(Some(text)) => match certsd::parse_hosts_toml(&text, Path::new(dir), registry) {
-            Ok(cfg) => {
-                let doc = TVal::parse(&text, &hosts).ok();
-                let line_of = |url: &str| -> Option<u32> {
-                    let d = doc.as_ref()?;
-                    let hosts_t = d.get("host")?;
-                    hosts_t
-                        .entries()
-                        .iter()
-                        .find(|(k, _, _)| with_scheme(k) == url)
-                        .map(|(_, l, _)| *l)
-                };
-                let server_line = doc.as_ref().and_then(|d| d.entry("server")).map(|(l, _)| l);
-                let mut out: Vec<Endpoint> = cfg
-                    .hosts
-                    .iter()
-                    .map(|h| endpoint(h, Role::Mirror, source(&hosts, line_of(&h.url))))
-                    .collect();
-                out.push(endpoint(
-                    &cfg.server,
-                    Role::Upstream,
-                    source(&hosts, server_line),
-                ));
-                for (h, l) in cfg.hosts.iter().map(|h| (h, line_of(&h.url))) {
-                    if !endpoint(h, Role::Mirror, String::new()).pulls() {
-                        findings.push(Finding::new(
-                            &hosts,
-                            l,
-                            format!("{} lacks the pull and resolve capabilities: containerd skips it for pulls", h.url),
-                        ));
-                    }
-                }
-                out
-            }
-            Err(e) => {
-                findings.push(Finding::new(
-                    &hosts,
-                    None,
-                    format!("{e}; containerd then reads {dir} Docker-style"),
-                ));
-                docker_style(root, registry, dir)
-            }
-        },
-        Ok(None) => docker_style(root, registry, dir),
-        Err(e) => {
-            findings.push(e.into());
-            docker_style(root, registry, dir)
-        }
-    }
-}
-
-fn source(file: &str, line: Option<u32>) -> String {
-    match line {
-        Some(l) => format!("{file} line {l}"),
-        None => file.to_string(),
-    }
-}
-
-fn with_scheme(u: &str) -> String {
-    if u.contains("://") {
-        u.to_string()
-    } else {
-        format!("https://{u}")
-    }
-}
-
-fn endpoint(h: &HostEntry, role: Role, source: String) -> Endpoint {
-    let mut e = Endpoint::new(&h.url, role, source);
-    e.capabilities = h.capabilities.clone();
-    e.ca =
-        h.ca.iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-    if let Some((cert, key)) = h.client.first() {
-        e.client_cert = Some(cert.to_string_lossy().into_owned());
-        e.client_key = key.as_ref().map(|k| k.to_string_lossy().into_owned());
-    }
-    e.skip_verify = h.skip_verify.unwrap_or(false);
-    e.override_path = h.override_path;
-    e
-}
-
-/// A certs.d directory without hosts.toml: `*.crt` CAs and a `*.cert` + `*.key` pair.
-pub fn docker_style(root: &NodeRoot, registry: &str, dir: &str) -> Vec<Endpoint> {
-    let mut e = Endpoint::new(&default_server(registry), Role::Upstream, dir.to_string());
-    apply_docker_dir(root, dir, &mut e);
-    vec![e]
-}
-
-/// Adds a Docker-style directory's CAs and client pair to an endpoint.
-pub fn apply_docker_dir(root: &NodeRoot, dir: &str, e: &mut Endpoint) {
-    let names = root.list(dir);
-    for n in &names {
-        if n.ends_with(".crt") {
-            e.ca.push(join(dir, n));
-        }
-    }
-    if let Some(cert) = names.iter().find(|n| n.ends_with(".cert")) {
-        let key = format!("{}.key", cert.trim_end_matches(".cert"));
-        if names.contains(&key) {
-            e.client_cert = Some(join(dir, cert));
-            e.client_key = Some(join(dir, &key));
         }
     }
 }

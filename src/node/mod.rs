@@ -10,6 +10,7 @@
 //! pure but for reading files under the root; [`NodeRead::trust`] turns the result into the
 //! [`Trust`](crate::trust::Trust) the probe uses instead of this machine's roots.
 
+pub mod certs_dir;
 pub mod containerd;
 pub mod docker;
 pub mod etc;
@@ -18,6 +19,7 @@ pub mod kubelet;
 pub mod model;
 pub mod proxy;
 pub mod registries_conf;
+pub mod route;
 pub mod tomlspan;
 
 use std::net::IpAddr;
@@ -41,6 +43,10 @@ pub struct NodeRead {
     pub credential: Option<Entry>,
     /// `/etc/hosts` addresses for the endpoint hosts (applied like `--resolve`).
     pub resolve: Vec<(String, IpAddr)>,
+    /// The runtime's proxy, applied to every request the probe makes.
+    pub route: crate::trust::Route,
+    /// Proxy variables whose values do not parse: the cause for the URLs they would carry.
+    pub bad_proxies: Vec<route::BadProxy>,
     root: NodeRoot,
 }
 
@@ -182,6 +188,7 @@ pub fn read(
         runtime,
     );
     cfg.config.resolved = resolved_ref;
+    (cfg.route, cfg.bad_proxies) = route::route(&env);
     cfg
 }
 
@@ -258,6 +265,8 @@ fn finish(
         },
         credential,
         resolve,
+        route: crate::trust::Route::default(),
+        bad_proxies: Vec::new(),
         root,
     }
 }

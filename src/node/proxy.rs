@@ -10,8 +10,8 @@
 //! The runtimes are Go programs: `HTTPS_PROXY`/`https_proxy` (upper case first) and
 //! `NO_PROXY` are read as golang.org/x/net/http/httpproxy reads them — loopback and
 //! `localhost` are never proxied, `NO_PROXY` entries are domain suffixes (`.x` and `*.x` too),
-//! IPs, CIDRs, with an optional port, or `*`; an unparsable proxy URL is silently dropped, so
-//! the runtime connects directly.
+//! IPs, CIDRs, with an optional port, or `*`; an unparsable proxy URL fails every request it
+//! would carry (`route.rs` applies all this to the probe).
 
 use std::net::IpAddr;
 
@@ -432,13 +432,24 @@ pub fn for_endpoint(
 }
 
 /// A proxy URL with its password (if any) masked.
-fn mask(value: &str) -> String {
+pub fn mask(value: &str) -> String {
     match url::Url::parse(value) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => value.to_string(),
+        Ok(_) => value.to_string(),
+        // A value that does not parse may still hold `user:password@`: mask by hand.
+        Err(_) => {
+            let start = value.find("://").map_or(0, |i| i + 3);
+            let rest = &value[start..];
+            match (rest.rfind('@'), rest.find(':')) {
+                (Some(at), Some(colon)) if colon < at => {
+                    format!("{}{}:***{}", &value[..start], &rest[..colon], &rest[at..])
+                }
+                _ => value.to_string(),
+            }
+        }
     }
 }
 

@@ -189,6 +189,8 @@ pub struct RegistryClient {
     connect: Duration,
     /// `--resolve` pins, for the HTTP/1.1 twins built later.
     pins: Vec<crate::trust::Pin>,
+    /// The node runtime's proxy, for the HTTP/1.1 twins built later.
+    route: Option<crate::trust::Route>,
     /// HTTP/1.1-only clients, built on first need (see [`RegistryClient::send`]).
     http1: (
         OnceLock<Option<reqwest::Client>>,
@@ -201,12 +203,18 @@ fn http_client(
     tls: rustls::ClientConfig,
     connect: Duration,
     pins: &[crate::trust::Pin],
+    route: Option<&crate::trust::Route>,
 ) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    // Never this machine's proxy variables; the node's proxy when its files set one.
+    let builder = match route.filter(|r| !r.is_direct()).cloned() {
+        Some(r) => builder.proxy(reqwest::Proxy::custom(move |u| r.proxy_for(u))),
+        None => builder.no_proxy(),
+    };
+    builder
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(SafeResolver::pinned(pins))
-        .no_proxy()
         .connect_timeout(connect)
         .pool_max_idle_per_host(2)
         .user_agent(concat!("pulldoctor/", env!("CARGO_PKG_VERSION")))
@@ -225,7 +233,12 @@ impl RegistryClient {
         let recorder = Arc::new(Recorder::default());
         let tls = tls_config(trust, skip_verify, recorder.clone())?;
         Ok(RegistryClient {
-            http: http_client(tls.clone(), connect_timeout, &trust.pins)?,
+            http: http_client(
+                tls.clone(),
+                connect_timeout,
+                &trust.pins,
+                trust.route.as_ref(),
+            )?,
             unverified: None,
             skip: Vec::new(),
             recorder,
@@ -233,6 +246,7 @@ impl RegistryClient {
             tls: (tls, None),
             connect: connect_timeout,
             pins: trust.pins.clone(),
+            route: trust.route.clone(),
             http1: (OnceLock::new(), OnceLock::new()),
         })
     }
@@ -248,7 +262,12 @@ impl RegistryClient {
         let mut client = RegistryClient::new(trust, false, connect_timeout)?;
         if !skip.is_empty() {
             let tls = tls_config(trust, true, client.recorder.clone())?;
-            client.unverified = Some(http_client(tls.clone(), connect_timeout, &trust.pins)?);
+            client.unverified = Some(http_client(
+                tls.clone(),
+                connect_timeout,
+                &trust.pins,
+                trust.route.as_ref(),
+            )?);
             client.tls.1 = Some(tls);
             client.skip = skip;
         }
@@ -274,7 +293,7 @@ impl RegistryClient {
         cell.get_or_init(|| {
             let mut tls = tls?.clone();
             tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            http_client(tls, self.connect, &self.pins).ok()
+            http_client(tls, self.connect, &self.pins, self.route.as_ref()).ok()
         })
         .as_ref()
     }

@@ -11,6 +11,7 @@
 pub mod certsd;
 pub mod describe;
 pub mod pin;
+pub mod route;
 pub mod system;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use thiserror::Error;
 pub use certsd::{HostEntry, HostsConfig, HostsTomlError};
 pub use describe::{CertInfo, describe_chain};
 pub use pin::{Pin, PinError};
+pub use route::Route;
 
 /// Why a trust input given on the command line is unusable.
 #[derive(Debug, Error)]
@@ -117,6 +119,8 @@ pub struct Trust {
     pub problems: Vec<String>,
     /// Addresses for host names (`--resolve`): the registry, a realm, a redirect target.
     pub pins: Vec<Pin>,
+    /// The node runtime's proxy (`--node-root`); None = every request goes direct.
+    pub route: Option<Route>,
 }
 
 impl Default for Trust {
@@ -141,6 +145,7 @@ impl Trust {
             sources: vec!["system roots".into()],
             problems: Vec::new(),
             pins: Vec::new(),
+            route: None,
         }
     }
 

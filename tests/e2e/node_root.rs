@@ -14,7 +14,7 @@ use crate::scenario::{Run, assert_schema, b64, evidence_text, path, pulldoctor};
 use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls, refused_port};
 
 /// A copy of `fixtures/nodes/NAME` with each `{{KEY}}` replaced, in contents and file names.
-fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/nodes")
         .join(name);
@@ -45,7 +45,7 @@ fn copy(src: &Path, dst: &Path, vars: &[(&str, &str)]) {
 }
 
 /// Writes a node file (creating its directories).
-fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
+pub(crate) fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
     let p = root.join(node_path.trim_start_matches('/'));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, text).unwrap();
@@ -53,18 +53,18 @@ fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
 }
 
 /// The node's system CA bundle: an unrelated CA, so only per-registry CAs verify the registry.
-fn unrelated_bundle(root: &Path) {
+pub(crate) fn unrelated_bundle(root: &Path) {
     let other = Pki::generate();
     put(root, "/etc/ssl/certs/ca-certificates.crt", &other.ca_pem);
 }
 
-fn registry(tls: Tls, auth: Auth) -> Registry {
+pub(crate) fn registry(tls: Tls, auth: Auth) -> Registry {
     let reg = Registry::start(RegistryOptions { tls, auth });
     reg.seed_fixtures();
     reg
 }
 
-fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
+pub(crate) fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "image",
         reference,
@@ -79,14 +79,14 @@ fn image(reference: &str, root: &Path, runtime: &str, extra: &[&str]) -> Run {
     pulldoctor(&args)
 }
 
-fn node_config(run: &Run) -> Value {
+pub(crate) fn node_config(run: &Run) -> Value {
     let report = run.json();
     assert_schema(&report);
     report["node_config"][0].clone()
 }
 
 /// `file line N: text` of every finding.
-fn findings(n: &Value) -> Vec<String> {
+pub(crate) fn findings(n: &Value) -> Vec<String> {
     n["findings"]
         .as_array()
         .map(|fs| {
@@ -149,18 +149,25 @@ fn containerd_ca_from_hosts_toml_replaces_this_machines_roots() {
 
 #[test]
 fn containerd_ignores_certs_d_without_config_path_and_says_where() {
-    let reg = registry(Tls::Valid, Auth::None);
-    let root = node_root("containerd-no-config-path", &[("REGISTRY", &reg.host)]);
+    // A registry the node knows by name (its /etc/hosts): containerd's loopback default, which
+    // skips verification for 127.0.0.1, does not apply to it.
+    let reg = registry(Tls::WrongName, Auth::None);
+    let name = format!("registry.wrong.test:{}", reg.port());
+    let root = node_root("containerd-no-config-path", &[("REGISTRY", &name)]);
     unrelated_bundle(root.path());
-    let reference = format!("{}/app:1.0", reg.host);
+    put(
+        root.path(),
+        "/etc/hosts",
+        "127.0.0.1\tregistry.wrong.test\n",
+    );
+    let reference = format!("{name}/app:1.0");
     let run = image(&reference, root.path(), "containerd://1.7.24", &[]);
     // skip_verify in hosts.toml would have let the pull through; containerd 1.7 never reads it.
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let n = node_config(&run);
     let f = findings(&n).join("\n");
     let want = format!(
-        "/etc/containerd/certs.d/{}/hosts.toml line 6: `skip_verify = true` — but containerd ignores certs.d unless config_path is set: /etc/containerd/config.toml sets no config_path under [plugins.\"io.containerd.grpc.v1.cri\".registry]",
-        reg.host
+        "/etc/containerd/certs.d/{name}/hosts.toml line 6: `skip_verify = true` — but containerd ignores certs.d unless config_path is set: /etc/containerd/config.toml sets no config_path under [plugins.\"io.containerd.grpc.v1.cri\".registry]"
     );
     assert!(f.contains(&want), "{f}");
     assert_eq!(n["endpoints"][0]["skip_verify"], false);
@@ -262,7 +269,7 @@ fn containerd_falls_back_to_the_server_when_the_mirror_is_down() {
         "the CA is named as the node sees it: {ev}"
     );
     assert!(
-        ev.contains(&format!("node endpoint 1 (http://{down}) failed:"))
+        ev.contains(&format!("node endpoint 1, mirror http://{down} ("))
             && ev.contains("the runtime then tries the next endpoint"),
         "{ev}"
     );
@@ -275,7 +282,10 @@ fn containerd_falls_back_to_the_server_when_the_mirror_is_down() {
     let v = run.verdict();
     assert_eq!(v["cause"], "network_unreachable", "{v:#}");
     assert!(evidence_text(&v).contains("connection refused"), "{v:#}");
-    assert!(evidence_text(&v).contains("node endpoint 2 ("), "{v:#}");
+    assert!(
+        evidence_text(&v).contains("node endpoint 2, upstream "),
+        "{v:#}"
+    );
 }
 
 #[test]

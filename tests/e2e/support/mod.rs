@@ -51,6 +51,10 @@
 //! p.host(); p.requests(); p.connections();
 //! let port = refused_port();   // connecting to 127.0.0.1:port is refused
 //!
+//! // A CONNECT forward proxy for a node's HTTPS_PROXY: names resolve from its own table only.
+//! let p = ConnectProxy::start(&[("registry.wrong.test:5000", &reg.host)]);
+//! p.url(); p.connects(); p.targets(); p.refuse_all();   // refused: 403 to every CONNECT
+//!
 //! // Counting (and delaying) at the TCP level; requests from the registry's access log.
 //! let r = Relay::start(&reg.host, Duration::ZERO);  // or Duration::from_millis(50) each way
 //! r.host(); r.connections(); r.tls_handshakes();
@@ -70,6 +74,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod connect;
 pub mod hostile;
 pub mod kube_api;
 pub mod layer;
@@ -83,6 +88,7 @@ pub mod serve;
 pub mod token;
 
 pub use client::{Trust, error_chain, http_client, rustls_config, rustls_error};
+pub use connect::ConnectProxy;
 pub use pki::{CertPair, Pki};
 pub use proxy::{Fault, FaultProxy, Match, ProxyRequest, refused_port};
 pub use push::{Fixtures, PlatformManifest, Pushed, sha256_digest};

@@ -1,0 +1,428 @@
+//! `--node-root`: the node's proxy and `/etc/hosts` applied to the probe, and the verdicts the
+//! node's files decide before any registry is asked (a CRI-O `blocked` registry, a proxy URL
+//! that does not parse).
+//!
+//! A Go runtime sends each request through the proxy its unit's environment names for the URL's
+//! scheme unless `NO_PROXY` exempts the host (`trust::Route`); the node's resolver answers
+//! `/etc/hosts` names before DNS, as `--resolve` does here. When a proxied probe gets no HTTP
+//! answer at all, one `CONNECT` to the proxy tells "the proxy cannot be reached" and "the proxy
+//! refuses" (containerd's `proxyconnect tcp: …`) from "the registry is down behind it".
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Prober;
+use crate::diagnose::{NodeEdit, ProbeFacts};
+use crate::node::NodeRead;
+use crate::registry::{self, ImageRef, Platform, ProbeOutcome, ProbeReport};
+use crate::taxonomy::{Cause, Runtime};
+use crate::trust::{Pin, Trust};
+
+/// Longest the proxy check waits to connect and for the answer to `CONNECT`.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Prober {
+    /// True when a reserved `.test` registry name is reached without a DNS query: pinned by
+    /// `--resolve` or the node's `/etc/hosts`, resolved by the node's proxy, or decided by the
+    /// node's files before any connection (blocked, a proxy URL that does not parse).
+    pub(super) fn reaches_reserved(&self, image: &ImageRef, runtime: Runtime) -> bool {
+        if self.spec.pins.iter().any(|p| p.is_for(image.host())) {
+            return true;
+        }
+        let Some(read) = self.read_node(image, runtime) else {
+            return false;
+        };
+        read.config.blocked
+            || read.pulling().iter().any(|e| {
+                let Ok(u) = url::Url::parse(&e.url) else {
+                    return false;
+                };
+                let host = u.host_str().unwrap_or("");
+                read.resolve
+                    .iter()
+                    .any(|(h, _)| h.eq_ignore_ascii_case(host))
+                    || registry::dns::reserved_domain(host).is_none()
+                    || read.route.proxy_for(&u).is_some()
+                    || crate::node::route::bad_for(&read.bad_proxies, &read.route, &u).is_some()
+            })
+    }
+
+    /// The verdict the node's files give before any endpoint is asked: CRI-O refuses a
+    /// `blocked` registry without a connection.
+    pub(super) fn decided_by_node(
+        &self,
+        read: &NodeRead,
+        image: &ImageRef,
+        platform: &Platform,
+    ) -> Option<ProbeReport> {
+        if !read.config.blocked {
+            return None;
+        }
+        let finding = read
+            .config
+            .findings
+            .iter()
+            .find(|f| f.text.contains("is blocked"));
+        let at = finding.map(|f| f.to_string()).unwrap_or_default();
+        if let Some(f) = finding {
+            self.keep_edit(
+                &image.canonical(),
+                NodeEdit {
+                    file: f.file.clone(),
+                    line: f.line,
+                    change: format!(
+                        "remove `blocked = true` from the [[registry]] table that matches {} (or point the image at a registry the node may pull from)",
+                        image.registry
+                    ),
+                    restart: "crio".into(),
+                },
+            );
+        }
+        let detail = format!(
+            "CRI-O refuses to pull from {}: the registry is blocked by the node's configuration ({at}); no connection is made",
+            image.registry
+        );
+        Some(decided(
+            image,
+            &format!("https://{}", image.registry),
+            platform,
+            Cause::RegistryBlocked,
+            detail,
+        ))
+    }
+
+    /// Probes the node's endpoint `i`: its trust, the `/etc/hosts` and `--resolve` pins, and the
+    /// runtime's proxy; a proxy URL that does not parse is the cause without a connection.
+    pub(super) async fn probe_endpoint(
+        &self,
+        read: &mut NodeRead,
+        i: usize,
+        image: &ImageRef,
+        auths: Vec<registry::Auth>,
+        platform: &Platform,
+        platform_known: bool,
+    ) -> ProbeReport {
+        let mut trust = read.trust(i);
+        // The node's runtime pulls the rewritten reference (CRI-O short names, `location`).
+        let target = read.probe_image(i).unwrap_or_else(|| image.clone());
+        let url = trust
+            .endpoint
+            .clone()
+            .or_else(|| url::Url::parse(&format!("https://{}", target.api_host())).ok());
+        self.pin_hosts(read, &mut trust, url.as_ref());
+        if let Some(u) = &url
+            && let Some(bad) = crate::node::route::bad_for(&read.bad_proxies, &read.route, u)
+        {
+            self.keep_edit(
+                &target.canonical(),
+                NodeEdit {
+                    file: bad.file.clone(),
+                    line: Some(bad.line),
+                    change: format!(
+                        "{}={} is not a valid proxy URL ({}): write it as http://HOST:PORT, or remove the line",
+                        bad.variable, bad.value, bad.why
+                    ),
+                    restart: unit(read),
+                },
+            );
+            let detail = format!(
+                "{}={} ({}) is not a valid proxy URL ({}): the runtime, a Go program, fails every request to {} with \"invalid proxy address\"",
+                bad.variable,
+                bad.value,
+                bad.source(),
+                bad.why,
+                u.host_str().unwrap_or("")
+            );
+            return decided(&target, u.as_str(), platform, Cause::ProxyFailure, detail);
+        }
+        if !read.route.is_direct() {
+            trust.route = Some(read.route.clone());
+        }
+        let via = url
+            .as_ref()
+            .and_then(|u| Some((read.route.proxy_for(u)?, u.clone())));
+        if let Some((proxy, u)) = &via {
+            let from = read.route.from_for(u);
+            let shown = crate::node::proxy::mask(proxy.as_str());
+            trust.sources.push(format!("node proxy {shown} ({from})"));
+        }
+        let fallback = trust.clone();
+        let mut report = self
+            .probe_with(&target, auths.clone(), trust, platform, platform_known)
+            .await;
+        // Docker's insecure-registries, CRI-O's `insecure`, containerd's loopback default:
+        // HTTPS first, then plain HTTP when the endpoint speaks it.
+        let plain = url
+            .as_ref()
+            .filter(|u| u.scheme() == "https")
+            .and_then(|u| {
+                let e = read.pulling().get(i).copied()?;
+                (e.insecure && report.outcome.cause == Some(Cause::HttpToHttps))
+                    .then(|| (u.clone(), e.source.clone()))
+            });
+        if let Some((mut u, source)) = plain {
+            let first = report.outcome.detail.clone();
+            let _ = u.set_scheme("http");
+            let mut trust = fallback;
+            (trust.endpoint, trust.plain_http) = (Some(u.clone()), true);
+            report = self
+                .probe_with(&target, auths, trust, platform, platform_known)
+                .await;
+            report.flags.insert(
+                0,
+                format!(
+                    "{first}; the runtime falls back to plain HTTP ({}), as {source} allows",
+                    u.as_str().trim_end_matches('/')
+                ),
+            );
+        }
+        if let Some((proxy, u)) = via {
+            explain_proxy(&mut report, &proxy, &u, read.route.from_for(&u)).await;
+        }
+        report
+    }
+
+    /// `--resolve` pins, then the node's `/etc/hosts` names, for every host the probe dials.
+    fn pin_hosts(&self, read: &NodeRead, trust: &mut Trust, url: Option<&url::Url>) {
+        let port = url.and_then(|u| u.port_or_known_default()).unwrap_or(443);
+        trust.pins = self.spec.pins.clone();
+        for (host, addr) in &read.resolve {
+            if trust.pins.iter().any(|p| p.is_for(host)) {
+                continue;
+            }
+            if let Ok(pin) = Pin::parse(&format!("{host}:{port}:[{addr}]")) {
+                trust
+                    .sources
+                    .push(format!("{host} → {addr} from the node's /etc/hosts"));
+                trust.pins.push(pin);
+            }
+        }
+    }
+
+    fn keep_edit(&self, image: &str, edit: NodeEdit) {
+        self.keep_notes(image, |n| n.edit = Some(edit));
+    }
+
+    /// Updates what the node's files add to `image`'s verdict.
+    pub(super) fn keep_notes(&self, image: &str, change: impl FnOnce(&mut NodeNotes)) {
+        if let Ok(mut all) = self.node_notes.lock() {
+            let at = match all.iter().position(|(i, _)| i == image) {
+                Some(at) => at,
+                None => {
+                    all.push((image.to_string(), NodeNotes::default()));
+                    all.len() - 1
+                }
+            };
+            change(&mut all[at].1);
+        }
+    }
+
+    /// What the node's files add to `report`'s verdict: the line to edit, the endpoint that
+    /// failed.
+    pub(super) fn attach_notes(&self, report: &ProbeReport, facts: &mut ProbeFacts) {
+        if let ProbeFacts::Ran(r) = facts
+            && let Ok(all) = self.node_notes.lock()
+            && let Some((_, n)) = all
+                .iter()
+                .find(|(i, n)| *i == report.image && !n.is_empty())
+        {
+            r.node_edit = n.edit.clone();
+            r.node_endpoint = n.failed_endpoint.clone();
+        }
+    }
+}
+
+/// What the node's files add to one image's verdict.
+#[derive(Debug, Clone, Default)]
+pub(super) struct NodeNotes {
+    /// The node file line that decided the cause.
+    pub edit: Option<NodeEdit>,
+    /// A sentence naming the node endpoint that failed (a mirror, with its file and line).
+    pub failed_endpoint: Option<String>,
+}
+
+/// The systemd unit of the node's runtime, to restart after an edit.
+fn unit(read: &NodeRead) -> String {
+    let runtime = crate::taxonomy::Runtime::from_runtime_version(&read.config.runtime);
+    crate::node::proxy::unit_name(runtime)
+        .trim_end_matches(".service")
+        .to_string()
+}
+
+/// A probe report for a verdict reached without contacting the registry.
+fn decided(
+    image: &ImageRef,
+    endpoint: &str,
+    platform: &Platform,
+    cause: Cause,
+    detail: String,
+) -> ProbeReport {
+    ProbeReport {
+        image: image.canonical(),
+        endpoint: endpoint.trim_end_matches('/').to_string(),
+        platform: platform.clone(),
+        steps: Vec::new(),
+        outcome: ProbeOutcome {
+            cause: Some(cause),
+            detail,
+            credential_used: None,
+        },
+        requests: 0,
+        tls_handshakes: 0,
+        auth_scheme: None,
+        certificates: Vec::new(),
+        tls_would_fail: None,
+        contrasts: Vec::new(),
+        contrast_requests: 0,
+        skipped_contrasts: Vec::new(),
+        tags: Vec::new(),
+        tags_total: 0,
+        tags_truncated: false,
+        platforms: Vec::new(),
+        config_platform: None,
+        media_type: None,
+        digest: None,
+        catalog: None,
+        rate_limit: None,
+        quota: None,
+        registry_kind: None,
+        notices: Vec::new(),
+        credential_expired: false,
+        flags: Vec::new(),
+        insecure: Vec::new(),
+        trust_sources: Vec::new(),
+        trust_problems: Vec::new(),
+        elapsed_ms: 0,
+    }
+}
+
+/// What one `CONNECT` to the proxy says.
+enum ProxyAnswer {
+    /// No TCP connection to the proxy.
+    Unreachable(String),
+    /// The proxy answered with this status line.
+    Status(u16, String),
+    /// Connected; the tunnel opened, or the proxy speaks TLS and was not asked.
+    Open,
+}
+
+/// A proxied probe with no HTTP answer: asks the proxy once, so the verdict names it when it
+/// cannot be reached or refuses the tunnel.
+async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url::Url, from: &str) {
+    let answered = report.steps.iter().any(|s| s.status.is_some());
+    if report.pullable() || answered {
+        return;
+    }
+    let host = target.host_str().unwrap_or("");
+    let port = target.port_or_known_default().unwrap_or(443);
+    let authority = format!("{host}:{port}");
+    let shown = crate::node::proxy::mask(proxy.as_str());
+    let shown = shown.trim_end_matches('/');
+    let (cause, detail) = match connect_check(proxy, &authority, target.scheme() == "https").await {
+        ProxyAnswer::Open => return,
+        ProxyAnswer::Unreachable(e) => (
+            Cause::ProxyFailure,
+            format!(
+                "the node's proxy {shown} ({from}) cannot be reached: {e}; the runtime sends every request for {host} through it"
+            ),
+        ),
+        ProxyAnswer::Status(code, line) if code < 500 => (
+            Cause::ProxyFailure,
+            format!("the node's proxy {shown} ({from}) refuses CONNECT {authority}: {line}"),
+        ),
+        ProxyAnswer::Status(_, line) => (
+            Cause::NetworkUnreachable,
+            format!(
+                "the node's proxy {shown} ({from}) cannot reach {authority}: it answered CONNECT with {line}"
+            ),
+        ),
+    };
+    report.outcome.cause = Some(cause);
+    report.outcome.detail = detail;
+}
+
+/// One `CONNECT authority` to an `http://` proxy (for HTTPS targets), or a TCP connection only.
+async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> ProxyAnswer {
+    let host = proxy.host_str().unwrap_or("").trim_matches(['[', ']']);
+    let port = proxy.port_or_known_default().unwrap_or(80);
+    let addrs = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+        Err(_) => match registry::dns::resolve_host(host).await {
+            Ok(a) => a
+                .into_iter()
+                .map(|a| std::net::SocketAddr::new(a.ip(), port))
+                .collect(),
+            Err(e) => return ProxyAnswer::Unreachable(e.to_string()),
+        },
+    };
+    let connected =
+        tokio::time::timeout(CHECK_TIMEOUT, tokio::net::TcpStream::connect(&addrs[..])).await;
+    let mut stream = match connected {
+        Err(_) => {
+            return ProxyAnswer::Unreachable(format!("no answer in {} s", CHECK_TIMEOUT.as_secs()));
+        }
+        Ok(Err(e)) => return ProxyAnswer::Unreachable(e.to_string()),
+        Ok(Ok(s)) => s,
+    };
+    if !tunnel || proxy.scheme() != "http" {
+        return ProxyAnswer::Open;
+    }
+    // The credentials the proxy URL carries go to the proxy, as Go's transport sends them.
+    let auth = if proxy.username().is_empty() {
+        String::new()
+    } else {
+        use base64::Engine;
+        let user = percent(proxy.username());
+        let pass = percent(proxy.password().unwrap_or(""));
+        crate::scrub::remember_pair(&user, &pass);
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        format!("Proxy-Authorization: Basic {pair}\r\n")
+    };
+    let ask = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n");
+    let read = async {
+        stream.write_all(ask.as_bytes()).await?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 8192 {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = match tokio::time::timeout(CHECK_TIMEOUT, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return ProxyAnswer::Unreachable(e.to_string()),
+        Err(_) => return ProxyAnswer::Open,
+    };
+    let text = String::from_utf8_lossy(&buf);
+    let line = text.lines().next().unwrap_or("").trim();
+    let code = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok());
+    match code {
+        Some(c) if (200..300).contains(&c) => ProxyAnswer::Open,
+        Some(c) => ProxyAnswer::Status(c, printable(line)),
+        None if buf.is_empty() => ProxyAnswer::Unreachable(
+            "the proxy closed the connection without answering CONNECT".into(),
+        ),
+        None => ProxyAnswer::Status(0, "an answer that is not HTTP".into()),
+    }
+}
+
+/// A status line as it may be printed: control characters dropped, at most 120 characters.
+fn printable(line: &str) -> String {
+    line.chars().filter(|c| !c.is_control()).take(120).collect()
+}
+
+/// A URL's userinfo part, percent-decoded as Go's `url.UserPassword` gives it.
+fn percent(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
