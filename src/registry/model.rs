@@ -287,6 +287,54 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    /// A report before any request: `cause` and `detail` stand until the conversation says
+    /// otherwise (or stand alone, for a verdict reached without contacting the registry).
+    pub fn before_probe(
+        image: String,
+        endpoint: String,
+        platform: Platform,
+        cause: Cause,
+        detail: String,
+    ) -> ProbeReport {
+        ProbeReport {
+            image,
+            endpoint,
+            platform,
+            steps: Vec::new(),
+            outcome: ProbeOutcome {
+                cause: Some(cause),
+                detail,
+                credential_used: None,
+            },
+            requests: 0,
+            tls_handshakes: 0,
+            auth_scheme: None,
+            certificates: Vec::new(),
+            tls_would_fail: None,
+            contrasts: Vec::new(),
+            contrast_requests: 0,
+            skipped_contrasts: Vec::new(),
+            tags: Vec::new(),
+            tags_total: 0,
+            tags_truncated: false,
+            platforms: Vec::new(),
+            config_platform: None,
+            media_type: None,
+            digest: None,
+            catalog: None,
+            rate_limit: None,
+            quota: None,
+            registry_kind: None,
+            notices: Vec::new(),
+            credential_expired: false,
+            flags: Vec::new(),
+            insecure: Vec::new(),
+            trust_sources: Vec::new(),
+            trust_problems: Vec::new(),
+            elapsed_ms: 0,
+        }
+    }
+
     /// The steps with a given name.
     pub fn steps_named(&self, name: StepName) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.name == name)

@@ -182,45 +182,17 @@ fn api_root(req: &ProbeRequest, plain: bool) -> Url {
 
 fn empty_report(req: &ProbeRequest, root: &Url) -> ProbeReport {
     // The unsafe switches in force are added once the probe has run (see `insecure`).
-    let flags = Vec::new();
     let endpoint = root.as_str().trim_end_matches("v2/").trim_end_matches('/');
-    ProbeReport {
-        image: req.image.canonical(),
-        endpoint: endpoint.to_string(),
-        platform: req.platform.clone(),
-        steps: Vec::new(),
-        outcome: ProbeOutcome {
-            cause: Some(Cause::Unknown),
-            detail: String::new(),
-            credential_used: None,
-        },
-        requests: 0,
-        tls_handshakes: 0,
-        auth_scheme: None,
-        certificates: Vec::new(),
-        tls_would_fail: None,
-        contrasts: Vec::new(),
-        contrast_requests: 0,
-        skipped_contrasts: Vec::new(),
-        tags: Vec::new(),
-        tags_total: 0,
-        tags_truncated: false,
-        platforms: Vec::new(),
-        config_platform: None,
-        media_type: None,
-        digest: None,
-        catalog: None,
-        rate_limit: None,
-        quota: None,
-        registry_kind: None,
-        notices: Vec::new(),
-        credential_expired: false,
-        flags,
-        insecure: Vec::new(),
-        trust_sources: req.trust.sources.clone(),
-        trust_problems: req.trust.problems.clone(),
-        elapsed_ms: 0,
-    }
+    let mut report = ProbeReport::before_probe(
+        req.image.canonical(),
+        endpoint.to_string(),
+        req.platform.clone(),
+        Cause::Unknown,
+        String::new(),
+    );
+    report.trust_sources = req.trust.sources.clone();
+    report.trust_problems = req.trust.problems.clone();
+    report
 }
 
 /// The main conversation; returns the verdict and the access it won.

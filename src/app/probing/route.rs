@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::Prober;
 use crate::diagnose::{NodeEdit, ProbeFacts};
 use crate::node::NodeRead;
-use crate::registry::{self, ImageRef, Platform, ProbeOutcome, ProbeReport};
+use crate::registry::{self, ImageRef, Platform, ProbeReport};
 use crate::taxonomy::{Cause, Runtime};
 use crate::trust::{Pin, Trust};
 
@@ -258,43 +258,13 @@ fn decided(
     cause: Cause,
     detail: String,
 ) -> ProbeReport {
-    ProbeReport {
-        image: image.canonical(),
-        endpoint: endpoint.trim_end_matches('/').to_string(),
-        platform: platform.clone(),
-        steps: Vec::new(),
-        outcome: ProbeOutcome {
-            cause: Some(cause),
-            detail,
-            credential_used: None,
-        },
-        requests: 0,
-        tls_handshakes: 0,
-        auth_scheme: None,
-        certificates: Vec::new(),
-        tls_would_fail: None,
-        contrasts: Vec::new(),
-        contrast_requests: 0,
-        skipped_contrasts: Vec::new(),
-        tags: Vec::new(),
-        tags_total: 0,
-        tags_truncated: false,
-        platforms: Vec::new(),
-        config_platform: None,
-        media_type: None,
-        digest: None,
-        catalog: None,
-        rate_limit: None,
-        quota: None,
-        registry_kind: None,
-        notices: Vec::new(),
-        credential_expired: false,
-        flags: Vec::new(),
-        insecure: Vec::new(),
-        trust_sources: Vec::new(),
-        trust_problems: Vec::new(),
-        elapsed_ms: 0,
-    }
+    ProbeReport::before_probe(
+        image.canonical(),
+        endpoint.trim_end_matches('/').to_string(),
+        platform.clone(),
+        cause,
+        detail,
+    )
 }
 
 /// What one `CONNECT` to the proxy says.
