@@ -11,6 +11,7 @@
 //! [`Trust`](crate::trust::Trust) the probe uses instead of this machine's roots.
 
 pub mod containerd;
+pub mod detect;
 pub mod docker;
 pub mod etc;
 pub mod files;

@@ -21,6 +21,7 @@ mod module_graph;
 mod module_rules;
 mod module_tokens;
 mod namespaces;
+mod node_probe;
 mod node_root;
 mod pod_scenarios;
 mod pod_watch;

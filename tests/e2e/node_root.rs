@@ -14,7 +14,7 @@ use crate::scenario::{Run, assert_schema, b64, evidence_text, path, pulldoctor};
 use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls, refused_port};
 
 /// A copy of `fixtures/nodes/NAME` with each `{{KEY}}` replaced, in contents and file names.
-fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
+pub fn node_root(name: &str, vars: &[(&str, &str)]) -> tempfile::TempDir {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/nodes")
         .join(name);
@@ -45,7 +45,7 @@ fn copy(src: &Path, dst: &Path, vars: &[(&str, &str)]) {
 }
 
 /// Writes a node file (creating its directories).
-fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
+pub fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
     let p = root.join(node_path.trim_start_matches('/'));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, text).unwrap();
@@ -53,7 +53,7 @@ fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
 }
 
 /// The node's system CA bundle: an unrelated CA, so only per-registry CAs verify the registry.
-fn unrelated_bundle(root: &Path) {
+pub fn unrelated_bundle(root: &Path) {
     let other = Pki::generate();
     put(root, "/etc/ssl/certs/ca-certificates.crt", &other.ca_pem);
 }
