@@ -42,4 +42,5 @@ mod scenario;
 mod suggested_commands;
 mod support;
 mod terminal;
+mod test_kubelet;
 mod verdict_evidence;

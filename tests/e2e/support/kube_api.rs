@@ -6,9 +6,10 @@
 //! GET by name; `…List` bodies with `metadata.resourceVersion`; `limit`/`continue` paging with
 //! `remainingItemCount`; `fieldSelector` and equality `labelSelector`; `Status` bodies for
 //! 404 NotFound, 403 Forbidden (switchable per resource and verb, to play an RBAC-limited
-//! user), 401 without the bearer token, and 405 for any method but GET; `/version`, `/api`,
+//! user), 401 without the bearer token, and 405 for any method but GET — except pod create,
+//! log and delete (`pods.rs`, for `--from-node`'s probe pod and the test kubelet); `/version`, `/api`,
 //! `/apis` discovery and a server-side `Table` for pods, for kubectl. Every request is recorded so a test can assert that
-//! pulldoctor only ever reads.
+//! pulldoctor only ever reads (or, with `--from-node`, writes only its probe pod).
 //!
 //! ```ignore
 //! let api = KubeApi::start();
@@ -18,6 +19,7 @@
 //! assert!(api.writes().is_empty());
 //! ```
 
+mod pods;
 mod store;
 mod table;
 
@@ -36,6 +38,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub use pods::{PodEvent, Pods};
 pub use store::{RESOURCES, Store};
 
 /// The user the server says it is talking to, in 403 messages.
@@ -50,6 +53,8 @@ pub const NAMESPACE: &str = "shop";
 pub enum Verb {
     Get,
     List,
+    Create,
+    Delete,
 }
 
 /// One request as received.
@@ -61,6 +66,18 @@ pub struct Recorded {
     pub query: String,
     /// The request's headers, names lower-cased, in order (repeats kept).
     pub headers: Vec<(String, String)>,
+}
+
+impl Verb {
+    /// The verb as RBAC names it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Create => "create",
+            Verb::Delete => "delete",
+        }
+    }
 }
 
 impl Recorded {
@@ -94,6 +111,8 @@ struct State {
     delay: std::time::Duration,
     /// 403 messages quote the caller's bearer token (a hostile or debugging server).
     echo_token: bool,
+    /// Pods created, their logs and deletions (`pods.rs`).
+    pods: pods::Written,
 }
 
 /// How a hostile list keeps going.
@@ -264,6 +283,29 @@ impl KubeApi {
         self.state.lock().unwrap().echo_token = true;
     }
 
+    /// Listens for pod creates and deletes (the test kubelet), with a handle to answer them.
+    pub fn subscribe_pods(&self) -> (Pods, std::sync::mpsc::Receiver<PodEvent>) {
+        Pods::subscribe(&self.state)
+    }
+
+    /// Every pod created so far, as stored.
+    pub fn created_pods(&self) -> Vec<Value> {
+        self.state.lock().unwrap().pods.created.clone()
+    }
+
+    /// `namespace/name` of every pod deleted so far.
+    pub fn deleted_pods(&self) -> Vec<String> {
+        self.state.lock().unwrap().pods.deleted.clone()
+    }
+
+    /// The pods stored now in `namespace`.
+    pub fn pods_in(&self, namespace: &str) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        let rt = store::resource("", "pods").expect("pods");
+        let (_, list) = st.store.list(rt, Some(namespace), &BTreeMap::new());
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -340,7 +382,17 @@ async fn serve(
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    Ok::<_, Infallible>(handle(&state, addr, &req))
+                    let (parts, body) = req.into_parts();
+                    let body = http_body_util::BodyExt::collect(body)
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let (response, event) = handle(&state, addr, &parts, &body);
+                    // The test kubelet hears of a pod after the API server has answered.
+                    if let Some(event) = event {
+                        pods::announce(&state, event);
+                    }
+                    Ok::<_, Infallible>(response)
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -353,17 +405,19 @@ async fn serve(
 fn handle(
     state: &Mutex<State>,
     addr: SocketAddr,
-    req: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
+    req: &http::request::Parts,
+    body: &Bytes,
+) -> (Response<Full<Bytes>>, Option<PodEvent>) {
+    let method = req.method.to_string();
+    let path = req.uri.path().to_string();
+    let query = req.uri.query().unwrap_or("").to_string();
     let mut st = state.lock().unwrap();
     let headers = req
-        .headers()
+        .headers
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
+    let mut event = None;
     st.requests.push(Recorded {
         method: method.clone(),
         path: path.clone(),
@@ -371,30 +425,14 @@ fn handle(
         headers,
     });
     let bearer = req
-        .headers()
+        .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let authorized = bearer.is_some_and(|t| t == TOKEN || st.tokens.contains(t));
-    let (code, body) = if !authorized {
-        store::status(401, "Unauthorized", "Unauthorized", Value::Null)
-    } else if method != "GET" {
-        store::status(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-            json!({}),
-        )
-    } else {
-        let accept = req
-            .headers()
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        // Like the apiserver, a refusal names the impersonated user when there is one; a
-        // hostile server may also echo the caller's token back.
+    let user_of = |st: &State| {
         let mut user = req
-            .headers()
+            .headers
             .get("impersonate-user")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(USER)
@@ -402,15 +440,44 @@ fn handle(
         if st.echo_token {
             user.push_str(&format!(" (token {})", bearer.unwrap_or("")));
         }
+        user
+    };
+    let (code, body) = if !authorized {
+        store::status(401, "Unauthorized", "Unauthorized", Value::Null)
+    } else if let Some(reply) = pods::write(&mut st, &method, &path, body, &user_of, &mut event) {
+        reply
+    } else if method != "GET" {
+        store::status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        )
+    } else if let Some(reply) = pods::log(&st, &path, &query) {
+        reply
+    } else {
+        let accept = req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // Like the apiserver, a refusal names the impersonated user when there is one; a
+        // hostile server may also echo the caller's token back.
+        let user = user_of(&st);
         route(&st, addr, &path, &query, accept.contains("as=Table"), &user)
     };
-    let text = serde_json::to_vec(&body).expect("json");
-    Response::builder()
+    // A log is plain text; everything else is JSON.
+    let (text, content_type) = match &body {
+        Value::String(log) if code == 200 => (log.clone().into_bytes(), "text/plain"),
+        _ => (serde_json::to_vec(&body).expect("json"), "application/json"),
+    };
+    let response = Response::builder()
         .status(code)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("audit-id", format!("{:08x}", st.requests.len()))
         .body(Full::new(Bytes::from(text)))
-        .expect("response")
+        .expect("response");
+    (response, event)
 }
 
 fn route(
@@ -473,7 +540,7 @@ fn route(
         Verb::List
     };
     if st.forbidden.contains(&(rt.resource.to_string(), verb)) {
-        let verb_word = if verb == Verb::Get { "get" } else { "list" };
+        let verb_word = verb.word();
         return store::forbidden(rt, verb_word, user, namespace, name);
     }
     let mut q = q;
@@ -561,8 +628,13 @@ fn resource_list(group: &str) -> Value {
                 "cronjobs" => vec!["cj"],
                 _ => vec![],
             };
+            let verbs = if r.resource == "pods" {
+                json!(["create", "delete", "get", "list"])
+            } else {
+                json!(["get", "list"])
+            };
             json!({"name": r.resource, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-                "kind": r.kind, "verbs": ["get", "list"], "shortNames": short})
+                "kind": r.kind, "verbs": verbs, "shortNames": short})
         })
         .collect();
     let gv = if group.is_empty() {
