@@ -7,6 +7,7 @@ mod complete;
 mod creds;
 mod evidence;
 mod explain;
+mod from_node;
 mod history;
 mod image;
 mod input;

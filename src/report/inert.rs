@@ -56,9 +56,16 @@ impl Report {
             totals: _,
             insecure_transport,
             node_config,
+            from_node,
             notes,
             summary: Summary { .. },
         } = self;
+        if let Some(n) = from_node {
+            let cell = std::cell::RefCell::new(&mut *f);
+            n.visit(&mut |s| (cell.borrow_mut())(s, Layout::Line), &mut |s| {
+                (cell.borrow_mut())(s, Layout::Block)
+            });
+        }
         if let Some(p) = pod {
             let PodSubject {
                 namespace,

@@ -11,6 +11,7 @@ mod credentials_kubectl;
 mod docs_links;
 mod examples;
 mod examples_extract;
+mod from_node;
 mod hostile;
 mod image_ci_words;
 mod insecure_hosts;
