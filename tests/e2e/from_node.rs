@@ -497,3 +497,46 @@ fn ctrl_c_deletes_the_probe_pod() {
     assert_eq!(api.deleted_pods().len(), 1);
     let _ = (secret_volume, config_json);
 }
+
+#[test]
+fn node_dns_cannot_resolve_a_name_this_machine_is_told() {
+    // A split-DNS name: this machine is pointed at the registry (`--resolve`); the node's
+    // resolver has no answer. `.invalid` is answered negatively without a query (RFC 6761), so
+    // no made-up name leaves the machine.
+    let reg = registry(Tls::Plain, Auth::None);
+    let host = format!("reg.invalid:{}", reg.port());
+    let image = format!("{host}/app:1.0");
+    let api = KubeApi::start();
+    failing(
+        &api,
+        &image,
+        &format!(
+            "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head \"http://{host}/v2/app/manifests/1.0\": dial tcp: lookup reg.invalid on 10.96.0.10:53: no such host"
+        ),
+    );
+    let root = node_root("containerd-hosts-ca", &[("REGISTRY", &host)]);
+    put(
+        root.path(),
+        &format!("/etc/containerd/certs.d/{host}/hosts.toml"),
+        &format!("server = \"http://{host}\"\n"),
+    );
+    let kubelet = Kubelet::start(&api, "node-1", root.path());
+    kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
+    let pin = format!("{host}:127.0.0.1");
+    let run = from_node(&api, &["--plain-http", &host, "--resolve", &pin]);
+    let report = checked(&api, &run);
+    assert_eq!(
+        report["from_node"]["verdicts"][0]["cause"], "dns_failure",
+        "{:#}",
+        report["from_node"]
+    );
+    assert_eq!(
+        report["verdicts"][0]["confidence"], "contradicted",
+        "this machine reaches it"
+    );
+    let args = api.created_pods()[0]["spec"]["containers"][0]["args"].to_string();
+    assert!(
+        !args.contains("--resolve"),
+        "the laptop's pin stays on the laptop: {args}"
+    );
+}
