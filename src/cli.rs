@@ -219,6 +219,8 @@ pub struct ScanArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub from_nodes: FromNodesArgs,
 }
 
 /// `pulldoctor image`.
@@ -454,6 +456,39 @@ pub struct FromNodeArgs {
         value_name = "SECONDS",
         default_value_t = 120.0,
         requires = "from_node"
+    )]
+    pub probe_timeout: f64,
+}
+
+/// `scan --from-nodes`: a probe pod per node with failing pods.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Probe from the nodes (creates one pod per node)")]
+pub struct FromNodesArgs {
+    /// Also probe from each node with failing pods, in a short-lived pod there that probes the
+    /// distinct images failing on it (see `pod --from-node`); each deleted in every outcome.
+    #[arg(long = "from-nodes")]
+    pub from_nodes: bool,
+    /// How many probe pods run at once.
+    #[arg(
+        long = "node-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "from_nodes"
+    )]
+    pub node_concurrency: usize,
+    /// Namespace for the probe pods (default: each node's first failing pod's, whose pull
+    /// secrets it mounts).
+    #[arg(long = "probe-namespace", value_name = "NS", requires = "from_nodes")]
+    pub probe_namespace: Option<String>,
+    /// The image the probe pods run (default: this version's release image).
+    #[arg(long = "node-image", value_name = "IMAGE", requires = "from_nodes")]
+    pub node_image: Option<String>,
+    /// How long to wait for each probe pod to finish.
+    #[arg(
+        long = "probe-timeout",
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        requires = "from_nodes"
     )]
     pub probe_timeout: f64,
 }

@@ -8,6 +8,7 @@ mod creds;
 mod evidence;
 mod explain;
 mod from_node;
+mod from_nodes;
 mod history;
 mod image;
 mod input;

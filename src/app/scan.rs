@@ -82,6 +82,12 @@ struct Filling {
 /// Lists failing pods and diagnoses them all.
 pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     let prober = Prober::new(&args.probe, common)?;
+    if args.from_nodes.from_nodes && args.cluster.snapshot.is_some() {
+        return Err(crate::Error::Usage(
+            "--from-nodes runs probe pods on the nodes: it needs a live cluster, not --snapshot"
+                .into(),
+        ));
+    }
     let scenes = gather(args, common).await?;
     let mut jobs: HashMap<ProbeKey, ProbeJob> = HashMap::new();
     let mut pending = Vec::new();
@@ -158,7 +164,15 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         }
     }
     report.groups = Some(groups);
+    let failing_keys: Vec<(String, String)> = failing.keys().cloned().collect();
     report.failing_pods = Some(failing.into_values().collect());
+    if args.from_nodes.from_nodes {
+        // The pods' own view of the scene first; then the nodes'.
+        let live = super::connect(&args.cluster, common).await?;
+        let nodes =
+            super::from_nodes::probe(&live, &scenes, &failing_keys, &args.from_nodes, common).await;
+        super::from_nodes::merge(&mut report, nodes);
+    }
     Ok(report)
 }
 

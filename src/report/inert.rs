@@ -57,10 +57,11 @@ impl Report {
             insecure_transport,
             node_config,
             from_node,
+            from_nodes,
             notes,
             summary: Summary { .. },
         } = self;
-        if let Some(n) = from_node {
+        for n in from_node.iter_mut().chain(from_nodes.iter_mut()) {
             let cell = std::cell::RefCell::new(&mut *f);
             n.visit(&mut |s| (cell.borrow_mut())(s, Layout::Line), &mut |s| {
                 (cell.borrow_mut())(s, Layout::Block)

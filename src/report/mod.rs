@@ -62,6 +62,9 @@ pub struct Report {
     /// `pod --from-node`: the probe pod on the pod's node and the node's own findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_node: Option<FromNode>,
+    /// `scan --from-nodes`: one probe pod per node with failing pods, and what each found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_nodes: Vec<FromNode>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -187,6 +190,7 @@ impl Report {
             insecure_transport: Vec::new(),
             node_config: Vec::new(),
             from_node: None,
+            from_nodes: Vec::new(),
             notes: Vec::new(),
             summary: Summary::default(),
         }

@@ -19,7 +19,7 @@ fn registry(tls: Tls, auth: Auth) -> Registry {
 }
 
 /// A secret volume `DIR/NAME/KEY` as kubelet writes it: the file behind `..data`.
-pub fn secret_volume(dir: &Path, name: &str, key: &str, body: &str) {
+fn secret_volume(dir: &Path, name: &str, key: &str, body: &str) {
     let data = dir.join(name).join("..2026_12_05_00_00_00.000000001");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join(key), body).unwrap();
@@ -32,7 +32,7 @@ pub fn secret_volume(dir: &Path, name: &str, key: &str, body: &str) {
 }
 
 /// A `.dockerconfigjson` body with one `auths` entry.
-pub fn config_json(key: &str, user: &str, password: &str) -> String {
+fn config_json(key: &str, user: &str, password: &str) -> String {
     json!({"auths": {key: {"auth": b64(&format!("{user}:{password}"))}}}).to_string()
 }
 

@@ -19,6 +19,7 @@
 //! assert!(api.writes().is_empty());
 //! ```
 
+mod discovery;
 mod pods;
 mod store;
 mod table;
@@ -66,18 +67,6 @@ pub struct Recorded {
     pub query: String,
     /// The request's headers, names lower-cased, in order (repeats kept).
     pub headers: Vec<(String, String)>,
-}
-
-impl Verb {
-    /// The verb as RBAC names it.
-    pub fn word(self) -> &'static str {
-        match self {
-            Verb::Get => "get",
-            Verb::List => "list",
-            Verb::Create => "create",
-            Verb::Delete => "delete",
-        }
-    }
 }
 
 impl Recorded {
@@ -283,29 +272,6 @@ impl KubeApi {
         self.state.lock().unwrap().echo_token = true;
     }
 
-    /// Listens for pod creates and deletes (the test kubelet), with a handle to answer them.
-    pub fn subscribe_pods(&self) -> (Pods, std::sync::mpsc::Receiver<PodEvent>) {
-        Pods::subscribe(&self.state)
-    }
-
-    /// Every pod created so far, as stored.
-    pub fn created_pods(&self) -> Vec<Value> {
-        self.state.lock().unwrap().pods.created.clone()
-    }
-
-    /// `namespace/name` of every pod deleted so far.
-    pub fn deleted_pods(&self) -> Vec<String> {
-        self.state.lock().unwrap().pods.deleted.clone()
-    }
-
-    /// The pods stored now in `namespace`.
-    pub fn pods_in(&self, namespace: &str) -> Vec<Value> {
-        let st = self.state.lock().unwrap();
-        let rt = store::resource("", "pods").expect("pods");
-        let (_, list) = st.store.list(rt, Some(namespace), &BTreeMap::new());
-        list["items"].as_array().cloned().unwrap_or_default()
-    }
-
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
@@ -497,7 +463,7 @@ fn route(
         .into_owned()
         .collect();
     let (group, rest): (&str, &[&str]) = match segs.as_slice() {
-        ["version"] => return (200, version()),
+        ["version"] => return (200, discovery::version()),
         ["api"] => {
             return (
                 200,
@@ -505,10 +471,12 @@ fn route(
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}]}),
             );
         }
-        ["apis"] => return (200, group_list()),
-        ["api", "v1"] => return (200, resource_list("")),
-        ["apis", g] if *g == "apps" || *g == "batch" => return (200, api_group(g)),
-        ["apis", g, "v1"] if *g == "apps" || *g == "batch" => return (200, resource_list(g)),
+        ["apis"] => return (200, discovery::group_list()),
+        ["api", "v1"] => return (200, discovery::resource_list("")),
+        ["apis", g] if *g == "apps" || *g == "batch" => return (200, discovery::api_group(g)),
+        ["apis", g, "v1"] if *g == "apps" || *g == "batch" => {
+            return (200, discovery::resource_list(g));
+        }
         ["api", "v1", rest @ ..] => ("", rest),
         ["apis", g, "v1", rest @ ..] => (*g, rest),
         _ => return page_not_found(),
@@ -592,55 +560,4 @@ fn page_not_found() -> store::Reply {
         "the server could not find the requested resource",
         json!({}),
     )
-}
-
-fn version() -> Value {
-    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.2",
-        "compiler": "gc", "platform": "linux/amd64"})
-}
-
-fn group_list() -> Value {
-    let groups: Vec<Value> = ["apps", "batch"].iter().map(|g| api_group(g)).collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
-fn api_group(g: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
-    json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv})
-}
-
-fn resource_list(group: &str) -> Value {
-    let resources: Vec<Value> = RESOURCES
-        .iter()
-        .filter(|r| r.group == group)
-        .map(|r| {
-            let short: Vec<&str> = match r.resource {
-                "pods" => vec!["po"],
-                "events" => vec!["ev"],
-                "serviceaccounts" => vec!["sa"],
-                "nodes" => vec!["no"],
-                "namespaces" => vec!["ns"],
-                "replicasets" => vec!["rs"],
-                "deployments" => vec!["deploy"],
-                "statefulsets" => vec!["sts"],
-                "daemonsets" => vec!["ds"],
-                "cronjobs" => vec!["cj"],
-                _ => vec![],
-            };
-            let verbs = if r.resource == "pods" {
-                json!(["create", "delete", "get", "list"])
-            } else {
-                json!(["get", "list"])
-            };
-            json!({"name": r.resource, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-                "kind": r.kind, "verbs": verbs, "shortNames": short})
-        })
-        .collect();
-    let gv = if group.is_empty() {
-        "v1".to_string()
-    } else {
-        format!("{group}/v1")
-    };
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }

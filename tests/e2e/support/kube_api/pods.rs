@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::store::{self, Reply};
-use super::{State, Verb};
+use super::{KubeApi, State, Verb};
 
 /// What a listener hears about pods.
 #[derive(Debug, Clone)]
@@ -328,5 +328,42 @@ impl Pods {
         let rt = store::resource("", resource)?;
         let (code, obj) = st.store.get(rt, Some(namespace), name);
         (code == 200).then_some(obj)
+    }
+}
+
+impl Verb {
+    /// The verb as RBAC names it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Create => "create",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+impl KubeApi {
+    /// Listens for pod creates and deletes (the test kubelet), with a handle to answer them.
+    pub fn subscribe_pods(&self) -> (Pods, std::sync::mpsc::Receiver<PodEvent>) {
+        Pods::subscribe(&self.state)
+    }
+
+    /// Every pod created so far, as stored.
+    pub fn created_pods(&self) -> Vec<Value> {
+        self.state.lock().unwrap().pods.created.clone()
+    }
+
+    /// `namespace/name` of every pod deleted so far.
+    pub fn deleted_pods(&self) -> Vec<String> {
+        self.state.lock().unwrap().pods.deleted.clone()
+    }
+
+    /// The pods stored now in `namespace`.
+    pub fn pods_in(&self, namespace: &str) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        let rt = store::resource("", "pods").expect("pods");
+        let (_, list) = st.store.list(rt, Some(namespace), &Default::default());
+        list["items"].as_array().cloned().unwrap_or_default()
     }
 }
