@@ -145,6 +145,18 @@ fn read_secret(dir: &Path, name: &str, namespace: &str) -> crate::Result<Option<
     if !volume.is_dir() {
         return Ok(None);
     }
+    // kubelet mounts an `optional` volume of a missing secret as an empty directory.
+    let keys: Vec<String> = std::fs::read_dir(&volume)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".."))
+                .collect()
+        })
+        .unwrap_or_default();
+    if keys.is_empty() {
+        return Ok(None);
+    }
     let mut data = BTreeMap::new();
     let mut type_ = "Opaque";
     for (key, ty) in [
@@ -161,6 +173,10 @@ fn read_secret(dir: &Path, name: &str, namespace: &str) -> crate::Result<Option<
         if type_ == "Opaque" {
             type_ = ty;
         }
+    }
+    // Another key means another secret type, which kubelet ignores; its value is not needed.
+    for k in keys {
+        data.entry(k).or_insert_with(|| ByteString(Vec::new()));
     }
     Ok(Some(Secret {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {

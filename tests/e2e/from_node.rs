@@ -539,3 +539,39 @@ fn node_dns_cannot_resolve_a_name_this_machine_is_told() {
         "the laptop's pin stays on the laptop: {args}"
     );
 }
+
+#[test]
+fn a_pull_secret_missing_from_the_namespace_is_named_by_the_node() {
+    // The probe pod's secret volume is optional: kubelet mounts an empty directory, and the
+    // node's keyring names the secret as missing, as kubelet's event would.
+    let (user, password) = ("alice", "pw-5b1f0c");
+    let reg = registry(Tls::Valid, Auth::htpasswd(user, password));
+    let image = format!("{}/app:1.0", reg.host);
+    let api = KubeApi::start();
+    Scenario::new(&image)
+        .event(
+            "Failed",
+            "rpc error: code = Unknown desc = 401 Unauthorized",
+        )
+        .pull_secret("regcred-missing")
+        .load(&api);
+    let root = tempfile::tempdir().unwrap();
+    put(
+        root.path(),
+        "/etc/ssl/certs/ca-certificates.crt",
+        &reg.pki.ca_pem,
+    );
+    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    let kubelet = Kubelet::start(&api, "node-1", root.path());
+    kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
+    let run = from_node(&api, &[]);
+    let report = checked(&api, &run);
+    let from = &report["from_node"];
+    assert_eq!(from["outcome"], "probed", "{from:#}");
+    assert_eq!(from["verdicts"][0]["cause"], "auth_required", "{from:#}");
+    let findings = from["report"]["verdicts"][0]["credential_findings"].to_string();
+    assert!(
+        findings.contains("regcred-missing") && findings.contains("does not exist in namespace"),
+        "{findings}"
+    );
+}
