@@ -65,6 +65,8 @@ fn main() {
     api.clear_requests();
     let kc = api.kubeconfig();
     let started = Instant::now();
+    // Reaped by the wait4 below, which also gives its own rusage.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(&bin)
         .args(["scan", "-n", "shop", "-o", "json", "--kubeconfig"])
         .arg(&kc)
