@@ -361,6 +361,7 @@ fn report_in(log: &str) -> Option<Value> {
 /// Puts the node's findings into the report: a note and an evidence line per image.
 pub(super) fn merge(report: &mut Report, from: FromNode) {
     if from.outcome == "probed" {
+        report.notes.push(format!("[node] {}", from.detail));
         for nv in &from.verdicts {
             let said = match &nv.cause {
                 Some(c) => format!("{c} ({}): {}", nv.confidence, nv.summary),
