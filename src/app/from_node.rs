@@ -393,3 +393,17 @@ pub(super) fn merge(report: &mut Report, from: FromNode) {
     }
     report.from_node = Some(from);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::report_in;
+
+    #[test]
+    fn the_report_is_found_after_stderr_lines_and_nothing_else_is_taken_for_it() {
+        let log = "WARN something on stderr\n{\"not\": \"ours\"}\n{\n  \"command\": \"node-probe\",\n  \"notes\": []\n}\n";
+        assert_eq!(report_in(log).unwrap()["command"], "node-probe");
+        assert!(report_in("{\"command\": \"pod\"}\n").is_none());
+        assert!(report_in("{\"command\": \"node-pro").is_none());
+        assert!(report_in("").is_none());
+    }
+}

@@ -575,3 +575,36 @@ fn a_pull_secret_missing_from_the_namespace_is_named_by_the_node() {
         "{findings}"
     );
 }
+
+#[test]
+fn from_node_needs_a_live_cluster_and_a_sane_timeout() {
+    let snap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/snapshots/private-ca.yaml"
+    );
+    let run = pulldoctor(&["pod", "nginx-registry", "--snapshot", snap, "--from-node"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("--from-node runs a probe pod on the node: it needs a live cluster"),
+        "{}",
+        run.stderr
+    );
+    let run = pulldoctor(&["scan", "-A", "--snapshot", snap, "--from-nodes"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("--from-nodes runs probe pods on the nodes"),
+        "{}",
+        run.stderr
+    );
+    let api = KubeApi::start();
+    let run = from_node(&api, &["--probe-timeout", "0"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--probe-timeout must be more than 0"),
+        "{}",
+        run.stderr
+    );
+    assert!(api.writes().is_empty());
+}
