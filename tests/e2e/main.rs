@@ -12,6 +12,7 @@ mod docs_links;
 mod examples;
 mod examples_extract;
 mod from_node;
+mod from_node_refusals;
 mod from_nodes;
 mod hostile;
 mod image_ci_words;
