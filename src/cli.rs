@@ -94,6 +94,13 @@ pub enum Command {
         after_help = "Examples:\n  kubectl describe pod web-0 | pulldoctor explain -\n  pulldoctor explain --message 'Failed to pull image \"reg:8000/app\": ... x509: certificate signed by unknown authority'"
     )]
     Explain(ExplainArgs),
+    /// On a node: probe images with the node's own files, network and kubelet's secret volumes,
+    /// and print the JSON report (what `pod --from-node`'s probe pod runs; see docs/from-node.md).
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  sudo pulldoctor node-probe --host-root / reg.example.com/app:1.4\n  pulldoctor node-probe --host-root /host --secrets-dir /secrets --runtime containerd://1.7.24 reg.example.com/app:1.4"
+    )]
+    NodeProbe(NodeProbeArgs),
 }
 
 /// `-o` values.
@@ -193,6 +200,8 @@ pub struct PodArgs {
     pub watch: WatchArgs,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub from_node: FromNodeArgs,
 }
 
 /// `pulldoctor scan`.
@@ -212,6 +221,8 @@ pub struct ScanArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub from_nodes: FromNodesArgs,
 }
 
 /// `pulldoctor image`.
@@ -390,4 +401,96 @@ pub fn old_registry_skip_verify(args: &[String], pod_name: Option<&str>) -> Opti
              to skip verifying a registry's certificate use --registry-insecure-skip-verify HOST[:PORT]"
         )
     })
+}
+
+// ---- the probe from the node (#17): `node-probe` and `pod --from-node` ----
+
+/// `pulldoctor node-probe`.
+#[derive(Debug, Args, Clone)]
+pub struct NodeProbeArgs {
+    /// Image references to probe, as the pod spec writes them.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+    /// Where the node's filesystem is: `/` over SSH, `/host` in the probe pod.
+    #[arg(long = "host-root", value_name = "DIR")]
+    pub host_root: PathBuf,
+    /// Pull secrets as kubelet mounts secret volumes: `DIR/NAME/.dockerconfigjson` or
+    /// `DIR/NAME/.dockercfg`, one directory per secret.
+    #[arg(long = "secrets-dir", value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// The pod's pull secrets in its order (repeatable; default: every directory under
+    /// --secrets-dir, by name).
+    #[arg(long = "pull-secret", value_name = "NAME", requires = "secrets_dir")]
+    pub pull_secrets: Vec<String>,
+    /// The pod's namespace, which names the secrets in the report.
+    #[arg(
+        long = "secrets-namespace",
+        value_name = "NS",
+        default_value = "default"
+    )]
+    pub secrets_namespace: String,
+    /// The node's runtime (containerd, docker, cri-o, optionally containerd://1.7.2);
+    /// default: found from the files under --host-root.
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// The node's platform, os/arch[/variant] (default linux/amd64).
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+}
+
+/// `pod --from-node`: the probe pod on the failing pod's node.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Probe from the node (creates one pod)")]
+pub struct FromNodeArgs {
+    /// Also probe from the pod's node, in a short-lived pod there (hostNetwork, read-only
+    /// hostPath mounts, the pod's pull secrets as volumes); deleted in every outcome.
+    #[arg(long = "from-node")]
+    pub from_node: bool,
+    /// Namespace for the probe pod (default: the pod's own, which holds its pull secrets).
+    #[arg(long = "probe-namespace", value_name = "NS", requires = "from_node")]
+    pub probe_namespace: Option<String>,
+    /// The image the probe pod runs (default: this version's release image).
+    #[arg(long = "node-image", value_name = "IMAGE", requires = "from_node")]
+    pub node_image: Option<String>,
+    /// How long to wait for the probe pod to finish.
+    #[arg(
+        long = "probe-timeout",
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        requires = "from_node"
+    )]
+    pub probe_timeout: f64,
+}
+
+/// `scan --from-nodes`: a probe pod per node with failing pods.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Probe from the nodes (creates one pod per node)")]
+pub struct FromNodesArgs {
+    /// Also probe from each node with failing pods, in a short-lived pod there that probes the
+    /// distinct images failing on it (see `pod --from-node`); each deleted in every outcome.
+    #[arg(long = "from-nodes")]
+    pub from_nodes: bool,
+    /// How many probe pods run at once.
+    #[arg(
+        long = "node-concurrency",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "from_nodes"
+    )]
+    pub node_concurrency: usize,
+    /// Namespace for the probe pods (default: each node's first failing pod's, whose pull
+    /// secrets it mounts).
+    #[arg(long = "probe-namespace", value_name = "NS", requires = "from_nodes")]
+    pub probe_namespace: Option<String>,
+    /// The image the probe pods run (default: this version's release image).
+    #[arg(long = "node-image", value_name = "IMAGE", requires = "from_nodes")]
+    pub node_image: Option<String>,
+    /// How long to wait for each probe pod to finish.
+    #[arg(
+        long = "probe-timeout",
+        value_name = "SECONDS",
+        default_value_t = 120.0,
+        requires = "from_nodes"
+    )]
+    pub probe_timeout: f64,
 }

@@ -24,16 +24,40 @@ enum Creds {
     },
     /// An authfile (explicit or docker's default), or nothing at all.
     File(Option<Authfile>),
+    /// kubelet's keyring over the pod's pull secrets (`node-probe`).
+    Keyring(Keyring),
 }
+
+/// What kubelet would try for one image: `node-probe`'s secret volumes, matched like a pod's.
+pub(super) type Keyring = Box<dyn Fn(&ImageRef) -> ImageCredentials + Send + Sync>;
 
 /// Probes every reference for every platform.
 pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
-    let prober = Prober::new(&args.probe, common)?
-        .for_ci()
-        .with_node(crate::config::NodeSettings::from_args(&args.node)?);
+    run_with(args, common, None).await
+}
+
+/// The same pipeline for `node-probe`: the node's own pull (its wording, kubelet's keyring
+/// over the secret volumes) instead of the CI job's flags and authfile.
+pub(super) async fn run_with(
+    args: &ImageArgs,
+    common: &Common,
+    keyring: Option<Keyring>,
+) -> crate::Result<Report> {
+    let on_node = keyring.is_some();
+    let prober = Prober::new(&args.probe, common)?;
+    let prober = if on_node { prober } else { prober.for_ci() };
+    let prober = prober.with_node(crate::config::NodeSettings::from_args(&args.node)?);
+    let audience = if on_node {
+        Audience::Cluster
+    } else {
+        Audience::Ci
+    };
     let refs = references(args)?;
     let platforms = platforms(args)?;
-    let creds = credentials(args)?;
+    let creds = match keyring {
+        Some(k) => Creds::Keyring(k),
+        None => credentials(args)?,
+    };
     let helpers = Helpers {
         timeout: common.timeout,
         ..Helpers::default()
@@ -52,7 +76,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         image: raw.clone(),
                         symptom: Some(s),
                         probe: ProbeFacts::NotRun(format!("not a valid reference: {e}")),
-                        audience: Audience::Ci,
+                        audience,
                         ..Evidence::default()
                     }
                 }
@@ -64,6 +88,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                             password,
                         } => authfile::from_flags(source, username, password.clone(), r),
                         Creds::File(Some(f)) => authfile::credentials_for(f, r, &helpers).await,
+                        Creds::Keyring(k) => k(r),
                         Creds::File(None) => ImageCredentials {
                             image: r.original.clone(),
                             tries: Vec::new(),
@@ -95,7 +120,7 @@ pub async fn run(args: &ImageArgs, common: &Common) -> crate::Result<Report> {
                         image_ref: Some(r.clone()),
                         credentials: Some(super::creds::facts(&ic, r)),
                         probe,
-                        audience: Audience::Ci,
+                        audience,
                         ..Evidence::default()
                     }
                 }

@@ -7,9 +7,12 @@ mod complete;
 mod creds;
 mod evidence;
 mod explain;
+mod from_node;
+mod from_nodes;
 mod history;
 mod image;
 mod input;
+mod node_probe;
 mod pod;
 mod probing;
 mod scan;
@@ -110,7 +113,7 @@ pub async fn complete(words: &[String]) -> crate::Result<()> {
 /// invoked us (`pulldoctor` or `kubectl pulldoctor`).
 pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
     let common = Common::from_cli(&cli)?;
-    let mut report = match cli.command {
+    let report = match cli.command {
         Command::Completions { shell } => {
             let mut cmd = crate::cli::command_named(<Cli as clap::CommandFactory>::command(), name);
             let bin = name.replace(' ', "-");
@@ -142,10 +145,25 @@ pub async fn run(cli: Cli, name: &str) -> crate::Result<Outcome> {
         Command::Pod(args) => pod::run(&args, &common).await?,
         Command::Image(args) => image::run(&args, &common).await?,
         Command::Scan(args) => scan::run(&args, &common).await?,
+        Command::NodeProbe(args) => {
+            // Always the JSON shape: the probe pod's log is read back by the laptop side.
+            let report = node_probe::run(&args, &common).await?;
+            let common = Common {
+                output: crate::cli::OutputFormat::Json,
+                color: false,
+                ..common
+            };
+            return finish(report, &common);
+        }
     };
+    finish(report, &common)
+}
+
+/// Draws the report and says what it concluded.
+fn finish(mut report: Report, common: &Common) -> crate::Result<Outcome> {
     // A registry or cluster may have echoed a secret into any string; none is drawn.
     report.scrub_secrets();
-    emit(&report, &common)?;
+    emit(&report, common)?;
     Ok(if report.has_problems() {
         Outcome::ProblemFound
     } else {

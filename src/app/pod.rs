@@ -16,8 +16,35 @@ use crate::taxonomy::Cause;
 pub async fn run(args: &PodArgs, common: &Common) -> crate::Result<Report> {
     let prober = Prober::new(&args.probe, common)?
         .with_node(crate::config::NodeSettings::from_args(&args.node)?);
+    if args.from_node.from_node {
+        return from_node(args, common, &prober).await;
+    }
     let scene = gather(args, common).await?;
     diagnose_scene(&prober, &scene).await
+}
+
+/// `--from-node`: this machine's diagnosis, then the node's own probe merged in.
+async fn from_node(args: &PodArgs, common: &Common, prober: &Prober) -> crate::Result<Report> {
+    let c = &args.cluster;
+    if c.snapshot.is_some() {
+        return Err(crate::Error::Usage(
+            "--from-node runs a probe pod on the node: it needs a live cluster, not --snapshot"
+                .into(),
+        ));
+    }
+    let t = args.from_node.probe_timeout;
+    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+        return Err(crate::Error::Usage(format!(
+            "--probe-timeout must be more than 0 and at most 3600 seconds, got {t}"
+        )));
+    }
+    let live = super::connect(c, common).await?;
+    let namespace = live.namespace().to_string();
+    let scene = live.pod_scene(&namespace, &args.name).await?;
+    let mut report = diagnose_scene(prober, &scene).await?;
+    let node = super::from_node::probe(&live, &scene, &args.from_node, common).await;
+    super::from_node::merge(&mut report, node);
+    Ok(report)
 }
 
 /// Diagnoses each image of one gathered scene (`--watch` calls it once per change).

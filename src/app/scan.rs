@@ -83,6 +83,19 @@ struct Filling {
 pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
     let prober = Prober::new(&args.probe, common)?
         .with_node(crate::config::NodeSettings::from_args(&args.node)?);
+    if args.from_nodes.from_nodes && args.cluster.snapshot.is_some() {
+        return Err(crate::Error::Usage(
+            "--from-nodes runs probe pods on the nodes: it needs a live cluster, not --snapshot"
+                .into(),
+        ));
+    }
+    if args.from_nodes.from_nodes && args.node.node_root.is_some() {
+        return Err(crate::Error::Usage(
+            "--from-nodes reads each node's own files on the node; --node-root reads one copy \
+             here: choose one"
+                .into(),
+        ));
+    }
     let scenes = gather(args, common).await?;
     let mut jobs: HashMap<ProbeKey, ProbeJob> = HashMap::new();
     let mut pending = Vec::new();
@@ -160,7 +173,15 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
         }
     }
     report.groups = Some(groups);
+    let failing_keys: Vec<(String, String)> = failing.keys().cloned().collect();
     report.failing_pods = Some(failing.into_values().collect());
+    if args.from_nodes.from_nodes {
+        // The pods' own view of the scene first; then the nodes'.
+        let live = super::connect(&args.cluster, common).await?;
+        let nodes =
+            super::from_nodes::probe(&live, &scenes, &failing_keys, &args.from_nodes, common).await;
+        super::from_nodes::merge(&mut report, nodes);
+    }
     Ok(report)
 }
 

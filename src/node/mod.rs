@@ -12,6 +12,7 @@
 
 pub mod certs_dir;
 pub mod containerd;
+pub mod detect;
 pub mod docker;
 pub mod etc;
 pub mod files;

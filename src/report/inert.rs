@@ -56,9 +56,17 @@ impl Report {
             totals: _,
             insecure_transport,
             node_config,
+            from_node,
+            from_nodes,
             notes,
             summary: Summary { .. },
         } = self;
+        for n in from_node.iter_mut().chain(from_nodes.iter_mut()) {
+            let cell = std::cell::RefCell::new(&mut *f);
+            n.visit(&mut |s| (cell.borrow_mut())(s, Layout::Line), &mut |s| {
+                (cell.borrow_mut())(s, Layout::Block)
+            });
+        }
         if let Some(p) = pod {
             let PodSubject {
                 namespace,

@@ -4,6 +4,7 @@
 //! and compute nothing, so the formats cannot disagree. The JSON form is the documented,
 //! versioned contract (`docs/report.schema.json`, `schema_version`).
 
+mod from_node;
 mod inert;
 mod markdown;
 mod table;
@@ -17,6 +18,7 @@ use crate::classify::Symptom;
 use crate::cli::OutputFormat;
 use crate::diagnose::{Fix, Verdict};
 
+pub use from_node::{FromNode, NodeVerdict};
 pub use inert::{Layout, inert};
 
 /// Bumped when a field changes meaning or disappears; additions do not bump it.
@@ -57,6 +59,12 @@ pub struct Report {
     /// order, proxy, node credentials, /etc/hosts names and findings with file and line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub node_config: Vec<crate::node::NodeConfig>,
+    /// `pod --from-node`: the probe pod on the pod's node and the node's own findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_node: Option<FromNode>,
+    /// `scan --from-nodes`: one probe pod per node with failing pods, and what each found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_nodes: Vec<FromNode>,
     /// What could not be read or was not done, and flags in force.
     pub notes: Vec<String>,
     /// Counts.
@@ -181,6 +189,8 @@ impl Report {
             totals: None,
             insecure_transport: Vec::new(),
             node_config: Vec::new(),
+            from_node: None,
+            from_nodes: Vec::new(),
             notes: Vec::new(),
             summary: Summary::default(),
         }

@@ -23,6 +23,7 @@ mod kubeconfig;
 mod lists;
 mod names;
 pub mod overrides;
+pub mod probe_pod;
 mod reader;
 
 use super::assemble::assemble;

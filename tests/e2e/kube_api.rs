@@ -218,7 +218,8 @@ fn kubectl_reports_a_missing_pod_and_a_refused_write() {
         "{err}"
     );
 
-    let (code, _, err) = kubectl(&api, &["delete", "pod", "static-1", "--wait=false"]);
+    // Pods may be created and deleted (`--from-node`'s probe pod); nothing else is written.
+    let (code, _, err) = kubectl(&api, &["delete", "secret", "regcred", "--wait=false"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("the server does not allow this method on the requested resource"),

@@ -6,9 +6,10 @@
 //! GET by name; `…List` bodies with `metadata.resourceVersion`; `limit`/`continue` paging with
 //! `remainingItemCount`; `fieldSelector` and equality `labelSelector`; `Status` bodies for
 //! 404 NotFound, 403 Forbidden (switchable per resource and verb, to play an RBAC-limited
-//! user), 401 without the bearer token, and 405 for any method but GET; `/version`, `/api`,
+//! user), 401 without the bearer token, and 405 for any method but GET — except pod create,
+//! log and delete (`pods.rs`, for `--from-node`'s probe pod and the test kubelet); `/version`, `/api`,
 //! `/apis` discovery and a server-side `Table` for pods, for kubectl. Every request is recorded so a test can assert that
-//! pulldoctor only ever reads.
+//! pulldoctor only ever reads (or, with `--from-node`, writes only its probe pod).
 //!
 //! ```ignore
 //! let api = KubeApi::start();
@@ -18,6 +19,8 @@
 //! assert!(api.writes().is_empty());
 //! ```
 
+mod discovery;
+mod pods;
 mod store;
 mod table;
 
@@ -36,6 +39,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+pub use pods::{PodEvent, Pods};
 pub use store::{RESOURCES, Store};
 
 /// The user the server says it is talking to, in 403 messages.
@@ -50,6 +54,8 @@ pub const NAMESPACE: &str = "shop";
 pub enum Verb {
     Get,
     List,
+    Create,
+    Delete,
 }
 
 /// One request as received.
@@ -94,6 +100,8 @@ struct State {
     delay: std::time::Duration,
     /// 403 messages quote the caller's bearer token (a hostile or debugging server).
     echo_token: bool,
+    /// Pods created, their logs and deletions (`pods.rs`).
+    pods: pods::Written,
 }
 
 /// How a hostile list keeps going.
@@ -340,7 +348,17 @@ async fn serve(
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    Ok::<_, Infallible>(handle(&state, addr, &req))
+                    let (parts, body) = req.into_parts();
+                    let body = http_body_util::BodyExt::collect(body)
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let (response, event) = handle(&state, addr, &parts, &body);
+                    // The test kubelet hears of a pod after the API server has answered.
+                    if let Some(event) = event {
+                        pods::announce(&state, event);
+                    }
+                    Ok::<_, Infallible>(response)
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -353,17 +371,19 @@ async fn serve(
 fn handle(
     state: &Mutex<State>,
     addr: SocketAddr,
-    req: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
+    req: &http::request::Parts,
+    body: &Bytes,
+) -> (Response<Full<Bytes>>, Option<PodEvent>) {
+    let method = req.method.to_string();
+    let path = req.uri.path().to_string();
+    let query = req.uri.query().unwrap_or("").to_string();
     let mut st = state.lock().unwrap();
     let headers = req
-        .headers()
+        .headers
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
+    let mut event = None;
     st.requests.push(Recorded {
         method: method.clone(),
         path: path.clone(),
@@ -371,30 +391,14 @@ fn handle(
         headers,
     });
     let bearer = req
-        .headers()
+        .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let authorized = bearer.is_some_and(|t| t == TOKEN || st.tokens.contains(t));
-    let (code, body) = if !authorized {
-        store::status(401, "Unauthorized", "Unauthorized", Value::Null)
-    } else if method != "GET" {
-        store::status(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-            json!({}),
-        )
-    } else {
-        let accept = req
-            .headers()
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        // Like the apiserver, a refusal names the impersonated user when there is one; a
-        // hostile server may also echo the caller's token back.
+    let user_of = |st: &State| {
         let mut user = req
-            .headers()
+            .headers
             .get("impersonate-user")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(USER)
@@ -402,15 +406,44 @@ fn handle(
         if st.echo_token {
             user.push_str(&format!(" (token {})", bearer.unwrap_or("")));
         }
+        user
+    };
+    let (code, body) = if !authorized {
+        store::status(401, "Unauthorized", "Unauthorized", Value::Null)
+    } else if let Some(reply) = pods::write(&mut st, &method, &path, body, &user_of, &mut event) {
+        reply
+    } else if method != "GET" {
+        store::status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        )
+    } else if let Some(reply) = pods::log(&st, &path, &query) {
+        reply
+    } else {
+        let accept = req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // Like the apiserver, a refusal names the impersonated user when there is one; a
+        // hostile server may also echo the caller's token back.
+        let user = user_of(&st);
         route(&st, addr, &path, &query, accept.contains("as=Table"), &user)
     };
-    let text = serde_json::to_vec(&body).expect("json");
-    Response::builder()
+    // A log is plain text; everything else is JSON.
+    let (text, content_type) = match &body {
+        Value::String(log) if code == 200 => (log.clone().into_bytes(), "text/plain"),
+        _ => (serde_json::to_vec(&body).expect("json"), "application/json"),
+    };
+    let response = Response::builder()
         .status(code)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("audit-id", format!("{:08x}", st.requests.len()))
         .body(Full::new(Bytes::from(text)))
-        .expect("response")
+        .expect("response");
+    (response, event)
 }
 
 fn route(
@@ -430,7 +463,7 @@ fn route(
         .into_owned()
         .collect();
     let (group, rest): (&str, &[&str]) = match segs.as_slice() {
-        ["version"] => return (200, version()),
+        ["version"] => return (200, discovery::version()),
         ["api"] => {
             return (
                 200,
@@ -438,10 +471,12 @@ fn route(
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}]}),
             );
         }
-        ["apis"] => return (200, group_list()),
-        ["api", "v1"] => return (200, resource_list("")),
-        ["apis", g] if *g == "apps" || *g == "batch" => return (200, api_group(g)),
-        ["apis", g, "v1"] if *g == "apps" || *g == "batch" => return (200, resource_list(g)),
+        ["apis"] => return (200, discovery::group_list()),
+        ["api", "v1"] => return (200, discovery::resource_list("")),
+        ["apis", g] if *g == "apps" || *g == "batch" => return (200, discovery::api_group(g)),
+        ["apis", g, "v1"] if *g == "apps" || *g == "batch" => {
+            return (200, discovery::resource_list(g));
+        }
         ["api", "v1", rest @ ..] => ("", rest),
         ["apis", g, "v1", rest @ ..] => (*g, rest),
         _ => return page_not_found(),
@@ -473,7 +508,7 @@ fn route(
         Verb::List
     };
     if st.forbidden.contains(&(rt.resource.to_string(), verb)) {
-        let verb_word = if verb == Verb::Get { "get" } else { "list" };
+        let verb_word = verb.word();
         return store::forbidden(rt, verb_word, user, namespace, name);
     }
     let mut q = q;
@@ -525,50 +560,4 @@ fn page_not_found() -> store::Reply {
         "the server could not find the requested resource",
         json!({}),
     )
-}
-
-fn version() -> Value {
-    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1", "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.2",
-        "compiler": "gc", "platform": "linux/amd64"})
-}
-
-fn group_list() -> Value {
-    let groups: Vec<Value> = ["apps", "batch"].iter().map(|g| api_group(g)).collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
-fn api_group(g: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
-    json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv})
-}
-
-fn resource_list(group: &str) -> Value {
-    let resources: Vec<Value> = RESOURCES
-        .iter()
-        .filter(|r| r.group == group)
-        .map(|r| {
-            let short: Vec<&str> = match r.resource {
-                "pods" => vec!["po"],
-                "events" => vec!["ev"],
-                "serviceaccounts" => vec!["sa"],
-                "nodes" => vec!["no"],
-                "namespaces" => vec!["ns"],
-                "replicasets" => vec!["rs"],
-                "deployments" => vec!["deploy"],
-                "statefulsets" => vec!["sts"],
-                "daemonsets" => vec!["ds"],
-                "cronjobs" => vec!["cj"],
-                _ => vec![],
-            };
-            json!({"name": r.resource, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-                "kind": r.kind, "verbs": ["get", "list"], "shortNames": short})
-        })
-        .collect();
-    let gv = if group.is_empty() {
-        "v1".to_string()
-    } else {
-        format!("{group}/v1")
-    };
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }

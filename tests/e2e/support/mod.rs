@@ -67,6 +67,19 @@
 //! error_chain(&err);           // "a: b: c", for messages
 //! ```
 //!
+//! # Nodes (`pod --from-node`)
+//!
+//! ```text
+//! let kubelet = Kubelet::start(&api, "node-1", root.path()); // runs the pods the API server
+//! //   creates on node-1 as local processes: hostPath mounts under `root`, secret volumes from the
+//! //   server's Secrets, the binary under test for the image, inside its own network namespace
+//! kubelet.net.forward(reg.port(), reg_addr);   // the node reaches the registry (else it cannot)
+//! kubelet.refuse_image(IMAGE, MESSAGE);        // the probe image cannot be pulled there
+//! kubelet.hold();                              // pods stay Pending
+//! kubelet.ran();                               // [Ran { pod, args, env, exit }]
+//! api.created_pods(); api.deleted_pods();      // what pulldoctor created and deleted
+//! ```
+//!
 //! Modes: `Tls::{Plain, Valid, WrongName, Expired, Mutual}` × `Auth::{None, Htpasswd, Token}`.
 //! The bench panics on setup failure: a broken bench must fail the test loudly.
 
@@ -77,7 +90,9 @@ pub mod client;
 pub mod connect;
 pub mod hostile;
 pub mod kube_api;
+pub mod kubelet;
 pub mod layer;
+pub mod netns;
 pub mod pki;
 pub mod proxy;
 pub mod push;

@@ -269,6 +269,20 @@ impl Store {
         }
     }
 
+    /// Removes one object, returning it.
+    pub fn remove(
+        &mut self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        let key = match namespace {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.to_string(),
+        };
+        self.objects.get_mut(rt.resource)?.remove(&key)
+    }
+
     /// LIST with `fieldSelector`, `labelSelector`, `limit` and `continue`.
     pub fn list(
         &self,

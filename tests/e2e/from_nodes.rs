@@ -1,0 +1,91 @@
+//! `scan --from-nodes`, end to end on three test kubelets: one probe pod per node with
+//! failing pods, and the report says on which nodes the image fails and on which it pulls.
+
+use serde_json::json;
+
+use crate::from_node::{NODE_IMAGE, X509, checked, notes, registry};
+use crate::node_root::{node_root, put, unrelated_bundle};
+use crate::scenario::{path, pulldoctor};
+use crate::support::kube_api::KubeApi;
+use crate::support::kubelet::Kubelet;
+use crate::support::{Auth, Tls};
+
+/// A failing pod `name` of `image` on `node`, with kubelet's x509 event.
+fn failing_on(api: &KubeApi, name: &str, node: &str, image: &str) {
+    let uid = format!(
+        "0b7e6a52-1d0e-4c2a-9a57-{:012x}",
+        name.len() * 7919 + node.len()
+    );
+    api.add(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "uid": uid},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": image}]},
+        "status": {"phase": "Pending", "containerStatuses": [{"name": "app", "image": image,
+            "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}}]}}));
+    api.add(json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.1"), "namespace": "shop"},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": "shop",
+            "uid": uid, "fieldPath": "spec.containers{app}"},
+        "reason": "Failed", "message": format!("Failed to pull image \"{image}\": {X509}"),
+        "type": "Warning", "count": 3, "source": {"component": "kubelet", "host": node}}));
+}
+
+#[test]
+fn scan_from_nodes_says_on_which_nodes_an_image_fails() {
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:1.0", reg.host);
+    let api = KubeApi::start();
+    let mut kubelets = Vec::new();
+    let mut roots = Vec::new();
+    for (i, node) in ["node-a", "node-b", "node-c"].iter().enumerate() {
+        failing_on(&api, &format!("web-{i}"), node, &image);
+        let root = node_root("containerd-hosts-ca", &[("REGISTRY", &reg.host)]);
+        unrelated_bundle(root.path());
+        if *node == "node-c" {
+            // Only node-c has the CA its hosts.toml names.
+            let ca = format!("/etc/containerd/certs.d/{}/ca.crt", reg.host);
+            put(root.path(), &ca, &reg.pki.ca_pem);
+        }
+        let k = Kubelet::start(&api, node, root.path());
+        k.net.forward(reg.port(), reg.host.parse().unwrap());
+        kubelets.push(k);
+        roots.push(root);
+    }
+    let kc = api.kubeconfig();
+    let run = pulldoctor(&[
+        "scan",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+        "--kubeconfig",
+        path(&kc),
+        "--from-nodes",
+        "--node-image",
+        NODE_IMAGE,
+        "--node-concurrency",
+        "2",
+        "--probe-timeout",
+        "30",
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = checked(&api, &run);
+    let n = notes(&report);
+    assert!(
+        n.contains(&format!(
+            "[node] {image} fails on 2 of 3 nodes probed (node-a: tls_unknown_authority, node-b: tls_unknown_authority); pulls on node-c"
+        )),
+        "{n}"
+    );
+    let nodes: Vec<&str> = report["from_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["node-a", "node-b", "node-c"]);
+    assert_eq!(api.created_pods().len(), 3, "one probe pod per node");
+    for (k, node) in kubelets.iter().zip(["node-a", "node-b", "node-c"]) {
+        assert_eq!(k.ran().len(), 1, "{node} ran its probe once");
+    }
+}
