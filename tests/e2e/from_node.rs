@@ -431,3 +431,40 @@ fn a_pull_secret_missing_from_the_namespace_is_named_by_the_node() {
         "{findings}"
     );
 }
+
+#[test]
+fn node_proxy_drop_in_malformed_is_the_nodes_cause() {
+    // The runtime's proxy drop-in has a typo in HTTPS_PROXY: every HTTPS pull on that node
+    // fails before a connection, and only the node's files show why. The `.test` name is
+    // never looked up: this machine does not probe it, and the node's verdict needs no
+    // connection.
+    let image = "registry.node.test:5000/app:1";
+    let api = KubeApi::start();
+    failing(
+        &api,
+        image,
+        "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head \"https://registry.node.test:5000/v2/app/manifests/1\": proxyconnect tcp: dial tcp: lookup proxy.example.com: no such host",
+    );
+    let root = node_root("proxy-dropin", &[("BYPASS", "other.example.com")]);
+    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    let _kubelet = Kubelet::start(&api, "node-1", root.path());
+    let run = from_node(&api, &[]);
+    let report = checked(&api, &run);
+    let node = &report["from_node"]["verdicts"][0];
+    assert_eq!(node["cause"], "proxy_failure", "{:#}", report["from_node"]);
+    assert_eq!(node["confidence"], "confirmed", "{node:#}");
+    // The node's own report cites the drop-in line and its fix edits that line.
+    let unit = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
+    let from_node = report["from_node"].to_string();
+    assert!(
+        from_node.contains(&format!("({unit} line 5) is not a valid proxy URL"))
+            && from_node.contains(&format!("On the node, edit {unit} line 5: HTTPS_PROXY=")),
+        "{:#}",
+        report["from_node"]
+    );
+    let n = notes(&report);
+    assert!(
+        n.contains("[node] probed from node-1:") && n.contains("proxy_failure"),
+        "{n}"
+    );
+}
