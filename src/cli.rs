@@ -460,6 +460,10 @@ pub struct FromNodeArgs {
         requires = "from_node"
     )]
     pub probe_timeout: f64,
+    /// Also mount kubelet's /var/lib/kubelet read-only, to read its node-level config.json
+    /// (the directory also holds every pod's volumes on that node: secrets and tokens).
+    #[arg(long = "node-credentials", requires = "from_node")]
+    pub node_credentials: bool,
 }
 
 /// `scan --from-nodes`: a probe pod per node with failing pods.
@@ -493,4 +497,8 @@ pub struct FromNodesArgs {
         requires = "from_nodes"
     )]
     pub probe_timeout: f64,
+    /// Also mount kubelet's /var/lib/kubelet read-only on each node (see `pod
+    /// --node-credentials`).
+    #[arg(long = "node-credentials", requires = "from_nodes")]
+    pub node_credentials: bool,
 }

@@ -110,8 +110,16 @@ pub(super) async fn probe(
         images: images(&scene.pod),
         deadline_seconds: deadline as i64,
         timeout_seconds: common.timeout.as_secs_f64(),
+        kubelet_dir: args.node_credentials,
         for_pod: format!("{pod_ns}/{}", scene.pod_name()),
     };
+    if !args.node_credentials {
+        notes.push(
+            "kubelet's node-level config.json was not read: /var/lib/kubelet is mounted only \
+             with --node-credentials (it also holds every pod's volumes on the node)"
+                .to_string(),
+        );
+    }
     let pod = probe.spec(node);
     // From here a Ctrl-C deletes the probe pod before pulldoctor stops: the handler is in place
     // before the create is sent, and a create under way is let finish, so its pod is known.

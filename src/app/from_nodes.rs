@@ -66,6 +66,7 @@ pub(super) async fn probe(
         probe_namespace: args.probe_namespace.clone(),
         node_image: args.node_image.clone(),
         probe_timeout: args.probe_timeout,
+        node_credentials: args.node_credentials,
     };
     let runs = per_node
         .values()

@@ -189,10 +189,8 @@ fn node_lacks_the_ca_the_laptop_has_and_the_spec_is_what_an_operator_accepts() {
         .iter()
         .filter_map(|v| v["hostPath"]["path"].as_str())
         .collect();
-    assert_eq!(
-        host_paths,
-        ["/etc", "/usr/lib/systemd/system", "/var/lib/kubelet"]
-    );
+    // kubelet's directory (every pod's volumes) only with --node-credentials.
+    assert_eq!(host_paths, ["/etc", "/usr/lib/systemd/system"]);
     // The laptop's --ca-file stays on the laptop: the node probes with its own files only.
     let args = c["args"].to_string();
     assert!(
@@ -273,9 +271,20 @@ fn node_level_and_pull_secret_credentials_reach_the_node_not_the_spec() {
     );
     let kubelet = Kubelet::start(&api, "node-1", root.path());
     kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
+    // Without --node-credentials /var/lib/kubelet is not mounted, and the report says so.
     let run = from_node(&api, &[]);
+    let report = checked(&api, &run);
+    assert!(
+        notes(&report).contains("kubelet's node-level config.json was not read"),
+        "{}",
+        notes(&report)
+    );
+    assert!(report["from_node"]["verdicts"][0].get("cause").is_some());
+    let run = from_node(&api, &["--node-credentials"]);
     run.assert_no_leak(user, password);
     let report = checked(&api, &run);
+    let mounted = api.created_pods().last().unwrap()["spec"]["volumes"].to_string();
+    assert!(mounted.contains("\"/var/lib/kubelet\""), "{mounted}");
     let v = &report["from_node"]["verdicts"][0];
     assert!(
         v.get("cause").is_none(),

@@ -29,13 +29,17 @@ pub const CONTAINER: &str = "probe";
 
 /// Node directories the readers read, each mounted read-only at `/host<path>`: the runtimes'
 /// configuration, unit drop-ins, hosts, resolver and CA bundles live under `/etc`; vendor units
-/// under `/usr/lib/systemd/system`; kubelet's node-level `config.json` under `/var/lib/kubelet`
-/// (a file mount would fail the pod on the many nodes without one).
-pub const HOST_PATHS: [(&str, &str); 3] = [
+/// under `/usr/lib/systemd/system`.
+pub const HOST_PATHS: [(&str, &str); 2] = [
     ("host-etc", "/etc"),
     ("host-units", "/usr/lib/systemd/system"),
-    ("host-kubelet", "/var/lib/kubelet"),
 ];
+
+/// kubelet's directory, mounted only with `--node-credentials`: its node-level `config.json`
+/// is there, and so is every pod's volumes (their secrets and service-account tokens), which
+/// an operator has to agree to show the probe. A file mount is no way out: it fails the pod
+/// on the many nodes without the file, and an unchecked one makes the runtime create it.
+pub const KUBELET_DIR: (&str, &str) = ("host-kubelet", "/var/lib/kubelet");
 
 /// What the probe pod is for.
 #[derive(Debug, Clone)]
@@ -57,6 +61,8 @@ pub struct ProbePod {
     pub deadline_seconds: i64,
     /// The probe's own per-request deadline (`--timeout`), in seconds.
     pub timeout_seconds: f64,
+    /// Mount [`KUBELET_DIR`] (`--node-credentials`).
+    pub kubelet_dir: bool,
     /// `namespace/name` of the pod diagnosed (an annotation, for whoever finds the pod).
     pub for_pod: String,
 }
@@ -91,7 +97,8 @@ impl ProbePod {
         args.extend(self.images.iter().cloned());
         let mut volumes = Vec::new();
         let mut mounts = Vec::new();
-        for (name, path) in HOST_PATHS {
+        let kubelet = self.kubelet_dir.then_some(KUBELET_DIR);
+        for (name, path) in HOST_PATHS.into_iter().chain(kubelet) {
             volumes.push(json!({"name": name, "hostPath": {"path": path, "type": "Directory"}}));
             mounts
                 .push(json!({"name": name, "mountPath": format!("/host{path}"), "readOnly": true}));
