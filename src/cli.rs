@@ -449,7 +449,8 @@ pub struct FromNodeArgs {
     /// Namespace for the probe pod (default: the pod's own, which holds its pull secrets).
     #[arg(long = "probe-namespace", value_name = "NS", requires = "from_node")]
     pub probe_namespace: Option<String>,
-    /// The image the probe pod runs (default: this version's release image).
+    /// The image the probe pod runs (built from the repository's Dockerfile; required unless
+    /// this build names one).
     #[arg(long = "node-image", value_name = "IMAGE", requires = "from_node")]
     pub node_image: Option<String>,
     /// How long to wait for the probe pod to finish.
@@ -486,7 +487,8 @@ pub struct FromNodesArgs {
     /// secrets it mounts).
     #[arg(long = "probe-namespace", value_name = "NS", requires = "from_nodes")]
     pub probe_namespace: Option<String>,
-    /// The image the probe pods run (default: this version's release image).
+    /// The image the probe pods run (built from the repository's Dockerfile; required unless
+    /// this build names one).
     #[arg(long = "node-image", value_name = "IMAGE", requires = "from_nodes")]
     pub node_image: Option<String>,
     /// How long to wait for each probe pod to finish.

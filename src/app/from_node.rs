@@ -23,8 +23,25 @@ use crate::scene::live::LiveSource;
 use crate::scene::live::probe_pod::{ProbePod, ProbePodError};
 use crate::scene::{Lookup, Scene};
 
-/// The image `--node-image` defaults to: this version's release.
-pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/OWNER/pulldoctor:v", env!("CARGO_PKG_VERSION"));
+/// The image `--node-image` defaults to: the one a release build names
+/// (`PULLDOCTOR_NODE_IMAGE=REGISTRY/pulldoctor:vX.Y.Z cargo build --release`), built from the
+/// repository's `Dockerfile`. A build without it has no default to guess.
+pub const DEFAULT_IMAGE: Option<&str> = option_env!("PULLDOCTOR_NODE_IMAGE");
+
+/// `--node-image`, else the built-in default; a usage error naming how to get one otherwise.
+pub fn node_image(given: Option<&String>) -> crate::Result<String> {
+    given
+        .cloned()
+        .or_else(|| DEFAULT_IMAGE.map(str::to_string))
+        .ok_or_else(|| {
+            crate::Error::Usage(
+                "--from-node needs --node-image IMAGE: this build names no released image. \
+                 Build one from the repository's Dockerfile (docker build -t \
+                 REGISTRY/pulldoctor:TAG .), push it where the nodes pull from, and pass it"
+                    .into(),
+            )
+        })
+}
 
 /// How often the probe pod is read while it runs.
 const POLL: Duration = Duration::from_millis(250);
@@ -46,7 +63,7 @@ pub(super) async fn probe(
 ) -> FromNode {
     let pod_ns = scene.namespace.clone();
     let namespace = args.probe_namespace.clone().unwrap_or(pod_ns.clone());
-    let image = args.node_image.clone().unwrap_or(DEFAULT_IMAGE.to_string());
+    let image = node_image(args.node_image.as_ref()).unwrap_or_default();
     let spec = scene.pod.spec.as_ref();
     let node_name = spec.and_then(|s| s.node_name.clone()).unwrap_or_default();
     let mut out = FromNode {

@@ -32,6 +32,7 @@ async fn from_node(args: &PodArgs, common: &Common, prober: &Prober) -> crate::R
                 .into(),
         ));
     }
+    super::from_node::node_image(args.from_node.node_image.as_ref())?;
     let t = args.from_node.probe_timeout;
     if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
         return Err(crate::Error::Usage(format!(

@@ -89,6 +89,9 @@ pub async fn run(args: &ScanArgs, common: &Common) -> crate::Result<Report> {
                 .into(),
         ));
     }
+    if args.from_nodes.from_nodes {
+        super::from_node::node_image(args.from_nodes.node_image.as_ref())?;
+    }
     if args.from_nodes.from_nodes && args.node.node_root.is_some() {
         return Err(crate::Error::Usage(
             "--from-nodes reads each node's own files on the node; --node-root reads one copy \

@@ -193,3 +193,26 @@ fn from_node_needs_a_live_cluster_and_a_sane_timeout() {
     );
     assert!(api.writes().is_empty());
 }
+
+#[test]
+fn without_a_node_image_nothing_is_created_and_the_user_is_told_how_to_get_one() {
+    let api = KubeApi::start();
+    failing(&api, "127.0.0.1:9/app:1.0", X509);
+    let kc = api.kubeconfig();
+    let run = pulldoctor(&[
+        "pod",
+        "web-0",
+        "-n",
+        "shop",
+        "--kubeconfig",
+        path(&kc),
+        "--from-node",
+    ]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("--from-node needs --node-image") && run.stderr.contains("Dockerfile"),
+        "{}",
+        run.stderr
+    );
+    assert!(api.writes().is_empty(), "nothing is written to the cluster");
+}
