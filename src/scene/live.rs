@@ -410,7 +410,7 @@ impl LiveSource {
         // At the cap a pod waiting on a pull takes the place of one that only waits (which only
         // its events could show failing), as a snapshot scan does.
         let listed = self
-            .list_kept_first(
+            .list_kept(
                 pods_api,
                 self.selectors.field_text.as_deref(),
                 self.selectors.label_text.as_deref(),
@@ -465,6 +465,7 @@ impl LiveSource {
                 None,
                 MAX_KEPT_EVENTS,
                 for_waiting,
+                None::<fn(&Event) -> bool>,
             )
             .await?
         {

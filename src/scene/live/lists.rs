@@ -38,7 +38,14 @@ impl LiveSource {
         K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
     {
         let listed = self
-            .list_kept(api, fields, None, MAX_LISTED, |_| true)
+            .list_kept(
+                api,
+                fields,
+                None,
+                MAX_LISTED,
+                |_| true,
+                None::<fn(&K) -> bool>,
+            )
             .await?;
         match listed {
             Ok(l) if l.capped => Err(Error::Api(format!(
@@ -54,25 +61,11 @@ impl LiveSource {
     /// arrives, each distinct object once and at most `cap` of them, so a cluster-wide scan
     /// never holds every pod and event at once, and a server that repeats or invents objects
     /// page after page cannot grow it without bound.
-    pub(super) async fn list_kept<K>(
-        &self,
-        api: Api<K>,
-        fields: Option<&str>,
-        labels: Option<&str>,
-        cap: usize,
-        keep: impl Fn(&mut K) -> bool,
-    ) -> Result<std::result::Result<Listed<K>, String>>
-    where
-        K: Clone + DeserializeOwned + Debug + kube::Resource<DynamicType = ()>,
-    {
-        self.list_kept_first(api, fields, labels, cap, keep, None::<fn(&K) -> bool>)
-            .await
-    }
-
-    /// [`list_kept`](Self::list_kept), where at the cap an item `first` accepts takes the
-    /// place of the last kept one it does not: the list is read to its end (or the page cap),
-    /// so the items that matter most are kept whatever their order, in bounded memory.
-    pub(super) async fn list_kept_first<K, F>(
+    ///
+    /// With `first`, at the cap an item `first` accepts takes the place of the last kept one it
+    /// does not: the list is then read to its end (or the page cap, or its time), so the items
+    /// that matter most are kept whatever their order, in bounded memory.
+    pub(super) async fn list_kept<K, F>(
         &self,
         api: Api<K>,
         fields: Option<&str>,
