@@ -375,7 +375,7 @@ fn node_dns_cannot_resolve_a_name_this_machine_is_told() {
         &api,
         &image,
         &format!(
-            "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head \"http://{host}/v2/app/manifests/1.0\": dial tcp: lookup reg.invalid on 10.96.0.10:53: no such host"
+            "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head \"http://{host}/v2/app/manifests/1.0\": dial tcp: lookup reg.invalid on 127.0.0.53:53: no such host"
         ),
     );
     let root = node_root("containerd-hosts-ca", &[("REGISTRY", &host)]);
