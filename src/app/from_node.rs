@@ -20,7 +20,7 @@ use crate::config::Common;
 use crate::diagnose::EvidenceLine;
 use crate::report::{FromNode, NodeVerdict, Report};
 use crate::scene::live::LiveSource;
-use crate::scene::live::probe_pod::{ProbePod, ProbePodError};
+use crate::scene::live::probe_pod::{ProbePod, ProbePodError, probe_pod_name};
 use crate::scene::{Lookup, Scene};
 
 /// The image `--node-image` defaults to: the one a release build names
@@ -113,6 +113,7 @@ pub(super) async fn probe(
         .and_then(|s| s.node_info.as_ref());
     let deadline = args.probe_timeout.ceil().max(1.0);
     let probe = ProbePod {
+        name: probe_pod_name(&node_name),
         namespace: namespace.clone(),
         node: node_name.clone(),
         image: image.clone(),
@@ -156,7 +157,15 @@ pub(super) async fn probe(
     let created = match created {
         Ok(p) => p,
         Err(e) => {
-            let (outcome, detail) = refused(&e, &namespace);
+            let (outcome, mut detail) = refused(&e, &namespace);
+            // Without the server's answer (a timeout, a dropped connection) the pod may have
+            // been made after all: delete it by the name pulldoctor chose.
+            if !matches!(e, ProbePodError::Refused { .. }) {
+                detail.push_str(&match live.delete_probe_pod(&namespace, &probe.name).await {
+                    Ok(()) => format!("; asked the API server to delete {namespace}/{} in case it was made", probe.name),
+                    Err(d) => format!("; could not make sure {namespace}/{} is gone ({d}): it carries the label app.kubernetes.io/managed-by=pulldoctor", probe.name),
+                });
+            }
             return stop(out, outcome, detail);
         }
     };

@@ -216,3 +216,47 @@ fn without_a_node_image_nothing_is_created_and_the_user_is_told_how_to_get_one()
     );
     assert!(api.writes().is_empty(), "nothing is written to the cluster");
 }
+
+#[test]
+fn a_create_that_times_out_is_deleted_by_the_name_pulldoctor_chose() {
+    // The API server takes 3 s to answer (and only then makes) each write; pulldoctor gives
+    // each call 1 s. The create it gave up on still happens, so it deletes the pod by the name
+    // it chose, and that delete, late too, happens after the create.
+    let reg = registry(Tls::Valid, Auth::None);
+    let image = format!("{}/app:1.0", reg.host);
+    let api = KubeApi::start();
+    failing(&api, &image, X509);
+    api.delay_writes(Duration::from_secs(3));
+    let run = from_node(&api, &["--timeout", "1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let node = &report["from_node"];
+    assert_eq!(node["outcome"], "failed", "{node:#}");
+    let detail = node["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("could not create the probe pod"),
+        "{detail}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.deleted_pods().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let created: Vec<String> = api
+        .created_pods()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(created.len(), 1, "the create happened after all");
+    assert!(
+        detail.contains(&format!("shop/{}", created[0])),
+        "the note names the pod: {detail}"
+    );
+    assert_eq!(api.deleted_pods(), [format!("shop/{}", created[0])]);
+    assert!(
+        api.pods_in("shop").iter().all(|p| !p["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("pulldoctor-probe-")),
+        "no probe pod left behind"
+    );
+}

@@ -44,6 +44,9 @@ pub const KUBELET_DIR: (&str, &str) = ("host-kubelet", "/var/lib/kubelet");
 /// What the probe pod is for.
 #[derive(Debug, Clone)]
 pub struct ProbePod {
+    /// The pod's name, chosen here rather than by the server (`generateName`), so a create
+    /// whose answer never came can still be deleted by name ([`probe_pod_name`]).
+    pub name: String,
     pub namespace: String,
     pub node: String,
     pub image: String,
@@ -125,7 +128,7 @@ impl ProbePod {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "generateName": "pulldoctor-probe-",
+                "name": self.name,
                 "namespace": self.namespace,
                 "labels": labels,
                 "annotations": {"pulldoctor/for-pod": self.for_pod},
@@ -176,6 +179,9 @@ pub enum ProbePodError {
     /// The API server could not be reached, or answered with something else.
     #[error("{0}")]
     Failed(String),
+    /// No answer within `--timeout`: the server may still have done it.
+    #[error("{0} timed out")]
+    TimedOut(&'static str),
 }
 
 fn refusal(e: kube::Error) -> ProbePodError {
@@ -189,6 +195,18 @@ fn refusal(e: kube::Error) -> ProbePodError {
     }
 }
 
+/// `pulldoctor-probe-` and ten hex digits, different for each run and node.
+pub fn probe_pod_name(node: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(node.as_bytes());
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    format!("pulldoctor-probe-{:010x}", h.finish() & 0xff_ffff_ffff)
+}
+
 impl LiveSource {
     fn pods(&self, namespace: &str) -> Api<Pod> {
         Api::namespaced(self.client.clone(), namespace)
@@ -200,9 +218,7 @@ impl LiveSource {
         let (api, params) = (self.pods(ns), PostParams::default());
         match tokio::time::timeout(self.timeout, api.create(&params, pod)).await {
             Ok(r) => r.map_err(refusal),
-            Err(_) => Err(ProbePodError::Failed(
-                "creating the probe pod timed out".into(),
-            )),
+            Err(_) => Err(ProbePodError::TimedOut("creating the probe pod")),
         }
     }
 

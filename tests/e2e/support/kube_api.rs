@@ -98,6 +98,8 @@ struct State {
     tokens: BTreeSet<String>,
     /// How long every answer is held back.
     delay: std::time::Duration,
+    /// Like `delay`, for writes only (POST, PUT, PATCH, DELETE).
+    write_delay: std::time::Duration,
     /// 403 messages quote the caller's bearer token (a hostile or debugging server).
     echo_token: bool,
     /// Pods created, their logs and deletions (`pods.rs`).
@@ -267,6 +269,12 @@ impl KubeApi {
         self.state.lock().unwrap().delay = by;
     }
 
+    /// Holds every write's answer back this long, and only then does the write: a create whose
+    /// caller gave up still happens.
+    pub fn delay_writes(&self, by: std::time::Duration) {
+        self.state.lock().unwrap().write_delay = by;
+    }
+
     /// Makes every 403 message quote the bearer token it was sent.
     pub fn echo_token(&self) {
         self.state.lock().unwrap().echo_token = true;
@@ -344,20 +352,33 @@ async fn serve(
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move {
-                    let delay = state.lock().unwrap().delay;
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                    }
+                    let delay = {
+                        let st = state.lock().unwrap();
+                        if req.method() == hyper::Method::GET {
+                            st.delay
+                        } else {
+                            st.delay + st.write_delay
+                        }
+                    };
                     let (parts, body) = req.into_parts();
                     let body = http_body_util::BodyExt::collect(body)
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
-                    let (response, event) = handle(&state, addr, &parts, &body);
-                    // The test kubelet hears of a pod after the API server has answered.
-                    if let Some(event) = event {
-                        pods::announce(&state, event);
-                    }
+                    // Once received, a request is carried out even if its caller hangs up
+                    // while it waits, as kube-apiserver carries out a write it has read.
+                    let work = tokio::spawn(async move {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        let (response, event) = handle(&state, addr, &parts, &body);
+                        // The test kubelet hears of a pod after the API server has answered.
+                        if let Some(event) = event {
+                            pods::announce(&state, event);
+                        }
+                        response
+                    });
+                    let response = work.await.expect("API test server handler");
                     Ok::<_, Infallible>(response)
                 }
             });
