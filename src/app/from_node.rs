@@ -63,14 +63,14 @@ pub(super) async fn probe(
 ) -> FromNode {
     let pod_ns = scene.namespace.clone();
     let namespace = args.probe_namespace.clone().unwrap_or(pod_ns.clone());
-    let image = node_image(args.node_image.as_ref()).unwrap_or_default();
+    let image = node_image(args.node_image.as_ref());
     let spec = scene.pod.spec.as_ref();
     let node_name = spec.and_then(|s| s.node_name.clone()).unwrap_or_default();
     let mut out = FromNode {
         node: node_name.clone(),
         namespace: namespace.clone(),
         pod: None,
-        image: image.clone(),
+        image: image.as_ref().cloned().unwrap_or_default(),
         outcome: "probed",
         detail: String::new(),
         deleted: true,
@@ -81,6 +81,12 @@ pub(super) async fn probe(
         out.outcome = outcome;
         out.detail = detail;
         out
+    };
+    // The commands refuse to start without an image (exit 2, before any write); a caller that
+    // did not gets the same words here, and no pod.
+    let image = match image {
+        Ok(i) => i,
+        Err(e) => return stop(out, "failed", e.to_string()),
     };
     if node_name.is_empty() {
         let d = "the pod is not scheduled on a node yet: no probe pod created".to_string();

@@ -35,7 +35,7 @@ pub enum First {
 }
 
 /// True when the conversation may start with the credential on the manifest.
-pub fn applies(s: &Session<'_>) -> bool {
+fn applies(s: &Session<'_>) -> bool {
     !s.req.credentials.is_empty()
         && s.root.scheme() == "https"
         && !s.req.catalog

@@ -106,11 +106,6 @@ async fn pump(
     delay: Duration,
     handshakes: Option<Arc<AtomicUsize>>,
 ) {
-    if delay.is_zero() {
-        // No added latency means none: a timer would hold each chunk to the next millisecond
-        // tick, a round trip's worth of delay the network does not have.
-        return copy_counting(from, to, handshakes).await;
-    }
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let writer = tokio::spawn(async move {
         let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
@@ -118,7 +113,11 @@ async fn pump(
             Some(i) => Some(i),
             None => rx.recv().await,
         } {
-            tokio::time::sleep_until(item.0).await;
+            // No added latency means none: even an elapsed timer waits for the next millisecond
+            // tick, a round trip's worth of delay the network does not have.
+            if !delay.is_zero() {
+                tokio::time::sleep_until(item.0).await;
+            }
             if to.write_all(&item.1).await.is_err() {
                 break;
             }
@@ -152,32 +151,6 @@ async fn pump(
     }
     drop(tx);
     let _ = writer.await;
-}
-
-/// Copies `from` to `to` as bytes arrive; counts a TLS opening.
-async fn copy_counting(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    handshakes: Option<Arc<AtomicUsize>>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut first = true;
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if std::mem::take(&mut first)
-            && buf[0] == 22
-            && let Some(h) = &handshakes
-        {
-            h.fetch_add(1, Ordering::SeqCst);
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown().await;
 }
 
 /// One request in a docker-registry access log line (Apache combined format).
