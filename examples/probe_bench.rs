@@ -7,7 +7,8 @@
 //! with the fixture images. Each case runs behind a fresh counting TCP relay (`support::relay`),
 //! so connections and handshakes are counted where the registry would see them; requests come
 //! from the registry's own access log and the token server's record. Timings are paired runs in
-//! alternating order, medians of each. Everything listens on 127.0.0.1.
+//! alternating order, medians of each. Everything listens on 127.0.0.1. Beside them, curl's
+//! timers give the registry's own time for the same requests: the part no client can remove.
 //!
 //! ```text
 //! cargo run --release --example probe_bench -- PULLDOCTOR_BIN [ROUNDS]
@@ -41,6 +42,10 @@ fn main() {
     std::fs::create_dir_all(&certs).expect("certs dir");
     std::fs::copy(&basic.pki.ca_file, certs.join("basic-ca.crt")).expect("copy CA");
 
+    if std::env::var_os("HOLD").is_some() {
+        hold(&basic, &token, &certs);
+        return;
+    }
     println!("== Requests and connections per `pulldoctor image` (one run each)");
     println!(
         "{:<20} {:<26} {:>8} {:>11} {:>10} {:>8} {:>11} {:>6}",
@@ -122,19 +127,57 @@ fn main() {
             conns(&list_tags),
             conns(&inspect)
         );
+        let mut list_tags_median = 0.0;
         for (name, other) in [
             ("skopeo list-tags", &list_tags as &dyn Fn()),
             ("skopeo inspect", &inspect as &dyn Fn()),
         ] {
             let (mine, theirs) = paired(rounds, &pd, other);
+            if list_tags_median == 0.0 {
+                list_tags_median = theirs;
+            }
             println!(
-                "pulldoctor image median {mine:.1} ms, {name} median {theirs:.1} ms, ratio {:.2}",
+                "pulldoctor image median {mine:.1} ms, {name} median {theirs:.1} ms, ratio {:.3}",
                 mine / theirs
             );
         }
+        let floor = registry_floor(&host, image, &basic.pki.ca_file, rounds);
+        println!(
+            "the registry's own time for pulldoctor's requests (curl -w, one connection, medians): \
+             TCP + TLS {:.1} ms, manifest GET {:.1} ms, config blob GET {:.1} ms; sum {:.1} ms = \
+             {:.3} of skopeo list-tags",
+            floor[0],
+            floor[1],
+            floor[2],
+            floor.iter().sum::<f64>(),
+            floor.iter().sum::<f64>() / list_tags_median
+        );
     }
     println!();
     println!("load after: {}", uptime());
+}
+
+/// `HOLD=1`: print how to reach both registries, then keep them up until stdin closes, for
+/// profiling one tool by hand (`perf stat`, `strace -ttt`) against the same servers.
+fn hold(basic: &Registry, token: &Registry, certs: &Path) {
+    println!(
+        "basic registry {} (CA {})",
+        basic.host,
+        basic.pki.ca_file.display()
+    );
+    println!(
+        "token registry {} (CA {})",
+        token.host,
+        token.pki.ca_file.display()
+    );
+    println!(
+        "skopeo --cert-dir {}; credentials {USER}:{PASSWORD}",
+        certs.display()
+    );
+    let relay = Relay::start(&basic.host, DELAY);
+    println!("basic registry 50 ms each way: {}", relay.host());
+    println!("(close stdin to stop)");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
 
 fn seeded(auth: Auth) -> Registry {
@@ -191,6 +234,48 @@ fn skopeo(command: &[&str], certs: &Path, reference: &str) {
         "skopeo {command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// How long the registry takes over what a healthy probe asks of it, as curl's `-w` timers see it
+/// on one connection: the TCP and TLS handshake, the manifest GET and the config blob GET, each
+/// to its first byte (medians, ms). No client can answer sooner than their sum, so it bounds the
+/// ratio any client could reach against the same registry.
+fn registry_floor(host: &str, image: &str, ca: &Path, rounds: usize) -> [f64; 3] {
+    let (repo, tag) = image.split_once(':').expect("image is repo:tag");
+    let auth = format!("{USER}:{PASSWORD}");
+    let ca = ca.to_str().expect("utf-8 path");
+    let accept = "Accept: application/vnd.docker.distribution.manifest.v2+json";
+    let manifest_url = format!("https://{host}/v2/{repo}/manifests/{tag}");
+    let manifest = Command::new("curl")
+        .args(["-sf", "--cacert", ca, "-u", &auth, "-H", accept, &manifest_url])
+        .output()
+        .expect("run curl");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest.stdout).expect("the manifest is JSON");
+    let config = manifest["config"]["digest"].as_str().expect("config digest");
+    let blob_url = format!("https://{host}/v2/{repo}/blobs/{config}");
+    let mut parts: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        let out = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-o", "/dev/null", "--cacert", ca])
+            .args(["-u", &auth, "-H", accept, "-w"])
+            .arg("%{time_appconnect} %{time_starttransfer}\n")
+            .args([&manifest_url, &blob_url])
+            .output()
+            .expect("run curl");
+        let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|t| t.parse::<f64>().ok())
+            .map(|s| s * 1000.0)
+            .collect();
+        let [connect, first_byte, _, blob_first_byte] = times[..] else {
+            panic!("curl -w printed {times:?}");
+        };
+        parts[0].push(connect);
+        parts[1].push(first_byte - connect);
+        parts[2].push(blob_first_byte);
+    }
+    parts.map(median)
 }
 
 /// Medians (ms) of `a` and `b`, run in alternating order `rounds` times.

@@ -58,10 +58,15 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     pulldoctor::app::init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Nothing here spawns tasks but the HTTP clients' connections; on one thread those share
+    // it with the probe instead of handing every wakeup across threads (0.4 ms of an 11 ms
+    // probe). A scan keeps worker threads: its TLS handshakes and list pages are many.
+    let mut builder = if matches!(cli.command, pulldoctor::cli::Command::Scan(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{name}: cannot start the async runtime: {e}");

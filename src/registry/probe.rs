@@ -67,6 +67,9 @@ pub async fn probe(req: &ProbeRequest) -> ProbeReport {
     if skip {
         skip_hosts.push(NamedHost::of_url(&root));
     }
+    // Every HTTPS probe over the system roots needs them: to verify, or for the trust contrast
+    // when the node names a CA (whose handshake is verified against that CA first and so does
+    // not wait for them).
     if root.scheme() == "https" && req.trust.system_roots {
         crate::trust::system::prefetch();
     }

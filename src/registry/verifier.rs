@@ -26,6 +26,8 @@ use crate::trust::Trust;
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+    /// A verifier over `cas` alone, tried first when the system roots are also trusted.
+    cas_only: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
     system_roots: bool,
     /// The node's CAs, already checked to be usable anchors.
     cas: Vec<CertificateDer<'static>>,
@@ -39,6 +41,42 @@ impl RecordingVerifier {
         self.inner
             .get_or_init(|| webpki_verifier(self.system_roots, &self.cas, self.provider.clone()))
             .as_ref()
+    }
+
+    /// Verifies against the node's CAs alone, then against the system roots and those CAs.
+    ///
+    /// A chain that verifies to a subset of the anchors verifies to the whole set, so the
+    /// verdict is the one the whole set gives; a registry behind the node's own CA (the usual
+    /// reason to name one) is then verified without parsing 140 system roots. Any failure is
+    /// answered by the whole set, so its error is the one the node would see.
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.system_roots && !self.cas.is_empty() {
+            let narrow = self
+                .cas_only
+                .get_or_init(|| webpki_verifier(false, &self.cas, self.provider.clone()));
+            if let Some(v) = narrow
+                && let Ok(ok) =
+                    v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            {
+                return Ok(ok);
+            }
+        }
+        match self.webpki() {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            // No roots at all: nothing can be trusted.
+            None => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
+        }
     }
 }
 
@@ -103,15 +141,7 @@ impl ServerCertVerifier for RecordingVerifier {
                 .collect();
             c.insert(name.clone(), chain);
         }
-        let verdict = match self.webpki() {
-            Some(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            // No roots at all: nothing can be trusted.
-            None => Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            )),
-        };
+        let verdict = self.verify(end_entity, intermediates, server_name, ocsp_response, now);
         match verdict {
             Err(e) if self.skip => {
                 if let Ok(mut w) = self.recorder.would_fail.lock() {
@@ -185,6 +215,7 @@ pub(super) fn tls_config(
     }
     let verifier = RecordingVerifier {
         inner: OnceLock::new(),
+        cas_only: OnceLock::new(),
         system_roots: trust.system_roots,
         // A node's own bundle (`--node-root`) first, then its per-host CAs.
         cas: trust

@@ -47,6 +47,7 @@ mod scan_snapshot_stream;
 mod scan_stories;
 mod scenario;
 mod suggested_commands;
+mod system_roots;
 mod support;
 mod terminal;
 mod test_kubelet;
