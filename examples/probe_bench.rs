@@ -127,31 +127,34 @@ fn main() {
             conns(&list_tags),
             conns(&inspect)
         );
-        let mut list_tags_median = 0.0;
+        let mut medians = Vec::new();
         for (name, other) in [
             ("skopeo list-tags", &list_tags as &dyn Fn()),
             ("skopeo inspect", &inspect as &dyn Fn()),
         ] {
             let (mine, theirs) = paired(rounds, &pd, other);
-            if list_tags_median == 0.0 {
-                list_tags_median = theirs;
-            }
+            medians.push((name, theirs));
             println!(
                 "pulldoctor image median {mine:.1} ms, {name} median {theirs:.1} ms, ratio {:.3}",
                 mine / theirs
             );
         }
         let floor = registry_floor(&host, image, &basic.pki.ca_file, rounds);
+        let registry: f64 = floor.iter().sum();
+        let nothing = median((0..rounds).map(|_| time(&|| no_op())).collect());
         println!(
-            "the registry's own time for pulldoctor's requests (curl -w, one connection, medians): \
-             TCP + TLS {:.1} ms, manifest GET {:.1} ms, config blob GET {:.1} ms; sum {:.1} ms = \
-             {:.3} of skopeo list-tags",
-            floor[0],
-            floor[1],
-            floor[2],
-            floor.iter().sum::<f64>(),
-            floor.iter().sum::<f64>() / list_tags_median
+            "floor: the registry's own time for those requests (curl -w, one connection, medians) \
+             is TCP + TLS {:.1} ms, manifest GET {:.1} ms, config blob GET {:.1} ms, sum {registry:.1} ms; \
+             a process that does nothing (`true`) takes {nothing:.1} ms",
+            floor[0], floor[1], floor[2],
         );
+        for (name, theirs) in medians {
+            println!(
+                "floor ratio against {name}: {:.3} (registry alone {:.3})",
+                (registry + nothing) / theirs,
+                registry / theirs
+            );
+        }
     }
     println!();
     println!("load after: {}", uptime());
@@ -247,12 +250,23 @@ fn registry_floor(host: &str, image: &str, ca: &Path, rounds: usize) -> [f64; 3]
     let accept = "Accept: application/vnd.docker.distribution.manifest.v2+json";
     let manifest_url = format!("https://{host}/v2/{repo}/manifests/{tag}");
     let manifest = Command::new("curl")
-        .args(["-sf", "--cacert", ca, "-u", &auth, "-H", accept, &manifest_url])
+        .args([
+            "-sf",
+            "--cacert",
+            ca,
+            "-u",
+            &auth,
+            "-H",
+            accept,
+            &manifest_url,
+        ])
         .output()
         .expect("run curl");
     let manifest: serde_json::Value =
         serde_json::from_slice(&manifest.stdout).expect("the manifest is JSON");
-    let config = manifest["config"]["digest"].as_str().expect("config digest");
+    let config = manifest["config"]["digest"]
+        .as_str()
+        .expect("config digest");
     let blob_url = format!("https://{host}/v2/{repo}/blobs/{config}");
     let mut parts: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
@@ -278,13 +292,21 @@ fn registry_floor(host: &str, image: &str, ca: &Path, rounds: usize) -> [f64; 3]
     parts.map(median)
 }
 
+/// How long `f` takes, in ms.
+fn time(f: &dyn Fn()) -> f64 {
+    let started = Instant::now();
+    f();
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Starts and waits for a process that does nothing: what starting any client costs.
+fn no_op() {
+    let status = Command::new("true").status().expect("run true");
+    assert!(status.success());
+}
+
 /// Medians (ms) of `a` and `b`, run in alternating order `rounds` times.
 fn paired(rounds: usize, a: &dyn Fn(), b: &dyn Fn()) -> (f64, f64) {
-    let time = |f: &dyn Fn()| {
-        let started = Instant::now();
-        f();
-        started.elapsed().as_secs_f64() * 1000.0
-    };
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
     for i in 0..rounds {
         if i % 2 == 0 {

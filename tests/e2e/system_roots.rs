@@ -95,7 +95,12 @@ fn a_registry_only_the_named_ca_trusts_needs_that_ca() {
 
     let run = image(&roots, &reference, &[]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.verdict()["cause"], "tls_unknown_authority", "{}", run.stdout);
+    assert_eq!(
+        run.verdict()["cause"],
+        "tls_unknown_authority",
+        "{}",
+        run.stdout
+    );
 
     let ca = path(&reg.pki.ca_file).to_string();
     let run = image(&roots, &reference, &["--ca-file", &ca]);
