@@ -41,6 +41,9 @@ const NARROWEST: u16 = 70;
 /// Fewest columns the prose column may have: a sentence wrapped narrower reads as a list.
 const PROSE_MIN: u16 = 24;
 
+/// Widest a single prose word may make its column; a longer one (a URL) may be cut.
+const PROSE_WORD_MAX: u16 = 48;
+
 /// Keeps every column but `prose` as wide as its longest line (image references, cause ids,
 /// counts) and every header word whole, so only prose wraps; false when the table then leaves
 /// the prose column fewer than `PROSE_MIN` columns of a terminal's width, or the terminal is
@@ -67,15 +70,34 @@ fn settle(t: &mut Table, prose: usize, style: super::Style) -> bool {
         }
     }
     // One space of padding each side; one border before every column and one after the last.
-    let mut used = widths.len() as u16 + 1;
+    let others: u16 = widths
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != prose)
+        .map(|(_, w)| w.saturating_add(2))
+        .fold(widths.len() as u16 + 1, u16::saturating_add);
+    // The prose column holds its longest word whole (a host name cut in two reads as two
+    // words) wherever that fits: always off a terminal, where the table grows instead.
+    let whole = widths.get(prose).map_or(PROSE_MIN, |w| {
+        w.saturating_add(2).clamp(PROSE_MIN, PROSE_WORD_MAX)
+    });
+    let fits_whole = others.saturating_add(whole) <= style.width;
+    let prose_min = if !style.terminal || fits_whole {
+        whole
+    } else {
+        PROSE_MIN
+    };
     for (i, w) in widths.iter().enumerate() {
-        let w = w.saturating_add(2);
-        let w = if i == prose { w.min(PROSE_MIN) } else { w };
-        used = used.saturating_add(if i == prose { PROSE_MIN } else { w });
+        let w = if i == prose {
+            prose_min
+        } else {
+            w.saturating_add(2)
+        };
         if let Some(col) = t.column_mut(i) {
             col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
         }
     }
+    let used = others.saturating_add(prose_min);
     if !style.terminal {
         t.set_width(used.max(style.width));
         return true;

@@ -224,6 +224,14 @@ fn off_a_terminal_the_table_stays_a_table_with_whole_references() {
     let cells = row_cells(&lines);
     assert!(cells.iter().any(|c| c == IMAGE), "{}", run.stdout);
     assert!(cells.iter().any(|c| c == CAUSE), "{}", run.stdout);
+    // The prose wraps between words only: the host in WHY is whole on one line of its cell.
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.contains("registry.shop.test:8000's")),
+        "a word of WHY is cut:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
