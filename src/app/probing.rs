@@ -267,6 +267,7 @@ impl Prober {
             for ca in &mut r.supplied_ca {
                 *ca = self.ca_label(ca);
             }
+            r.on_node = self.node.is_some();
         }
         facts
     }
@@ -458,6 +459,7 @@ pub fn facts(report: &ProbeReport) -> ProbeFacts {
         credential_expired: report.credential_expired,
         node_edit: None,
         node_endpoint: None,
+        on_node: false,
     })
 }
 

@@ -2,13 +2,26 @@
 //!
 //! A CI job has no node, kubelet or runtime to fix: what it changes is its own flags
 //! (`--ca-file`, `--plain-http`, `--platform`, `--creds`, `--authfile`) or the registry's
-//! login. Causes whose cluster sentence names none of those keep it (`None` here).
+//! login. Causes whose cluster sentence names none of those keep it (`None` here), and so do
+//! the causes a node's files decide when `--node-root` supplied them.
 
 use super::evidence::Evidence;
 use crate::taxonomy::Cause;
 
 /// One sentence on why the pull fails, for the CI user; `None` when the cluster one fits.
+///
+/// Under `--node-root` the trust, the proxy and the plain-HTTP endpoints are the node's, read
+/// from its files: what fails there is the node's runtime, and the cluster sentence says so.
 pub(super) fn summary(cause: Cause, ev: &Evidence, registry: &str) -> Option<String> {
+    let on_node = matches!(&ev.probe, super::evidence::ProbeFacts::Ran(p) if p.on_node);
+    if on_node
+        && matches!(
+            cause,
+            Cause::TlsUnknownAuthority | Cause::HttpToHttps | Cause::ProxyFailure
+        )
+    {
+        return None;
+    }
     let sources = || {
         let mut tried: Vec<&str> = ev
             .credentials

@@ -209,6 +209,9 @@ pub struct ProbeResult {
     /// A sentence naming the node's endpoint that failed (a mirror and the line that set it),
     /// when it is not simply the registry the image names (`--node-root`).
     pub node_endpoint: Option<String>,
+    /// The probe followed a node's files (`--node-root`): its trust, proxy and endpoints were
+    /// the node runtime's, so a sentence about them speaks of the node, not of the check.
+    pub on_node: bool,
 }
 
 /// A line of a node file that decides the verdict, and what to change there.

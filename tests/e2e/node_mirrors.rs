@@ -157,4 +157,9 @@ fn containerd_loopback_default_tries_https_then_plain_http() {
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.verdict()["cause"], "http_to_https");
+    // The node's config decides the scheme, so the sentence names the node's runtime.
+    assert_eq!(
+        summary(&run),
+        format!("{name} speaks plain HTTP, but the node's runtime connects with HTTPS.")
+    );
 }

@@ -164,6 +164,14 @@ fn containerd_ignores_certs_d_without_config_path_and_says_where() {
     let run = image(&reference, root.path(), "containerd://1.7.24", &[]);
     // skip_verify in hosts.toml would have let the pull through; containerd 1.7 never reads it.
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The trust is the node's: the sentence says the node does not trust the CA, not a flag.
+    let v = run.verdict();
+    assert_eq!(v["cause"], "tls_unknown_authority", "{v:#}");
+    assert_eq!(
+        v["summary"],
+        format!("The node does not trust the CA that signed {name}'s certificate."),
+        "{v:#}"
+    );
     let n = node_config(&run);
     let f = findings(&n).join("\n");
     let want = format!(

@@ -112,6 +112,21 @@ fn proxy_carries_the_probe_and_a_refusing_or_absent_proxy_is_the_cause() {
         )),
         "{d}"
     );
+    // The sentence is about the node's runtime, not the check, and the refused connection is
+    // put down to the proxy, not to the registry.
+    let v = run.verdict();
+    assert!(
+        v["summary"].as_str().unwrap_or("").starts_with(&format!(
+            "The node's runtime cannot reach {name} through its proxy"
+        )),
+        "{v:#}"
+    );
+    assert!(
+        d.contains(&format!(
+            "connection refused: nothing listens on that port (at the node's proxy {gone})"
+        )),
+        "{d}"
+    );
 }
 
 #[test]

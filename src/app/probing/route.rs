@@ -308,6 +308,10 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
             ),
         ),
     };
+    // A refused or unanswered connection was the proxy's: the step says whose it was.
+    for step in report.steps.iter_mut().filter(|s| s.status.is_none()) {
+        step.detail = format!("{} (at the node's proxy {shown})", step.detail);
+    }
     report.outcome.cause = Some(cause);
     report.outcome.detail = detail;
 }
