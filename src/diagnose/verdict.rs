@@ -442,6 +442,16 @@ fn preview(items: &[String], n: usize) -> String {
 
 /// One sentence on why the pull fails, naming this case's registry and image.
 fn summary_for(cause: Cause, ev: &Evidence) -> String {
+    let said = sentence_for(cause, ev);
+    // A sentence that opens with the registry it could not name opens with a capital.
+    match said.strip_prefix("the registry") {
+        Some(rest) => format!("The registry{rest}"),
+        None => said,
+    }
+}
+
+/// The summary sentence; it may open with the registry's name, written as the image has it.
+fn sentence_for(cause: Cause, ev: &Evidence) -> String {
     let registry = ev
         .image_ref
         .as_ref()

@@ -342,3 +342,20 @@ fn healthy_needs_proof() {
     assert_eq!((v.cause, v.confidence), (None, Confidence::NotChecked));
     assert!(v.summary.contains("reference is valid"), "{}", v.summary);
 }
+
+/// An image whose reference does not parse has no registry name to open a sentence with: the
+/// summary opens with "The registry", a capital as every other summary has.
+#[test]
+fn a_summary_without_a_registry_name_still_opens_with_a_capital() {
+    let v = diagnose(&evidence(
+        "{{REGISTRY}}/app:1",
+        Some(Cause::AuthRequired),
+        ProbeFacts::Off,
+    ));
+    assert_eq!(v.cause, Some(Cause::AuthRequired));
+    assert!(
+        v.summary.starts_with("The registry requires"),
+        "{}",
+        v.summary
+    );
+}
