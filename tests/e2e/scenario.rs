@@ -332,8 +332,14 @@ pub fn pulldoctor(args: &[&str]) -> Run {
 
 /// Runs `pulldoctor ARGS` with exactly these arguments (no added verbosity).
 pub fn pulldoctor_exact(args: &[&str]) -> Run {
+    pulldoctor_env(args, &[])
+}
+
+/// Runs `pulldoctor ARGS` with exactly these arguments and these variables set.
+pub fn pulldoctor_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
         .args(args)
+        .envs(vars.iter().copied())
         .env_remove("KUBECONFIG")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")

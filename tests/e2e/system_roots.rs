@@ -8,11 +8,10 @@
 //! bundle may carry that are not certificates.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::scenario::{Run, path};
+use crate::scenario::{Run, path, pulldoctor_env};
 use crate::support::{Auth, Pki, Registry, RegistryOptions, Tls};
 
 fn registry() -> Registry {
@@ -39,20 +38,9 @@ fn bundle(dir: &Path, cas: &[&Pki]) -> String {
 
 /// `pulldoctor image REF ARGS -o json` with the system roots read from `roots`.
 fn image(roots: &str, reference: &str, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
-        .args(["image", reference, "-o", "json"])
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("SSL_CERT_FILE", roots)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pulldoctor");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut all = vec!["image", reference, "-o", "json"];
+    all.extend_from_slice(args);
+    pulldoctor_env(&all, &[("SSL_CERT_FILE", roots)])
 }
 
 fn evidence(v: &Value) -> String {
