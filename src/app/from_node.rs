@@ -70,6 +70,7 @@ pub(super) async fn probe(
         node: node_name.clone(),
         namespace: namespace.clone(),
         pod: None,
+        pull_secrets: Vec::new(),
         image: image.as_ref().cloned().unwrap_or_default(),
         outcome: "probed",
         detail: String::new(),
@@ -114,6 +115,7 @@ pub(super) async fn probe(
         ));
         pull_secrets.clear();
     }
+    out.pull_secrets = pull_secrets.clone();
     let info = node
         .and_then(|n| n.status.as_ref())
         .and_then(|s| s.node_info.as_ref());

@@ -2,10 +2,13 @@
 //! (at most `--node-concurrency` at once), each probing the distinct images failing there, so
 //! the report says where an image fails and where it pulls.
 //!
-//! Each node's probe is `pod --from-node`'s (`from_node::probe`), run for a stand-in of the
-//! node's first failing pod whose containers are the node's failing images: its namespace
-//! and pull secrets are that pod's. Memory and API requests grow with the nodes probed, not
-//! with the pods: one pod spec, a poll every 250 ms and one log per node.
+//! Each probe is `pod --from-node`'s (`from_node::probe`), run for a stand-in pod whose
+//! containers are the failing images of every pod on that node that pulls with the same
+//! credentials: the same namespace and the same pull secrets, which the probe pod mounts as
+//! kubelet would use them. A node whose failing pods pull with two sets of secrets is probed
+//! once per set, so no image is judged with another pod's secrets. Memory and API requests
+//! grow with those probes, not with the pods: one pod spec, a poll every 250 ms and one log
+//! per probe.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +29,7 @@ pub(super) async fn probe(
     args: &FromNodesArgs,
     common: &Common,
 ) -> Vec<FromNode> {
-    let mut per_node: BTreeMap<String, Scene> = BTreeMap::new();
+    let mut per_node: BTreeMap<Credentials, Scene> = BTreeMap::new();
     for scene in scenes {
         let key = (scene.namespace.clone(), scene.pod_name().to_string());
         if !failing.contains(&key) {
@@ -36,7 +39,8 @@ pub(super) async fn probe(
             continue;
         };
         let images: Vec<String> = images(scene);
-        let stand_in = per_node.entry(node).or_insert_with(|| {
+        let group = credentials(node, scene, args.probe_namespace.as_deref());
+        let stand_in = per_node.entry(group).or_insert_with(|| {
             let mut s = scene.clone();
             if let Some(spec) = s.pod.spec.as_mut() {
                 spec.containers.clear();
@@ -79,6 +83,30 @@ pub(super) async fn probe(
     out
 }
 
+/// A node and the pull credentials a probe pod there can hold for a failing pod: its
+/// namespace and its pull secrets' names (sorted), or neither when the probe runs in another
+/// namespace (`--probe-namespace`), where the pod's secrets cannot be mounted.
+type Credentials = (String, String, Vec<String>);
+
+fn credentials(node: String, scene: &Scene, probe_namespace: Option<&str>) -> Credentials {
+    if probe_namespace.is_some_and(|p| p != scene.namespace) {
+        return (node, String::new(), Vec::new());
+    }
+    let mut secrets: Vec<String> = scene
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .filter(|n| !n.is_empty())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    (node, scene.namespace.clone(), secrets)
+}
+
 /// Every image of the pod's containers.
 fn images(scene: &Scene) -> Vec<String> {
     let Some(spec) = &scene.pod.spec else {
@@ -94,28 +122,39 @@ fn images(scene: &Scene) -> Vec<String> {
 /// node that could not be probed, and every node's result under `from_nodes`.
 pub(super) fn merge(report: &mut Report, nodes: Vec<FromNode>) {
     let probed: Vec<&FromNode> = nodes.iter().filter(|n| n.outcome == "probed").collect();
-    let mut images: BTreeMap<&str, (Vec<String>, Vec<&str>)> = BTreeMap::new();
+    let mut images: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for n in &probed {
+        let at = label(n, &nodes);
         for v in &n.verdicts {
             let (fails, pulls) = images.entry(v.image.as_str()).or_default();
             match &v.cause {
-                Some(c) => fails.push(format!("{}: {c}", n.node)),
-                None => pulls.push(n.node.as_str()),
+                Some(c) => fails.push(format!("{at}: {c}")),
+                None => pulls.push(at.clone()),
             }
         }
     }
+    // A node probed once per set of pull secrets counts once per probe.
+    let mut names: Vec<&str> = probed.iter().map(|n| n.node.as_str()).collect();
+    names.sort();
+    names.dedup();
+    let (what, all) = if names.len() < probed.len() {
+        let p = "probes (one per node and set of pull secrets)";
+        (p, p)
+    } else {
+        ("nodes probed", "node(s) probed")
+    };
     for (image, (fails, pulls)) in images {
         let total = fails.len() + pulls.len();
         let line = if fails.is_empty() {
-            format!("[node] {image} pulls on all {total} node(s) probed")
+            format!("[node] {image} pulls on all {total} {all}")
         } else if pulls.is_empty() {
             format!(
-                "[node] {image} fails on all {total} node(s) probed ({})",
+                "[node] {image} fails on all {total} {all} ({})",
                 fails.join(", ")
             )
         } else {
             format!(
-                "[node] {image} fails on {} of {total} nodes probed ({}); pulls on {}",
+                "[node] {image} fails on {} of {total} {what} ({}); pulls on {}",
                 fails.len(),
                 fails.join(", "),
                 pulls.join(", ")
@@ -129,4 +168,18 @@ pub(super) fn merge(report: &mut Report, nodes: Vec<FromNode>) {
             .push(format!("[node] {}: {}", n.node, n.detail));
     }
     report.from_nodes = nodes;
+}
+
+/// The node's name, and when the node was probed more than once (one probe per set of pull
+/// credentials), the namespace and secrets this probe held: `node-a (shop, secrets regcred)`.
+fn label(n: &FromNode, all: &[FromNode]) -> String {
+    if all.iter().filter(|o| o.node == n.node).count() < 2 {
+        return n.node.clone();
+    }
+    let secrets = if n.pull_secrets.is_empty() {
+        "no pull secrets".to_string()
+    } else {
+        format!("secrets {}", n.pull_secrets.join(", "))
+    };
+    format!("{} ({}, {secrets})", n.node, n.namespace)
 }

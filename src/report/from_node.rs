@@ -16,6 +16,10 @@ pub struct FromNode {
     /// The probe pod's name, once created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
+    /// The pull secrets the probe pod mounted: the failing pod's own, by name (never a value);
+    /// none when the probe ran in another namespace, where they cannot be mounted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pull_secrets: Vec<String>,
     /// The image the probe pod ran.
     pub image: String,
     /// `probed`, or why not: `forbidden`, `pod_security`, `probe_image_pull_failed`,
@@ -60,6 +64,9 @@ impl FromNode {
         }
         if let Some(p) = &mut self.pod {
             f(p);
+        }
+        for s in &mut self.pull_secrets {
+            f(s);
         }
         for v in &mut self.verdicts {
             f(&mut v.image);
