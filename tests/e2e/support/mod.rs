@@ -113,6 +113,6 @@ pub use pki::{CertPair, Pki};
 pub use proxy::{Fault, FaultProxy, Match, ProxyRequest, refused_port};
 pub use push::{Fixtures, PlatformManifest, Pushed, sha256_digest};
 pub use registry::{Auth, BASIC_REALM, Registry, RegistryOptions, Tls};
-pub use socks::SocksProxy;
 pub use relay::{Logged, Relay, access_log};
+pub use socks::SocksProxy;
 pub use token::{TokenOptions, TokenReply, TokenRequest, TokenServer};

@@ -47,7 +47,10 @@ impl SocksProxy {
                 let to: SocketAddr = to.parse().expect("route target is 127.0.0.1:PORT");
                 assert!(to.ip().is_loopback(), "the proxy forwards to loopback only");
                 let host = name.rsplit_once(':').map_or(*name, |(h, _)| h);
-                assert!(host.ends_with(".test"), "route names are reserved .test names");
+                assert!(
+                    host.ends_with(".test"),
+                    "route names are reserved .test names"
+                );
                 (name.to_ascii_lowercase(), to)
             })
             .collect();
