@@ -369,6 +369,18 @@ pub fn parse_proxy(value: &str) -> Result<url::Url, String> {
     }
 }
 
+/// The proxy schemes Go's `net/http` transport speaks (`socks5h` since Go 1.23).
+pub const GO_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
+
+/// Why the runtime cannot use a proxy URL of `scheme`, when it cannot.
+pub fn unsupported_scheme(scheme: &str) -> Option<String> {
+    (!GO_SCHEMES.contains(&scheme)).then(|| {
+        format!(
+            "{scheme}:// is not a proxy scheme the runtime's Go HTTP transport speaks (http, https, socks5, socks5h)"
+        )
+    })
+}
+
 /// The proxy for an endpoint URL given the unit's environment, with findings.
 pub fn for_endpoint(
     env: &[Var],
@@ -394,7 +406,7 @@ pub fn for_endpoint(
     let unsupported = parsed
         .as_ref()
         .ok()
-        .and_then(|u| super::route::unsupported_scheme(u.scheme()));
+        .and_then(|u| unsupported_scheme(u.scheme()));
     let bypassed = bypass(no_proxy.map_or("", |n| n.value.as_str()), host, port);
     let (applies, reason) = match (&parsed, bypassed) {
         (_, Some(r)) => match no_proxy.filter(|_| r.starts_with("NO_PROXY")) {

@@ -9,20 +9,8 @@
 //! `ftp://`): Go 1.23+ keeps it and speaks HTTP to that address, older Go reads it as
 //! `http://socks4:`, a proxy named after the scheme; either way every request fails.
 
-use super::proxy::{Var, bypass, mask, parse_proxy};
+use super::proxy::{Var, bypass, mask, parse_proxy, unsupported_scheme};
 use crate::trust::Route;
-
-/// The proxy schemes Go's `net/http` transport speaks (`socks5h` since Go 1.23).
-pub const GO_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
-
-/// Why the runtime cannot use a proxy URL of `scheme`, when it cannot.
-pub fn unsupported_scheme(scheme: &str) -> Option<String> {
-    (!GO_SCHEMES.contains(&scheme)).then(|| {
-        format!(
-            "{scheme}:// is not a proxy scheme the runtime's Go HTTP transport speaks (http, https, socks5, socks5h)"
-        )
-    })
-}
 
 /// A proxy variable whose value does not parse as a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -379,8 +379,8 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
         String::new()
     } else {
         use base64::Engine;
-        let user = percent(proxy.username());
-        let pass = percent(proxy.password().unwrap_or(""));
+        let user = super::socks_check::percent(proxy.username());
+        let pass = super::socks_check::percent(proxy.password().unwrap_or(""));
         crate::scrub::remember_pair(&user, &pass);
         let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
         format!("Proxy-Authorization: Basic {pair}\r\n")
@@ -427,19 +427,7 @@ async fn socks(
     authority: &str,
 ) -> ProxyAnswer {
     use super::socks_check::{SocksAnswer, ask};
-    let Some((host, port)) = authority
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
-    else {
-        return ProxyAnswer::Open;
-    };
-    let login = (!proxy.username().is_empty()).then(|| {
-        let user = percent(proxy.username());
-        let pass = percent(proxy.password().unwrap_or(""));
-        crate::scrub::remember_pair(&user, &pass);
-        (user, pass)
-    });
-    match ask(stream, login, host, port, CHECK_TIMEOUT).await {
+    match ask(stream, proxy, authority, CHECK_TIMEOUT).await {
         SocksAnswer::Open => ProxyAnswer::Open,
         SocksAnswer::Refused(why) => ProxyAnswer::Refused(why),
         SocksAnswer::CannotReach(why) => ProxyAnswer::CannotReach(why),
@@ -450,12 +438,4 @@ async fn socks(
 /// A status line as it may be printed: control characters dropped, at most 120 characters.
 fn printable(line: &str) -> String {
     line.chars().filter(|c| !c.is_control()).take(120).collect()
-}
-
-/// A URL's userinfo part, percent-decoded as Go's `url.UserPassword` gives it.
-fn percent(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }

@@ -40,14 +40,27 @@ pub(super) fn reply_meaning(code: u8) -> &'static str {
     }
 }
 
-/// Asks the SOCKS server on `stream` for a tunnel to `host:port`, with the URL's login.
+/// Asks the SOCKS server on `stream` for a tunnel to `authority` (`host:port`), with the
+/// proxy URL's login.
 pub(super) async fn ask(
     stream: &mut TcpStream,
-    login: Option<(String, String)>,
-    host: &str,
-    port: u16,
+    proxy: &url::Url,
+    authority: &str,
     wait: Duration,
 ) -> SocksAnswer {
+    let Some((host, port)) = authority
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+    else {
+        return SocksAnswer::Open;
+    };
+    // Go sends the user and password percent-decoded; the scrubber learns them first.
+    let login = (!proxy.username().is_empty()).then(|| {
+        let user = percent(proxy.username());
+        let pass = percent(proxy.password().unwrap_or(""));
+        crate::scrub::remember_pair(&user, &pass);
+        (user, pass)
+    });
     match tokio::time::timeout(wait, exchange(stream, login, host, port)).await {
         Err(_) => SocksAnswer::Open,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => SocksAnswer::Broken(
@@ -150,6 +163,14 @@ async fn exchange(
         0x03..=0x06 => SocksAnswer::CannotReach(said),
         _ => SocksAnswer::Refused(said),
     })
+}
+
+/// A URL's userinfo part, percent-decoded as Go's `url.UserPassword` gives it.
+pub(super) fn percent(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
