@@ -49,6 +49,10 @@ impl Route {
         if proxy.scheme() == "socks5" {
             let _ = proxy.set_scheme("socks5h");
         }
+        // Go's SOCKS port when the URL names none.
+        if proxy.scheme() == "socks5h" && proxy.port().is_none() {
+            let _ = proxy.set_port(Some(1080));
+        }
         Some(proxy)
     }
 
@@ -96,6 +100,15 @@ mod tests {
         assert_eq!(
             socks.dial_for(&u).map(|p| p.to_string()),
             Some("socks5h://u:p@127.0.0.1:1080".into())
+        );
+        let bare = Route {
+            https_proxy: Some(url::Url::parse("socks5://proxy.example.com").unwrap()),
+            ..Route::default()
+        };
+        assert_eq!(
+            bare.dial_for(&u).and_then(|p| p.port()),
+            Some(1080),
+            "Go's default SOCKS port"
         );
     }
 }

@@ -125,6 +125,20 @@ fn a_refusing_or_absent_socks_proxy_is_the_cause() {
         "{d}"
     );
 
+    // A login the proxy rejects (RFC 1929 status 1) is the proxy's refusal too.
+    let wrong = "not-the-s0cks-pass";
+    let open = SocksProxy::with_login(&[(&name, &reg.host)], Some((user, secret)));
+    let root = self::root(&reg, &open.url("socks5", Some((user, wrong))), "", "");
+    let run = self::run(&reference, &root, &["-vvv"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    run.assert_no_leak(user, wrong);
+    assert_eq!(run.verdict()["cause"], "proxy_failure");
+    let d = detail(&run);
+    assert!(
+        d.contains("rejects the username and password from the proxy URL (RFC 1929)"),
+        "{d}"
+    );
+
     // The proxy cannot reach the registry: "host unreachable" is the network, not the proxy.
     let lost = SocksProxy::start(&[]);
     let root = self::root(&reg, &lost.url("socks5", None), "", "");

@@ -348,7 +348,9 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
 /// One `CONNECT authority` to an `http://` proxy (for HTTPS targets), or a TCP connection only.
 async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> ProxyAnswer {
     let host = proxy.host_str().unwrap_or("").trim_matches(['[', ']']);
-    let port = proxy.port_or_known_default().unwrap_or(80);
+    // Go's default ports: 1080 for a SOCKS proxy, the scheme's own otherwise.
+    let socks_port = proxy.scheme().starts_with("socks").then_some(1080);
+    let port = proxy.port_or_known_default().or(socks_port).unwrap_or(80);
     let addrs = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
         Err(_) => match registry::dns::resolve_host(host).await {
