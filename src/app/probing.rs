@@ -3,6 +3,7 @@
 
 mod endpoints;
 mod route;
+mod socks_check;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

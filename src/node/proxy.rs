@@ -10,8 +10,9 @@
 //! The runtimes are Go programs: `HTTPS_PROXY`/`https_proxy` (upper case first) and
 //! `NO_PROXY` are read as golang.org/x/net/http/httpproxy reads them — loopback and
 //! `localhost` are never proxied, `NO_PROXY` entries are domain suffixes (`.x` and `*.x` too),
-//! IPs, CIDRs, with an optional port, or `*`; an unparsable proxy URL fails every request it
-//! would carry (`route.rs` applies all this to the probe).
+//! IPs, CIDRs, with an optional port, or `*`; an unparsable proxy URL, or one whose scheme is
+//! not http, https, socks5 or socks5h, fails every request it would carry (`route.rs` applies
+//! all this to the probe).
 
 use std::net::IpAddr;
 
@@ -368,6 +369,18 @@ pub fn parse_proxy(value: &str) -> Result<url::Url, String> {
     }
 }
 
+/// The proxy schemes Go's `net/http` transport speaks (`socks5h` since Go 1.23).
+pub const GO_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
+
+/// Why the runtime cannot use a proxy URL of `scheme`, when it cannot.
+pub fn unsupported_scheme(scheme: &str) -> Option<String> {
+    (!GO_SCHEMES.contains(&scheme)).then(|| {
+        format!(
+            "{scheme}:// is not a proxy scheme the runtime's Go HTTP transport speaks (http, https, socks5, socks5h)"
+        )
+    })
+}
+
 /// The proxy for an endpoint URL given the unit's environment, with findings.
 pub fn for_endpoint(
     env: &[Var],
@@ -389,6 +402,11 @@ pub fn for_endpoint(
     let masked = mask(&var.value);
     let source = format!("{} line {}", var.file, var.line);
     let parsed = parse_proxy(&var.value);
+    // A scheme Go's transport does not speak fails every request as surely as a bad URL.
+    let unsupported = parsed
+        .as_ref()
+        .ok()
+        .and_then(|u| unsupported_scheme(u.scheme()));
     let bypassed = bypass(no_proxy.map_or("", |n| n.value.as_str()), host, port);
     let (applies, reason) = match (&parsed, bypassed) {
         (_, Some(r)) => match no_proxy.filter(|_| r.starts_with("NO_PROXY")) {
@@ -403,7 +421,20 @@ pub fn for_endpoint(
             ));
             (true, format!("not a valid proxy URL: {why}"))
         }
-        (Ok(_), None) => (true, format!("{host} is not in NO_PROXY")),
+        (Ok(_), None) => match &unsupported {
+            Some(why) => {
+                findings.push(Finding::new(
+                    &var.file,
+                    Some(var.line),
+                    format!(
+                        "{}={masked}: {why}, so the runtime fails every pull of {host}",
+                        var.name
+                    ),
+                ));
+                (true, why.clone())
+            }
+            None => (true, format!("{host} is not in NO_PROXY")),
+        },
     };
     if parsed.is_ok() && !applies && bypass("", host, port).is_none() {
         // NO_PROXY bypass: worth a line, the operator may have expected the proxy.
@@ -412,7 +443,7 @@ pub fn for_endpoint(
             Some(var.line),
             format!("{}={masked} is not used for {host}: {reason}", var.name),
         ));
-    } else if applies && parsed.is_ok() {
+    } else if applies && parsed.is_ok() && unsupported.is_none() {
         findings.push(Finding::new(
             &var.file,
             Some(var.line),

@@ -5,9 +5,11 @@
 //! `HTTPS_PROXY`/`https_proxy` and `HTTP_PROXY`/`http_proxy` (upper case first) and
 //! `NO_PROXY`/`no_proxy`; a value it cannot parse fails every request of that scheme whose host
 //! `NO_PROXY` does not exempt ("invalid proxy address"), so such a value is the cause of the
-//! pull's failure, not a detail.
+//! pull's failure, not a detail. So is a scheme Go's transport does not speak (`socks4://`,
+//! `ftp://`): Go 1.23+ keeps it and speaks HTTP to that address, older Go reads it as
+//! `http://socks4:`, a proxy named after the scheme; either way every request fails.
 
-use super::proxy::{Var, bypass, mask, parse_proxy};
+use super::proxy::{Var, bypass, mask, parse_proxy, unsupported_scheme};
 use crate::trust::Route;
 
 /// A proxy variable whose value does not parse as a URL.
@@ -19,8 +21,10 @@ pub struct BadProxy {
     pub variable: String,
     /// The value, a password in it masked.
     pub value: String,
-    /// Why it does not parse.
+    /// Why it does not parse, or why the runtime cannot use it.
     pub why: String,
+    /// True when the URL parses but names a scheme Go's transport does not speak.
+    pub unsupported: bool,
     pub file: String,
     pub line: u32,
 }
@@ -53,14 +57,20 @@ pub fn route(env: &[Var]) -> (Route, Vec<BadProxy>) {
     ] {
         let Some(var) = get(names) else { continue };
         let from = format!("{} ({} line {})", var.name, var.file, var.line);
-        match parse_proxy(&var.value) {
+        let parsed = parse_proxy(&var.value).map_err(|why| (why, false));
+        let parsed = parsed.and_then(|u| match unsupported_scheme(u.scheme()) {
+            Some(why) => Err((why, true)),
+            None => Ok(u),
+        });
+        match parsed {
             Ok(u) if scheme == "https" => (route.https_proxy, route.https_from) = (Some(u), from),
             Ok(u) => (route.http_proxy, route.http_from) = (Some(u), from),
-            Err(why) => bad.push(BadProxy {
+            Err((why, unsupported)) => bad.push(BadProxy {
                 scheme,
                 variable: var.name.clone(),
                 value: mask(&var.value),
                 why,
+                unsupported,
                 file: var.file.clone(),
                 line: var.line,
             }),
@@ -110,5 +120,18 @@ mod tests {
         assert!(bad_for(&bad, &r, &u("https://reg.example.com/v2/")).is_some());
         assert!(bad_for(&bad, &r, &u("https://reg.svc/v2/")).is_none());
         assert!(bad_for(&bad, &r, &u("http://reg.example.com/v2/")).is_none());
+    }
+
+    #[test]
+    fn socks5_is_a_route_and_socks4_a_bad_proxy() {
+        let (r, bad) = route(&[
+            var("HTTPS_PROXY", "socks5://u:pw@127.0.0.1:1080", 1),
+            var("HTTP_PROXY", "socks4://127.0.0.1:1080", 2),
+        ]);
+        assert_eq!(r.https_proxy.as_ref().map(|u| u.scheme()), Some("socks5"));
+        assert_eq!((bad[0].scheme, bad[0].unsupported), ("http", true));
+        assert!(bad[0].why.contains("socks4://"), "{}", bad[0].why);
+        assert!(unsupported_scheme("socks5h").is_none());
+        assert!(unsupported_scheme("ftp").is_some());
     }
 }

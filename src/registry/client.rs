@@ -208,7 +208,7 @@ fn http_client(
     let builder = reqwest::Client::builder();
     // Never this machine's proxy variables; the node's proxy when its files set one.
     let builder = match route.filter(|r| !r.is_direct()).cloned() {
-        Some(r) => builder.proxy(reqwest::Proxy::custom(move |u| r.proxy_for(u))),
+        Some(r) => builder.proxy(reqwest::Proxy::custom(move |u| r.dial_for(u))),
         None => builder.no_proxy(),
     };
     builder

@@ -7,7 +7,9 @@
 //! tunnelled with `CONNECT host:port`; TLS runs end to end inside the tunnel, so SNI and the
 //! certificate check still use the registry's name, and the proxy, not the node, resolves it.
 //! A [`Route`] answers that question for every URL the probe opens: the registry, a token
-//! realm elsewhere, a redirect target.
+//! realm elsewhere, a redirect target. A `socks5://` or `socks5h://` proxy carries the
+//! connection instead (Go's `net/http` speaks SOCKS5, RFC 1928, with the URL's user and
+//! password as RFC 1929 credentials); TLS still runs end to end inside it.
 
 /// The proxies the node's runtime uses, with the `NO_PROXY` list that exempts hosts from them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +39,21 @@ impl Route {
             return None;
         }
         Some(proxy.clone())
+    }
+
+    /// The proxy URL as the probe's client dials it: a `socks5://` proxy becomes `socks5h://`,
+    /// because Go's SOCKS dialer sends the target's host name to the proxy and never looks it
+    /// up itself (golang.org/x/net/internal/socks), which is what `socks5h` means to reqwest.
+    pub fn dial_for(&self, url: &url::Url) -> Option<url::Url> {
+        let mut proxy = self.proxy_for(url)?;
+        if proxy.scheme() == "socks5" {
+            let _ = proxy.set_scheme("socks5h");
+        }
+        // Go's SOCKS port when the URL names none.
+        if proxy.scheme() == "socks5h" && proxy.port().is_none() {
+            let _ = proxy.set_port(Some(1080));
+        }
+        Some(proxy)
     }
 
     /// Where the proxy for `url`'s scheme was set.
@@ -75,5 +92,23 @@ mod tests {
         assert!(via("https://reg.corp.example:5000/v2/").is_none());
         assert!(via("https://127.0.0.1:5000/v2/").is_none(), "loopback");
         assert!(!r.is_direct());
+        let socks = Route {
+            https_proxy: Some(url::Url::parse("socks5://u:p@127.0.0.1:1080").unwrap()),
+            ..Route::default()
+        };
+        let u = url::Url::parse("https://registry.example.com/v2/").unwrap();
+        assert_eq!(
+            socks.dial_for(&u).map(|p| p.to_string()),
+            Some("socks5h://u:p@127.0.0.1:1080".into())
+        );
+        let bare = Route {
+            https_proxy: Some(url::Url::parse("socks5://proxy.example.com").unwrap()),
+            ..Route::default()
+        };
+        assert_eq!(
+            bare.dial_for(&u).and_then(|p| p.port()),
+            Some(1080),
+            "Go's default SOCKS port"
+        );
     }
 }

@@ -29,6 +29,7 @@ mod node_probe;
 mod node_root;
 mod node_route;
 mod node_scan;
+mod node_socks;
 mod pod_registry_answers;
 mod pod_scenarios;
 mod pod_watch;

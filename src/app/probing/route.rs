@@ -6,7 +6,8 @@
 //! scheme unless `NO_PROXY` exempts the host (`trust::Route`); the node's resolver answers
 //! `/etc/hosts` names before DNS, as `--resolve` does here. When a proxied probe gets no HTTP
 //! answer at all, one `CONNECT` to the proxy tells "the proxy cannot be reached" and "the proxy
-//! refuses" (containerd's `proxyconnect tcp: …`) from "the registry is down behind it".
+//! refuses" (containerd's `proxyconnect tcp: …`) from "the registry is down behind it"; for a
+//! `socks5://` proxy that question is one SOCKS5 `CONNECT` (`socks_check.rs`).
 
 use std::time::Duration;
 
@@ -114,26 +115,46 @@ impl Prober {
         if let Some(u) = &url
             && let Some(bad) = crate::node::route::bad_for(&read.bad_proxies, &read.route, u)
         {
+            let change = if bad.unsupported {
+                format!(
+                    "{}={}: {}; name an http://, https://, socks5:// or socks5h:// proxy, or remove the line",
+                    bad.variable, bad.value, bad.why
+                )
+            } else {
+                format!(
+                    "{}={} is not a valid proxy URL ({}): write it as http://HOST:PORT, or remove the line",
+                    bad.variable, bad.value, bad.why
+                )
+            };
             self.keep_edit(
                 &target.canonical(),
                 NodeEdit {
                     file: bad.file.clone(),
                     line: Some(bad.line),
-                    change: format!(
-                        "{}={} is not a valid proxy URL ({}): write it as http://HOST:PORT, or remove the line",
-                        bad.variable, bad.value, bad.why
-                    ),
+                    change,
                     restart: unit(read),
                 },
             );
-            let detail = format!(
-                "{}={} ({}) is not a valid proxy URL ({}): the runtime, a Go program, fails every request to {} with \"invalid proxy address\"",
-                bad.variable,
-                bad.value,
-                bad.source(),
-                bad.why,
-                u.host_str().unwrap_or("")
-            );
+            let host = u.host_str().unwrap_or("");
+            let detail = if bad.unsupported {
+                // Go 1.23+ keeps the scheme and speaks HTTP to that address; older Go reads
+                // the value as `http://SCHEME:`, a proxy host named after the scheme.
+                format!(
+                    "{}={} ({}): {}, so the runtime fails every request to {host} (Go 1.23 and later speak HTTP to that address; older Go looks up a proxy host named after the scheme: \"proxyconnect tcp: dial tcp: lookup …\")",
+                    bad.variable,
+                    bad.value,
+                    bad.source(),
+                    bad.why,
+                )
+            } else {
+                format!(
+                    "{}={} ({}) is not a valid proxy URL ({}): the runtime, a Go program, fails every request to {host} with \"invalid proxy address\"",
+                    bad.variable,
+                    bad.value,
+                    bad.source(),
+                    bad.why,
+                )
+            };
             return decided(&target, u.as_str(), platform, Cause::ProxyFailure, detail);
         }
         if !read.route.is_direct() {
@@ -273,6 +294,10 @@ enum ProxyAnswer {
     Unreachable(String),
     /// The proxy answered with this status line.
     Status(u16, String),
+    /// A SOCKS proxy refused the tunnel itself (its reply, a login).
+    Refused(String),
+    /// A SOCKS proxy could not reach the target (its reply code says so).
+    CannotReach(String),
     /// Connected; the tunnel opened, or the proxy speaks TLS and was not asked.
     Open,
 }
@@ -297,6 +322,14 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
                 "the node's proxy {shown} ({from}) cannot be reached: {e}; the runtime sends every request for {host} through it"
             ),
         ),
+        ProxyAnswer::Refused(why) => (
+            Cause::ProxyFailure,
+            format!("the node's proxy {shown} ({from}) refuses CONNECT {authority}: {why}"),
+        ),
+        ProxyAnswer::CannotReach(why) => (
+            Cause::NetworkUnreachable,
+            format!("the node's proxy {shown} ({from}) cannot reach {authority}: {why}"),
+        ),
         ProxyAnswer::Status(code, line) if code < 500 => (
             Cause::ProxyFailure,
             format!("the node's proxy {shown} ({from}) refuses CONNECT {authority}: {line}"),
@@ -319,7 +352,9 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
 /// One `CONNECT authority` to an `http://` proxy (for HTTPS targets), or a TCP connection only.
 async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> ProxyAnswer {
     let host = proxy.host_str().unwrap_or("").trim_matches(['[', ']']);
-    let port = proxy.port_or_known_default().unwrap_or(80);
+    // Go's default ports: 1080 for a SOCKS proxy, the scheme's own otherwise.
+    let socks_port = proxy.scheme().starts_with("socks").then_some(1080);
+    let port = proxy.port_or_known_default().or(socks_port).unwrap_or(80);
     let addrs = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
         Err(_) => match registry::dns::resolve_host(host).await {
@@ -339,6 +374,9 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
         Ok(Err(e)) => return ProxyAnswer::Unreachable(e.to_string()),
         Ok(Ok(s)) => s,
     };
+    if matches!(proxy.scheme(), "socks5" | "socks5h") {
+        return socks(&mut stream, proxy, authority).await;
+    }
     if !tunnel || proxy.scheme() != "http" {
         return ProxyAnswer::Open;
     }
@@ -347,8 +385,8 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
         String::new()
     } else {
         use base64::Engine;
-        let user = percent(proxy.username());
-        let pass = percent(proxy.password().unwrap_or(""));
+        let user = super::socks_check::percent(proxy.username());
+        let pass = super::socks_check::percent(proxy.password().unwrap_or(""));
         crate::scrub::remember_pair(&user, &pass);
         let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
         format!("Proxy-Authorization: Basic {pair}\r\n")
@@ -388,15 +426,22 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
     }
 }
 
+/// One SOCKS5 `CONNECT authority` with the proxy URL's login (see `socks_check.rs`).
+async fn socks(
+    stream: &mut tokio::net::TcpStream,
+    proxy: &url::Url,
+    authority: &str,
+) -> ProxyAnswer {
+    use super::socks_check::{SocksAnswer, ask};
+    match ask(stream, proxy, authority, CHECK_TIMEOUT).await {
+        SocksAnswer::Open => ProxyAnswer::Open,
+        SocksAnswer::Refused(why) => ProxyAnswer::Refused(why),
+        SocksAnswer::CannotReach(why) => ProxyAnswer::CannotReach(why),
+        SocksAnswer::Broken(why) => ProxyAnswer::Unreachable(why),
+    }
+}
+
 /// A status line as it may be printed: control characters dropped, at most 120 characters.
 fn printable(line: &str) -> String {
     line.chars().filter(|c| !c.is_control()).take(120).collect()
-}
-
-/// A URL's userinfo part, percent-decoded as Go's `url.UserPassword` gives it.
-fn percent(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }

@@ -55,6 +55,10 @@
 //! let p = ConnectProxy::start(&[("registry.wrong.test:5000", &reg.host)]);
 //! p.url(); p.connects(); p.targets(); p.refuse_all();   // refused: 403 to every CONNECT
 //!
+//! // A SOCKS5 server for a node's HTTPS_PROXY=socks5://…: no-auth or RFC 1929 login.
+//! let s = SocksProxy::with_login(&[("registry.wrong.test:5000", &reg.host)], Some(("u", "p")));
+//! s.url("socks5", Some(("u", "p"))); s.connections(); s.targets(); s.refuse_all(0x02);
+//!
 //! // Counting (and delaying) at the TCP level; requests from the registry's access log.
 //! let r = Relay::start(&reg.host, Duration::ZERO);  // or Duration::from_millis(50) each way
 //! r.host(); r.connections(); r.tls_handshakes();
@@ -100,6 +104,7 @@ pub mod registry;
 pub mod relay;
 pub mod replay;
 pub mod serve;
+pub mod socks;
 pub mod token;
 
 pub use client::{Trust, error_chain, http_client, rustls_config, rustls_error};
@@ -109,4 +114,5 @@ pub use proxy::{Fault, FaultProxy, Match, ProxyRequest, refused_port};
 pub use push::{Fixtures, PlatformManifest, Pushed, sha256_digest};
 pub use registry::{Auth, BASIC_REALM, Registry, RegistryOptions, Tls};
 pub use relay::{Logged, Relay, access_log};
+pub use socks::SocksProxy;
 pub use token::{TokenOptions, TokenReply, TokenRequest, TokenServer};
