@@ -101,13 +101,7 @@ pub(super) async fn probe(
         let d = format!("node {node_name} is NotReady ({why}): no probe pod created");
         return stop(out, "node_not_ready", d);
     }
-    let mut pull_secrets: Vec<String> = spec
-        .and_then(|s| s.image_pull_secrets.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|r| r.name.clone())
-        .filter(|n| !n.is_empty())
-        .collect();
+    let mut pull_secrets = pull_secret_names(scene);
     let mut notes = Vec::new();
     if namespace != pod_ns && !pull_secrets.is_empty() {
         notes.push(format!(
@@ -338,6 +332,20 @@ async fn wait(live: &LiveSource, ns: &str, name: &str, node: &str, limit: Durati
         eprint!("\r\x1b[K");
     }
     waited
+}
+
+/// The names of the pull secrets the pod's spec lists, in its order, empty names left out.
+pub(super) fn pull_secret_names(scene: &Scene) -> Vec<String> {
+    scene
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// The node's report from the ended pod's log.

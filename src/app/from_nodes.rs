@@ -92,16 +92,7 @@ fn credentials(node: String, scene: &Scene, probe_namespace: Option<&str>) -> Cr
     if probe_namespace.is_some_and(|p| p != scene.namespace) {
         return (node, String::new(), Vec::new());
     }
-    let mut secrets: Vec<String> = scene
-        .pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.image_pull_secrets.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|r| r.name.clone())
-        .filter(|n| !n.is_empty())
-        .collect();
+    let mut secrets = super::from_node::pull_secret_names(scene);
     secrets.sort();
     secrets.dedup();
     (node, scene.namespace.clone(), secrets)

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::from_node::{NODE_IMAGE, X509, checked, notes, registry};
 use crate::node_root::{node_root, put, unrelated_bundle};
-use crate::scenario::{dockerconfigjson, path, pulldoctor};
+use crate::scenario::{Run, dockerconfigjson, path, pulldoctor};
 use crate::support::kube_api::KubeApi;
 use crate::support::kubelet::Kubelet;
 use crate::support::{Auth, Tls};
@@ -38,6 +38,27 @@ fn failing_with(api: &KubeApi, name: &str, node: &str, image: &str, secrets: &[&
         "type": "Warning", "count": 3, "source": {"component": "kubelet", "host": node}}));
 }
 
+/// `scan -n shop -o json --from-nodes …` against the test server.
+fn scan_from_nodes(api: &KubeApi, extra: &[&str]) -> Run {
+    let kc = api.kubeconfig();
+    let mut args = vec![
+        "scan",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+        "--kubeconfig",
+        path(&kc),
+        "--from-nodes",
+        "--node-image",
+        NODE_IMAGE,
+        "--probe-timeout",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    pulldoctor(&args)
+}
+
 #[test]
 fn scan_from_nodes_says_on_which_nodes_an_image_fails() {
     let reg = registry(Tls::Valid, Auth::None);
@@ -59,23 +80,7 @@ fn scan_from_nodes_says_on_which_nodes_an_image_fails() {
         kubelets.push(k);
         roots.push(root);
     }
-    let kc = api.kubeconfig();
-    let run = pulldoctor(&[
-        "scan",
-        "-n",
-        "shop",
-        "-o",
-        "json",
-        "--kubeconfig",
-        path(&kc),
-        "--from-nodes",
-        "--node-image",
-        NODE_IMAGE,
-        "--node-concurrency",
-        "2",
-        "--probe-timeout",
-        "30",
-    ]);
+    let run = scan_from_nodes(&api, &["--node-concurrency", "2"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let report = checked(&api, &run);
     let n = notes(&report);
@@ -119,21 +124,7 @@ fn scan_from_nodes_judges_each_pod_with_its_own_pull_secrets() {
     let kubelet = Kubelet::start(&api, "node-a", root.path());
     kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
 
-    let kc = api.kubeconfig();
-    let run = pulldoctor(&[
-        "scan",
-        "-n",
-        "shop",
-        "-o",
-        "json",
-        "--kubeconfig",
-        path(&kc),
-        "--from-nodes",
-        "--node-image",
-        NODE_IMAGE,
-        "--probe-timeout",
-        "30",
-    ]);
+    let run = scan_from_nodes(&api, &[]);
     run.assert_no_leak(user, password);
     let report = checked(&api, &run);
     assert_eq!(

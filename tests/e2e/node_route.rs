@@ -12,18 +12,22 @@ use crate::support::{Auth, ConnectProxy, Registry, RegistryOptions, Tls, refused
 const UNIT: &str = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
 
 /// A registry whose certificate names only `registry.wrong.test`, and that name with its port.
-fn named_registry() -> (Registry, String) {
+pub(crate) fn named_registry_with(auth: Auth) -> (Registry, String) {
     let reg = Registry::start(RegistryOptions {
         tls: Tls::WrongName,
-        auth: Auth::None,
+        auth,
     });
     reg.seed_fixtures();
     let name = format!("registry.wrong.test:{}", reg.port());
     (reg, name)
 }
 
+fn named_registry() -> (Registry, String) {
+    named_registry_with(Auth::None)
+}
+
 /// The `proxy-connect` node root with the registry's CA as the node's bundle.
-fn root(reg: &Registry, proxy: &str, bypass: &str, hosts: &str) -> tempfile::TempDir {
+pub(crate) fn root(reg: &Registry, proxy: &str, bypass: &str, hosts: &str) -> tempfile::TempDir {
     let root = node_root(
         "proxy-connect",
         &[("PROXY", proxy), ("BYPASS", bypass), ("HOSTS", hosts)],
@@ -47,7 +51,7 @@ fn fixes(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn detail(run: &Run) -> String {
+pub(crate) fn detail(run: &Run) -> String {
     let v = run.verdict();
     format!("{}\n{}", v["summary"], evidence_text(&v))
 }

@@ -6,41 +6,17 @@
 //! the node knows (`registry.wrong.test`), reached through the real SOCKS server of
 //! `support/socks.rs`, which resolves it from its own table, never through DNS.
 
-use crate::node_root::{image, node_config, node_root, put};
-use crate::scenario::{Run, evidence_text};
-use crate::support::{Auth, Registry, RegistryOptions, SocksProxy, Tls, refused_port};
+use crate::node_root::{image, node_config};
+use crate::node_route::{detail, named_registry_with, root};
+use crate::scenario::Run;
+use crate::support::{Auth, Registry, SocksProxy, refused_port};
 
 const UNIT: &str = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
 
 /// Debian's docker-registry with TLS and htpasswd, whose certificate names only
 /// `registry.wrong.test`, and that name with its port.
 fn named_registry() -> (Registry, String) {
-    let reg = Registry::start(RegistryOptions {
-        tls: Tls::WrongName,
-        auth: Auth::htpasswd("alice", "s3cret"),
-    });
-    reg.seed_fixtures();
-    let name = format!("registry.wrong.test:{}", reg.port());
-    (reg, name)
-}
-
-/// The `proxy-connect` node root naming `proxy`, with the registry's CA as the node's bundle.
-fn root(reg: &Registry, proxy: &str, bypass: &str, hosts: &str) -> tempfile::TempDir {
-    let root = node_root(
-        "proxy-connect",
-        &[("PROXY", proxy), ("BYPASS", bypass), ("HOSTS", hosts)],
-    );
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    root
-}
-
-fn detail(run: &Run) -> String {
-    let v = run.verdict();
-    format!("{}\n{}", v["summary"], evidence_text(&v))
+    named_registry_with(Auth::htpasswd("alice", "s3cret"))
 }
 
 /// Probes `reference` as the node would, with the registry's credentials, so the only
