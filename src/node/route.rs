@@ -62,9 +62,12 @@ pub fn route(env: &[Var]) -> (Route, Vec<BadProxy>) {
             Some(why) => Err((why, true)),
             None => Ok(u),
         });
+        let at = Some((var.file.clone(), var.line));
         match parsed {
-            Ok(u) if scheme == "https" => (route.https_proxy, route.https_from) = (Some(u), from),
-            Ok(u) => (route.http_proxy, route.http_from) = (Some(u), from),
+            Ok(u) if scheme == "https" => {
+                (route.https_proxy, route.https_from, route.https_at) = (Some(u), from, at)
+            }
+            Ok(u) => (route.http_proxy, route.http_from, route.http_at) = (Some(u), from, at),
             Err((why, unsupported)) => bad.push(BadProxy {
                 scheme,
                 variable: var.name.clone(),

@@ -41,4 +41,4 @@ pub use model::{
 };
 pub use platform::Platform;
 pub use probe::probe;
-pub use tls_error::Failure;
+pub use tls_error::{Failure, classify_dyn};

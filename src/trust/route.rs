@@ -23,6 +23,9 @@ pub struct Route {
     /// Where each proxy was set, for people: `HTTPS_PROXY (FILE line N)`.
     pub https_from: String,
     pub http_from: String,
+    /// The same places as a file and a line, for a fix that edits them.
+    pub https_at: Option<(String, u32)>,
+    pub http_at: Option<(String, u32)>,
 }
 
 impl Route {
@@ -62,6 +65,15 @@ impl Route {
             &self.https_from
         } else {
             &self.http_from
+        }
+    }
+
+    /// The file and line that set the proxy for `url`'s scheme.
+    pub fn at_for(&self, url: &url::Url) -> Option<&(String, u32)> {
+        if url.scheme() == "https" {
+            self.https_at.as_ref()
+        } else {
+            self.http_at.as_ref()
         }
     }
 

@@ -102,6 +102,14 @@ fn proxy_carries_the_probe_and_a_refusing_or_absent_proxy_is_the_cause() {
         Some(&sent),
         "the check sends the proxy its credentials too"
     );
+    let f = fixes(&v);
+    assert!(
+        f[0].starts_with(&format!(
+            "On the node, edit {UNIT} line 4: the proxy http://(redacted)@{} refuses the tunnel to {name}",
+            proxy.addr
+        )),
+        "{f:?}"
+    );
 
     // A proxy that is not there.
     let gone = format!("http://127.0.0.1:{}", refused_port());
@@ -131,6 +139,15 @@ fn proxy_carries_the_probe_and_a_refusing_or_absent_proxy_is_the_cause() {
         )),
         "{d}"
     );
+    // The fix edits the line that names the proxy, then restarts the runtime.
+    let f = fixes(&v);
+    assert!(
+        f[0].starts_with(&format!(
+            "On the node, edit {UNIT} line 4: the proxy {gone} cannot be reached from the node"
+        )) && f[0].contains("add registry.wrong.test to NO_PROXY"),
+        "{f:?}"
+    );
+    assert!(f[1].contains("restart containerd"), "{f:?}");
 }
 
 #[test]

@@ -198,8 +198,19 @@ impl Prober {
                 ),
             );
         }
-        if let Some((proxy, u)) = via {
-            explain_proxy(&mut report, &proxy, &u, read.route.from_for(&u)).await;
+        if let Some((proxy, u)) = via
+            && let Some(change) =
+                explain_proxy(&mut report, &proxy, &u, read.route.from_for(&u)).await
+            && let Some((file, line)) = read.route.at_for(&u)
+        {
+            // The line that names the proxy is where the node's side of the fix goes.
+            let edit = NodeEdit {
+                file: file.clone(),
+                line: Some(*line),
+                change,
+                restart: unit(read),
+            };
+            self.keep_edit(&target.canonical(), edit);
         }
         report
     }
@@ -303,42 +314,67 @@ enum ProxyAnswer {
 }
 
 /// A proxied probe with no HTTP answer: asks the proxy once, so the verdict names it when it
-/// cannot be reached or refuses the tunnel.
-async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url::Url, from: &str) {
+/// cannot be reached or refuses the tunnel. Returns the change to the line that names the
+/// proxy when the proxy is the cause.
+async fn explain_proxy(
+    report: &mut ProbeReport,
+    proxy: &url::Url,
+    target: &url::Url,
+    from: &str,
+) -> Option<String> {
     let answered = report.steps.iter().any(|s| s.status.is_some());
     if report.pullable() || answered {
-        return;
+        return None;
     }
     let host = target.host_str().unwrap_or("");
     let port = target.port_or_known_default().unwrap_or(443);
     let authority = format!("{host}:{port}");
     let shown = crate::node::proxy::mask(proxy.as_str());
     let shown = shown.trim_end_matches('/');
-    let (cause, detail) = match connect_check(proxy, &authority, target.scheme() == "https").await {
-        ProxyAnswer::Open => return,
+    // What the line naming the proxy should become, when the proxy itself is the cause.
+    let bypass = format!("or add {host} to NO_PROXY so the runtime goes to it directly");
+    let down = || {
+        format!(
+            "the proxy {shown} cannot be reached from the node: start it, or make this line name a proxy that is up, {bypass}"
+        )
+    };
+    let refuses = || {
+        format!(
+            "the proxy {shown} refuses the tunnel to {authority}: allow that destination in the proxy's rules (or give this line the login it wants), {bypass}"
+        )
+    };
+    let (cause, detail, change) = match connect_check(proxy, &authority, target.scheme() == "https")
+        .await
+    {
+        ProxyAnswer::Open => return None,
         ProxyAnswer::Unreachable(e) => (
             Cause::ProxyFailure,
             format!(
                 "the node's proxy {shown} ({from}) cannot be reached: {e}; the runtime sends every request for {host} through it"
             ),
+            Some(down()),
         ),
         ProxyAnswer::Refused(why) => (
             Cause::ProxyFailure,
             format!("the node's proxy {shown} ({from}) refuses CONNECT {authority}: {why}"),
+            Some(refuses()),
         ),
         ProxyAnswer::CannotReach(why) => (
             Cause::NetworkUnreachable,
             format!("the node's proxy {shown} ({from}) cannot reach {authority}: {why}"),
+            None,
         ),
         ProxyAnswer::Status(code, line) if code < 500 => (
             Cause::ProxyFailure,
             format!("the node's proxy {shown} ({from}) refuses CONNECT {authority}: {line}"),
+            Some(refuses()),
         ),
         ProxyAnswer::Status(_, line) => (
             Cause::NetworkUnreachable,
             format!(
                 "the node's proxy {shown} ({from}) cannot reach {authority}: it answered CONNECT with {line}"
             ),
+            None,
         ),
     };
     // A refused or unanswered connection was the proxy's: the step says whose it was.
@@ -347,6 +383,7 @@ async fn explain_proxy(report: &mut ProbeReport, proxy: &url::Url, target: &url:
     }
     report.outcome.cause = Some(cause);
     report.outcome.detail = detail;
+    change
 }
 
 /// One `CONNECT authority` to an `http://` proxy (for HTTPS targets), or a TCP connection only.
@@ -371,7 +408,11 @@ async fn connect_check(proxy: &url::Url, authority: &str, tunnel: bool) -> Proxy
         Err(_) => {
             return ProxyAnswer::Unreachable(format!("no answer in {} s", CHECK_TIMEOUT.as_secs()));
         }
-        Ok(Err(e)) => return ProxyAnswer::Unreachable(e.to_string()),
+        // The probe's words for a failed connection ("connection refused: nothing listens on
+        // that port"), not the OS's ("Connection refused (os error 111)").
+        Ok(Err(e)) => {
+            return ProxyAnswer::Unreachable(registry::classify_dyn(&e, false, 0).describe());
+        }
         Ok(Ok(s)) => s,
     };
     if matches!(proxy.scheme(), "socks5" | "socks5h") {
