@@ -14,6 +14,7 @@ pub mod certs_dir;
 pub mod containerd;
 pub mod detect;
 pub mod docker;
+pub mod docker_proxy;
 pub mod etc;
 pub mod files;
 pub mod kubelet;
@@ -170,7 +171,10 @@ pub fn read(
             }
         }
     }
-    let env = proxy::environment(&root, proxy::unit_name(runtime), &mut findings);
+    let mut env = proxy::environment(&root, proxy::unit_name(runtime), &mut findings);
+    if runtime == Runtime::Docker {
+        env = docker_proxy::apply(&root, env, &mut findings);
+    }
     let proxy = endpoints
         .iter()
         .find(|e| e.pulls())

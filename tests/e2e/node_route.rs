@@ -286,3 +286,69 @@ fn explain_crio_blocked_wording_is_registry_blocked() {
     assert_eq!(s["cause"], "registry_blocked", "{s:#}");
     assert_eq!(s["family"], "policy");
 }
+
+/// Docker 23+: `daemon.json`'s `proxies` outrank the unit's environment, key by key. Here the
+/// drop-in names a proxy that is not there and `daemon.json` one that works: the probe goes
+/// through the second, and a finding says which line replaced which.
+#[test]
+fn docker_daemon_json_proxies_outrank_the_units_environment() {
+    let (reg, name) = named_registry();
+    let proxy = ConnectProxy::start(&[(&name, &reg.host)]);
+    let gone = format!("http://127.0.0.1:{}", refused_port());
+    let root = tempfile::tempdir().unwrap();
+    let unit = "/etc/systemd/system/docker.service.d/http-proxy.conf";
+    put(
+        root.path(),
+        unit,
+        &format!("[Service]\nEnvironment=\"HTTPS_PROXY={gone}\"\n"),
+    );
+    put(
+        root.path(),
+        "/etc/ssl/certs/ca-certificates.crt",
+        &reg.pki.ca_pem,
+    );
+    let daemon_json = |https: &str| {
+        format!(
+            "{{\n  \"proxies\": {{\n    \"https-proxy\": \"{https}\",\n    \"no-proxy\": \"other.example.com\"\n  }}\n}}\n"
+        )
+    };
+    put(
+        root.path(),
+        "/etc/docker/daemon.json",
+        &daemon_json(&proxy.url()),
+    );
+    let reference = format!("{name}/app:1.0");
+
+    let run = image(&reference, root.path(), "docker", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        proxy.connects() > 0,
+        "daemon.json's proxy carries the probe"
+    );
+    let n = node_config(&run);
+    assert_eq!(
+        n["proxy"]["source"], "/etc/docker/daemon.json line 3",
+        "{n:#}"
+    );
+    let f = findings(&n).join("\n");
+    assert!(
+        f.contains(&format!(
+            "/etc/docker/daemon.json line 3: proxies.https-proxy = {} replaces HTTPS_PROXY={gone} ({unit} line 2)",
+            proxy.url().trim_end_matches('/')
+        )),
+        "{f}"
+    );
+
+    // daemon.json naming the proxy that is not there: that line is the one to edit.
+    put(root.path(), "/etc/docker/daemon.json", &daemon_json(&gone));
+    let run = image(&reference, root.path(), "docker", &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let v = run.verdict();
+    assert_eq!(v["cause"], "proxy_failure", "{v:#}");
+    let f = fixes(&v);
+    assert!(
+        f[0].starts_with("On the node, edit /etc/docker/daemon.json line 3: the proxy"),
+        "{f:?}"
+    );
+    assert!(f[1].contains("restart docker"), "{f:?}");
+}
