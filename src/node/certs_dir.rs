@@ -165,6 +165,17 @@ pub fn apply_docker_dir(root: &NodeRoot, dir: &str, e: &mut Endpoint) {
     }
 }
 
+/// containerd's `IsLocalhost`: the name `localhost` or a loopback address, never a name that
+/// merely resolves to one.
+pub(super) fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// containerd's default for a loopback registry (`localhost`, `127.0.0.0/8`, `::1`) that no
 /// `server` names: `ConfigureHosts` (`core/remotes/docker/config/hosts.go`) makes the default
 /// host HTTPS only on port 443 (or none), plain HTTP only on port 80, and otherwise HTTP "with
@@ -186,13 +197,7 @@ pub(super) fn localhost_default(
     let Ok(u) = url::Url::parse(&e.url) else {
         return;
     };
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !loopback {
+    if !is_loopback(&u) {
         return;
     }
     let what = match u.port() {

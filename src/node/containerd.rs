@@ -11,7 +11,7 @@
 //! `mirrors` (or `configs.*.tls`) are set together with `config_path`.
 
 pub use super::certs_dir::{apply_docker_dir, default_server, docker_style};
-use super::certs_dir::{deciding_line, from_host_dir, localhost_default, with_scheme};
+use super::certs_dir::{deciding_line, from_host_dir, is_loopback, localhost_default, with_scheme};
 use super::files::{NodeFileError, NodeRoot, join};
 use super::model::{Endpoint, Finding, Role};
 use super::tomlspan::TVal;
@@ -299,12 +299,28 @@ fn note_ignored_certs_d(
 
 /// Without `config_path`: the deprecated `mirrors` (the host's, else `*`), then the registry,
 /// with `configs.<endpoint host>.tls` applied to each.
+///
+/// An address written without a scheme, and the registry itself, get the CRI plugin's
+/// `defaultScheme` (`registryEndpoints` in its image service): plain HTTP for a loopback
+/// host, HTTPS otherwise. Unlike `ConfigureHosts` there is no HTTPS attempt first.
 fn legacy(
     registry: &str,
     cfg: Option<&ContainerdConfig>,
     findings: &mut Vec<Finding>,
 ) -> Vec<Endpoint> {
-    let upstream = default_server(registry);
+    let scheme_for = |u: &str| {
+        if u.contains("://") {
+            return u.to_string();
+        }
+        match url::Url::parse(&format!("https://{u}")) {
+            Ok(parsed) if is_loopback(&parsed) => format!("http://{u}"),
+            _ => with_scheme(u),
+        }
+    };
+    let upstream = match default_server(registry).strip_prefix("https://") {
+        Some(host) => scheme_for(host),
+        None => default_server(registry),
+    };
     let mut out = Vec::new();
     if let Some(c) = cfg {
         let m = c
@@ -320,7 +336,7 @@ fn legacy(
                     Role::Mirror
                 };
                 out.push(Endpoint::new(
-                    &with_scheme(u),
+                    &scheme_for(u),
                     role,
                     format!("{CONFIG} line {line} (mirrors.\"{host}\")"),
                 ));
@@ -328,11 +344,18 @@ fn legacy(
         }
     }
     if !out.iter().any(|e| e.url == upstream) {
-        out.push(Endpoint::new(
-            &upstream,
-            Role::Upstream,
-            "containerd's default".into(),
-        ));
+        let mut e = Endpoint::new(&upstream, Role::Upstream, "containerd's default".into());
+        if upstream.starts_with("http://") {
+            e.insecure = true;
+            findings.push(Finding::new(
+                CONFIG,
+                None,
+                format!(
+                    "without config_path containerd uses its deprecated CRI registry settings, whose default for {registry}, a loopback registry, is plain HTTP ({upstream}) with no HTTPS attempt"
+                ),
+            ));
+        }
+        out.push(e);
     }
     if let Some(c) = cfg {
         for e in &mut out {

@@ -247,10 +247,16 @@ async fn converse(s: &mut Session<'_>, report: &mut ProbeReport) -> (Verdict, Op
         400 if s.root.scheme() == "http"
             && String::from_utf8_lossy(&ping.body).contains("HTTPS") =>
         {
+            // Who chose plain HTTP decides what to change: the node's configuration, or the flag.
+            let fix = if s.req.trust.plain_http {
+                "the node's runtime is configured to speak plain HTTP to it and gets no image: name it https:// there"
+            } else {
+                "drop --plain-http"
+            };
             return (
                 Verdict::cause(
                     Cause::Unknown,
-                    "the registry speaks HTTPS on this port, not plain HTTP (drop --plain-http)",
+                    format!("the registry speaks HTTPS on this port, not plain HTTP ({fix})"),
                 ),
                 None,
             );

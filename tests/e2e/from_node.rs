@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::node_root::{node_root, put, unrelated_bundle};
+use crate::node_root::{CONTAINERD_WITH_CONFIG_PATH, node_root, put, unrelated_bundle};
 use crate::scenario::{
     Run, Scenario, assert_schema, b64, dockerconfigjson, evidence_text, path, pulldoctor,
 };
@@ -221,7 +221,11 @@ fn node_cannot_reach_the_registry_this_machine_reaches() {
         "/etc/ssl/certs/ca-certificates.crt",
         &reg.pki.ca_pem,
     );
-    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
     let _kubelet = Kubelet::start(&api, "node-1", root.path());
     // No path into the node's network: the node cannot connect, this machine can.
     let ca = reg.ca_file.clone().unwrap();
@@ -260,7 +264,11 @@ fn node_level_and_pull_secret_credentials_reach_the_node_not_the_spec() {
         "/etc/ssl/certs/ca-certificates.crt",
         &reg.pki.ca_pem,
     );
-    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
 
     // Node-level: kubelet's /var/lib/kubelet/config.json lets the node pull.
     let api = KubeApi::start();
@@ -426,7 +434,11 @@ fn a_pull_secret_missing_from_the_namespace_is_named_by_the_node() {
         "/etc/ssl/certs/ca-certificates.crt",
         &reg.pki.ca_pem,
     );
-    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
     let kubelet = Kubelet::start(&api, "node-1", root.path());
     kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
     let run = from_node(&api, &[]);
@@ -455,7 +467,11 @@ fn node_proxy_drop_in_malformed_is_the_nodes_cause() {
         "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head \"https://registry.node.test:5000/v2/app/manifests/1\": proxyconnect tcp: dial tcp: lookup proxy.example.com: no such host",
     );
     let root = node_root("proxy-dropin", &[("BYPASS", "other.example.com")]);
-    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
     let _kubelet = Kubelet::start(&api, "node-1", root.path());
     let run = from_node(&api, &[]);
     let report = checked(&api, &run);

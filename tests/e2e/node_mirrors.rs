@@ -163,3 +163,48 @@ fn containerd_loopback_default_tries_https_then_plain_http() {
         format!("{name} speaks plain HTTP, but the node's runtime connects with HTTPS.")
     );
 }
+
+/// containerd 1.x without `config_path` reads its deprecated CRI registry settings, whose
+/// default for a loopback registry is plain HTTP with no HTTPS attempt (`defaultScheme` in the
+/// CRI image service): a plain-HTTP registry pulls at once, and a TLS-only one cannot be pulled.
+#[test]
+fn containerd_1x_without_config_path_speaks_plain_http_to_loopback() {
+    let reg = registry(Tls::Plain, Auth::None);
+    let root = tempfile::tempdir().unwrap();
+    unrelated_bundle(root.path());
+    let reference = format!("{}/app:1.0", reg.host);
+    let run = image(&reference, root.path(), "containerd://1.7.24", &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let n = node_config(&run);
+    assert_eq!(
+        n["endpoints"][0]["url"],
+        format!("http://{}", reg.host),
+        "{n:#}"
+    );
+    let f = crate::node_root::findings(&n).join("\n");
+    assert!(
+        f.contains(&format!(
+            "/etc/containerd/config.toml: without config_path containerd uses its deprecated CRI registry settings, whose default for {0}, a loopback registry, is plain HTTP (http://{0}) with no HTTPS attempt",
+            reg.host
+        )),
+        "{f}"
+    );
+    let ev = crate::scenario::evidence_text(&run.verdict());
+    assert!(!ev.contains("falls back to plain HTTP"), "{ev}");
+
+    // The same node and a loopback registry that speaks only TLS: plain HTTP gets no image.
+    let tls = registry(Tls::Valid, Auth::None);
+    let run = image(
+        &format!("{}/app:1.0", tls.host),
+        root.path(),
+        "containerd://1.7.24",
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let ev = crate::scenario::evidence_text(&run.verdict());
+    assert!(
+        ev.contains("the registry speaks HTTPS on this port, not plain HTTP (the node's runtime is configured to speak plain HTTP to it"),
+        "{ev}"
+    );
+    assert!(!ev.contains("--plain-http"), "no CI flag on a node: {ev}");
+}

@@ -52,6 +52,11 @@ pub(crate) fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
     p
 }
 
+/// A containerd `config.toml` that sets `config_path`, as current installs do: registries
+/// follow `hosts.toml` and containerd's defaults, not the deprecated CRI registry settings
+/// (under which a loopback registry is spoken to in plain HTTP only).
+pub(crate) const CONTAINERD_WITH_CONFIG_PATH: &str = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n";
+
 /// The node's system CA bundle: an unrelated CA, so only per-registry CAs verify the registry.
 pub(crate) fn unrelated_bundle(root: &Path) {
     let other = Pki::generate();
@@ -441,6 +446,11 @@ fn node_level_config_json_is_kubelets_last_credential() {
         root.path(),
         "/etc/ssl/certs/ca-certificates.crt",
         &reg.pki.ca_pem,
+    );
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
     );
     let reference = format!("{}/app:1.0", reg.host);
     let run = image(&reference, root.path(), "containerd", &[]);

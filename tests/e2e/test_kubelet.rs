@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::kube_api::kubectl;
-use crate::node_root::put;
+use crate::node_root::{CONTAINERD_WITH_CONFIG_PATH, put};
 use crate::support::kube_api::{KubeApi, Verb};
 use crate::support::kubelet::Kubelet;
 use crate::support::{Auth, Registry, RegistryOptions, Tls};
@@ -55,7 +55,11 @@ fn kubectl_creates_a_pod_the_test_kubelet_runs_in_the_nodes_network() {
         "/etc/ssl/certs/ca-certificates.crt",
         &reg.pki.ca_pem,
     );
-    put(root.path(), "/etc/containerd/config.toml", "version = 2\n");
+    put(
+        root.path(),
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
     let kubelet = Kubelet::start(&api, "node-1", root.path());
     let reference = format!("{}/app:1.0", reg.host);
     let spec = api.dir().join("pod.json");
