@@ -82,9 +82,9 @@ pub fn reading(text: &str) -> Refusal {
         || has("due to configured policy")
         || has("image is not signed");
     let objection = if has("not signed") {
-        let tool = ["cosign", "notation", "notary"]
-            .into_iter()
-            .find(|t| find_ci(text, &format!("signed by {t}")).is_some() || has(&format!("signed in {t}")));
+        let tool = ["cosign", "notation", "notary"].into_iter().find(|t| {
+            find_ci(text, &format!("signed by {t}")).is_some() || has(&format!("signed in {t}"))
+        });
         Objection::Unsigned(tool.map(|t| match t {
             "cosign" => "cosign",
             "notation" => "notation",
@@ -116,7 +116,11 @@ mod tests {
     #[test]
     fn the_registry_sentence_starts_after_its_code() {
         let t = "failed open: unexpected status code https://h.test/v2/a/manifests/1: 412 Precondition Failed - Server message: unknown: current image with 3 vulnerabilities cannot be pulled due to configured policy in 'Prevent images with vulnerability severity of \"High\" or higher from running.'";
-        assert!(at(t).unwrap().starts_with("current image with 3 vulnerabilities"));
+        assert!(
+            at(t)
+                .unwrap()
+                .starts_with("current image with 3 vulnerabilities")
+        );
         let t = "Error response from daemon: unknown: The image is not signed in Notary.";
         assert_eq!(at(t), Some("The image is not signed in Notary."));
     }
@@ -124,7 +128,9 @@ mod tests {
     #[test]
     fn a_412_or_not_signed_alone_is_no_policy() {
         assert_eq!(
-            at("unexpected status from HEAD request to https://h.test/v2/a/manifests/1: 412 Precondition Failed"),
+            at(
+                "unexpected status from HEAD request to https://h.test/v2/a/manifests/1: 412 Precondition Failed"
+            ),
             None
         );
         // Not the registry's answer: no 412 and no distribution code before it.
@@ -133,14 +139,30 @@ mod tests {
 
     #[test]
     fn objections_and_harbor_are_read_from_the_words() {
-        let r = reading("current image with 77 vulnerabilities cannot be pulled due to configured policy");
-        assert_eq!(r, Refusal { objection: Objection::Vulnerable, harbor: true });
+        let r = reading(
+            "current image with 77 vulnerabilities cannot be pulled due to configured policy",
+        );
+        assert_eq!(
+            r,
+            Refusal {
+                objection: Objection::Vulnerable,
+                harbor: true
+            }
+        );
         let r = reading("The image is not signed by cosign.");
         assert_eq!(r.objection, Objection::Unsigned(Some("cosign")));
-        let r = reading("current image without vulnerability scanning cannot be pulled due to configured policy");
+        let r = reading(
+            "current image without vulnerability scanning cannot be pulled due to configured policy",
+        );
         assert_eq!(r.objection, Objection::NotScanned);
         let r = reading("pull refused by the registry's policy");
-        assert_eq!(r, Refusal { objection: Objection::Other, harbor: false });
+        assert_eq!(
+            r,
+            Refusal {
+                objection: Objection::Other,
+                harbor: false
+            }
+        );
         assert!(says_refused("pull refused by policy"));
         assert!(!says_refused("precondition failed"));
     }

@@ -9,7 +9,7 @@
 //! project's CVE allowlist, and content trust ("Enforce content trust" / cosign / notation)
 //! (<https://goharbor.io/docs/main/working-with-projects/project-configuration/>).
 
-use super::evidence::{Evidence, ProbeFacts};
+use super::evidence::{Audience, Evidence, ProbeFacts};
 use super::names::{inert, registry_shown};
 use super::step::{Fix, note};
 use crate::classify::policy::{Objection, reading};
@@ -21,7 +21,12 @@ pub fn fixes(ev: &Evidence) -> Vec<Fix> {
     let r = reading(&words);
     let image = inert(&ev.image);
     let registry = registry_shown(ev);
-    let unchanged = "The credentials work: no node, pull-secret or runtime change helps.";
+    let unchanged = match ev.audience {
+        Audience::Cluster => "The credentials work: no node, pull-secret or runtime change helps.",
+        Audience::Ci => {
+            "The credentials work: no --creds, --authfile or trust flag of this check changes the answer."
+        }
+    };
     if !r.harbor {
         let what = match r.objection {
             Objection::Vulnerable | Objection::NotScanned => {
@@ -94,4 +99,63 @@ fn refusal_words(ev: &Evidence) -> String {
         .as_ref()
         .map(|s| s.message.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::ProbeResult;
+
+    fn probed(detail: &str, audience: Audience) -> Evidence {
+        Evidence {
+            image: "h.test/shop/app:1".to_string(),
+            image_ref: crate::registry::ImageRef::parse("h.test/shop/app:1").ok(),
+            probe: ProbeFacts::Ran(ProbeResult {
+                cause: Some(Cause::RegistryPolicy),
+                detail: detail.to_string(),
+                ..ProbeResult::default()
+            }),
+            audience,
+            ..Evidence::default()
+        }
+    }
+
+    fn text(fixes: &[Fix]) -> String {
+        fixes
+            .iter()
+            .map(|f| f.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn harbor_is_named_only_for_harbors_words() {
+        let harbor = text(&fixes(&probed(
+            "Harbor refuses to serve h.test/shop/app:1 by its own policy (412 PROJECTPOLICYVIOLATION): \"current image with 3 vulnerabilities cannot be pulled due to configured policy in 'x'\"",
+            Audience::Cluster,
+        )));
+        assert!(harbor.contains("CVE allowlist"), "{harbor}");
+        assert!(
+            harbor.contains("Prevent vulnerable images from running"),
+            "{harbor}"
+        );
+        assert!(harbor.contains("project shop"), "{harbor}");
+        let other = text(&fixes(&probed(
+            "the registry refuses to serve h.test/shop/app:1 by its own policy (412 DENIED): \"pull blocked by quarantine policy\"",
+            Audience::Cluster,
+        )));
+        assert!(!other.contains("Harbor"), "{other}");
+        assert!(other.contains("the registry's policy"), "{other}");
+    }
+
+    #[test]
+    fn signatures_and_the_ci_words() {
+        let ci = text(&fixes(&probed(
+            "Harbor refuses … (412 PROJECTPOLICYVIOLATION): \"The image is not signed by cosign.\"",
+            Audience::Ci,
+        )));
+        assert!(ci.contains("cosign sign"), "{ci}");
+        assert!(ci.contains("Enforce content trust"), "{ci}");
+        assert!(!ci.contains("node"), "{ci}");
+    }
 }
