@@ -29,6 +29,7 @@ pub enum Cause {
     NeverPull,
     SignatureFailed,
     RegistryBlocked,
+    RegistryPolicy,
     PullSecretMissing,
     DiskFull,
     RegistryServerError,
@@ -56,7 +57,7 @@ pub enum Family {
 
 impl Cause {
     /// Every cause, in taxonomy order (the order of the design's table).
-    pub const ALL: [Cause; 24] = [
+    pub const ALL: [Cause; 25] = [
         Cause::TlsUnknownAuthority,
         Cause::TlsHostnameMismatch,
         Cause::TlsExpired,
@@ -77,6 +78,7 @@ impl Cause {
         Cause::NeverPull,
         Cause::SignatureFailed,
         Cause::RegistryBlocked,
+        Cause::RegistryPolicy,
         Cause::PullSecretMissing,
         Cause::DiskFull,
         Cause::RegistryServerError,
@@ -106,6 +108,7 @@ impl Cause {
             Cause::NeverPull => "never_pull",
             Cause::SignatureFailed => "signature_failed",
             Cause::RegistryBlocked => "registry_blocked",
+            Cause::RegistryPolicy => "registry_policy",
             Cause::PullSecretMissing => "pull_secret_missing",
             Cause::DiskFull => "disk_full",
             Cause::RegistryServerError => "registry_server_error",
@@ -135,7 +138,7 @@ impl Cause {
             RateLimited => Family::Limits,
             DnsFailure | NetworkUnreachable | ProxyFailure => Family::Network,
             InvalidReference => Family::Reference,
-            NeverPull | SignatureFailed | RegistryBlocked => Family::Policy,
+            NeverPull | SignatureFailed | RegistryBlocked | RegistryPolicy => Family::Policy,
             PullSecretMissing => Family::Secret,
             DiskFull => Family::Node,
             RegistryServerError => Family::Server,
@@ -174,6 +177,7 @@ impl Cause {
             Cause::NeverPull => "pull policy Never and image absent",
             Cause::SignatureFailed => "signature or policy check failed",
             Cause::RegistryBlocked => "registry blocked by the node's configuration",
+            Cause::RegistryPolicy => "registry's policy refuses the image",
             Cause::PullSecretMissing => "pull secret could not be read",
             Cause::DiskFull => "node out of disk space",
             Cause::RegistryServerError => "registry server error",

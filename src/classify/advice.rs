@@ -153,6 +153,21 @@ pub fn explain(s: &mut Symptom, lookup_host: Option<&str>, dial: Option<&str>, s
             format!("The node's CRI-O refuses to pull from {registry}: a [[registry]] table in its registries.conf sets blocked = true, so no connection is made."),
             format!("Remove blocked = true for {registry} from /etc/containers/registries.conf or its registries.conf.d drop-in (then restart crio), or use an image from a registry the node may pull from."),
         ),
+        Cause::RegistryPolicy => {
+            use super::policy::{Objection, reading};
+            let r = reading(&s.message);
+            let whose = if r.harbor { "Harbor's project policy" } else { "the registry's own policy" };
+            let change = match r.objection {
+                Objection::Vulnerable => "rebuild or patch the image so it clears the policy's severity threshold, or have a project administrator add its CVEs to the CVE allowlist or relax the vulnerability prevention",
+                Objection::NotScanned => "scan the image (or wait for its scan to finish), or have a project administrator relax the vulnerability prevention",
+                Objection::Unsigned(_) => "sign the image as the project requires, or have a project administrator change its content-trust (signature) enforcement",
+                Objection::Other => "change the image so it satisfies that policy, or have the registry's administrator exempt it or change the policy",
+            };
+            (
+                format!("{registry} refuses to serve {image}{status} by {whose}: the image exists and the pull itself is allowed."),
+                format!("Read the registry's sentence in the message, then {change}; no node or pull-secret change helps."),
+            )
+        }
         Cause::SignatureFailed => (
             format!("The node's image policy refused {image} because its signature is missing or does not verify."),
             format!("Sign {image} with a key the node's policy trusts, or review the node's signature policy (/etc/containers/policy.json)."),

@@ -101,7 +101,7 @@ pub fn url_host(url: &str) -> Option<String> {
 /// `429 Too Many Requests`). Docker's API wrappers (`API error (500)`, `(HTTP code 500)`) are the
 /// daemon's own status, not the registry's, and are skipped.
 pub fn http_status(text: &str, scan: &Scan) -> Option<u16> {
-    const REASONS: [&str; 12] = [
+    const REASONS: [&str; 13] = [
         "unauthorized",
         "forbidden",
         "not found",
@@ -114,6 +114,7 @@ pub fn http_status(text: &str, scan: &Scan) -> Option<u16> {
         "method not allowed",
         "conflict",
         "request timeout",
+        "precondition failed",
     ];
     let b = text.as_bytes();
     let mut found = None;

@@ -14,6 +14,7 @@ mod advice;
 mod describe;
 mod extract;
 mod http;
+pub mod policy;
 mod rules;
 mod text;
 mod wrap;
@@ -124,6 +125,7 @@ pub(crate) fn classify_with_image(
             .has(text::F::NotFound)
             .then(|| extract::repository_not_found(t))
             .flatten(),
+        policy: policy::refused(t, &scan, status),
     };
     let (cause, evidence) = rules::decide(&scan, &ctx);
     let url = extract::failed_url(t, &spans, evidence);
@@ -160,7 +162,11 @@ pub(crate) fn classify_with_image(
             .then(|| extract::proxy(t, &scan))
             .flatten(),
         reason: reason.map(str::to_string),
-        detail: evidence.map(|at| clause(t, at)),
+        // The registry's policy sentence is its reason, kept whole.
+        detail: evidence.map(|at| match cause {
+            Cause::RegistryPolicy => clause_max(t, at, policy::SENTENCE_MAX),
+            _ => clause(t, at),
+        }),
         meaning: String::new(),
         next_step: String::new(),
         message: text::cap(message, text::MAX_ANALYSED).to_string(),
@@ -225,12 +231,17 @@ pub fn is_pull_failure(symptom: &Symptom) -> bool {
 
 /// The clause of `t` starting at `at`, cut to a readable length.
 fn clause(t: &str, at: usize) -> String {
+    clause_max(t, at, DETAIL_MAX)
+}
+
+/// The clause of `t` starting at `at`, cut to `max` bytes.
+fn clause_max(t: &str, at: usize, max: usize) -> String {
     let mut rest = t.get(at..).unwrap_or("");
     // In a klog/logfmt line the error value ends where the next `key="` attribute begins.
     if let Some(end) = logfmt_end(rest) {
         rest = &rest[..end];
     }
-    let cut = text::cap(rest, DETAIL_MAX);
+    let cut = text::cap(rest, max);
     let cut = cut.trim_end_matches(['"', ']', ' ', ')']);
     if cut.len() < rest.trim_end_matches(['"', ']', ' ', ')']).len() {
         format!("{cut}…")

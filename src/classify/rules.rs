@@ -19,6 +19,8 @@ pub struct Context<'a> {
     pub registry: Option<&'a str>,
     /// Where Docker's `repository NAME not found` starts, if the text has it.
     pub repository_not_found: Option<usize>,
+    /// Where the registry's policy refusal starts, if the text has one (`policy::refused`).
+    pub policy: Option<usize>,
 }
 
 /// The cause, and where in the text its evidence starts.
@@ -65,7 +67,11 @@ pub fn decide(scan: &Scan, ctx: &Context<'_>) -> (Cause, Option<usize>) {
     if scan.has(F::Network) {
         return (Cause::NetworkUnreachable, at(F::Network));
     }
-    // The registry answered.
+    // The registry answered. A refusal by its own policy (Harbor's 412 PROJECTPOLICYVIOLATION)
+    // names the image's content, not the credentials or the path: it comes first.
+    if let Some(at) = ctx.policy {
+        return (Cause::RegistryPolicy, Some(at));
+    }
     if scan.has(F::RateLimit) || status == Some(429) {
         return (Cause::RateLimited, at(F::RateLimit));
     }
@@ -197,11 +203,13 @@ mod tests {
 
     fn cause(text: &str, registry: Option<&str>) -> Cause {
         let scan = Scan::of(text);
+        let status = super::super::extract::http_status(text, &scan);
         let ctx = Context {
             reason: None,
-            status: super::super::extract::http_status(text, &scan),
+            status,
             registry,
             repository_not_found: super::super::extract::repository_not_found(text),
+            policy: super::super::policy::refused(text, &scan, status),
         };
         decide(&scan, &ctx).0
     }
@@ -282,6 +290,15 @@ mod tests {
             ),
             Cause::NotFoundRepo
         );
+    }
+
+    #[test]
+    fn a_412_without_a_policy_body_stays_what_it_was() {
+        // containerd's HEAD shows no body: nothing says policy, so nothing is claimed.
+        let t = "failed to resolve reference \"h.test/a/b:1\": unexpected status from HEAD request to https://h.test/v2/a/b/manifests/1: 412 Precondition Failed";
+        assert_eq!(cause(t, None), Cause::Unknown);
+        let t = "failed open: unexpected status code https://h.test/v2/a/b/manifests/1: 412 Precondition Failed - Server message: unknown: current image with 2 vulnerabilities cannot be pulled due to configured policy in 'Prevent images with vulnerability severity of \"High\" or higher from running.'";
+        assert_eq!(cause(t, None), Cause::RegistryPolicy);
     }
 
     #[test]

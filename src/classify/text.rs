@@ -160,6 +160,14 @@ features! {
     // containers/image (CRI-O, Podman) refusing a `blocked = true` registry before connecting:
     // `registry X is blocked in /etc/containers/registries.conf or …registries.conf.d`.
     Blocked => ["is blocked in /etc/containers/registries.conf"],
+    // A registry refusing to serve an image by its own policy: Harbor's PROJECTPOLICYVIOLATION
+    // code and its vulnerability sentence (`… cannot be pulled due to configured policy in …`),
+    // its content-trust sentence (`The image is not signed in Notary.` / `… by cosign.`), and
+    // the 412 status those answers carry (`policy.rs` reads them).
+    PolicyViolation => ["projectpolicyviolation", "due to configured policy"],
+    NotSigned => ["image is not signed"],
+    Precondition => ["precondition failed"],
+    PolicyWords => ["vulnerab", "policy", "not signed"],
     Dns => ["dial tcp: lookup ", "no such host", "temporary failure in name resolution",
         "server misbehaving", "name or service not known"],
     TlsUnknownCa => ["certificate signed by unknown authority", "x509: certificate is not trusted",

@@ -103,6 +103,7 @@ pub fn fixes_for(cause: Cause, ev: &Evidence) -> Vec<Fix> {
         Cause::RegistryBlocked => vec![note(format!(
             "On the node, remove `blocked = true` from the [[registry]] table matching {registry} in /etc/containers/registries.conf or /etc/containers/registries.conf.d/*.conf, then restart crio; or pull the image from a registry the node may use."
         ))],
+        Cause::RegistryPolicy => super::policy_fix::fixes(ev),
         Cause::SignatureFailed => vec![note(
             "Check the signature policy (policy.json, admission controller) against the image's signatures."
                 .to_string(),

@@ -13,6 +13,7 @@ mod image_fix;
 pub mod names;
 mod node_fix;
 mod owner_fix;
+mod policy_fix;
 mod secret_fix;
 pub mod shell;
 pub mod step;

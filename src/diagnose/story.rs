@@ -40,7 +40,8 @@ pub(super) fn probe_fell_short(text: Cause, probed: Cause) -> bool {
 }
 
 /// Causes the registry cannot see: the node or the pod spec decides them. The runtime's proxy
-/// is the node's too: a probe that does not go through it cannot contradict it.
+/// is the node's too: a probe that does not go through it cannot contradict it. A registry's
+/// own policy (`registry_policy`) is not: the registry says it, and the probe reads it.
 pub(super) fn node_side(c: Cause) -> bool {
     matches!(
         c,

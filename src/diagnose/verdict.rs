@@ -517,6 +517,9 @@ fn sentence_for(cause: Cause, ev: &Evidence) -> String {
         Cause::RegistryBlocked => {
             format!("The node's runtime is configured never to pull from {registry}.")
         }
+        Cause::RegistryPolicy => format!(
+            "{registry} refuses to serve the image by its own policy: the image exists and the pull is allowed, but the registry's policy forbids it."
+        ),
         Cause::PullSecretMissing => "A pull secret the pod names could not be read.".to_string(),
         Cause::DiskFull => "The node has no room left to store the image.".to_string(),
         Cause::RegistryServerError => format!("{registry} answered with a server error."),

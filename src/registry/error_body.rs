@@ -25,12 +25,18 @@ pub struct ErrorWords {
 
 /// Reads an error body; None when it says nothing usable.
 pub fn read(body: &[u8]) -> Option<ErrorWords> {
-    distribution(body)
+    distribution(body, MAX_MESSAGE)
         .or_else(|| other_json(body))
         .or_else(|| text(body))
 }
 
-fn distribution(body: &[u8]) -> Option<ErrorWords> {
+/// Reads a distribution error body keeping up to `max` characters of its message: a message
+/// that is the registry's reason (a policy sentence) is quoted whole.
+pub fn read_distribution(body: &[u8], max: usize) -> Option<ErrorWords> {
+    distribution(body, max)
+}
+
+fn distribution(body: &[u8], max: usize) -> Option<ErrorWords> {
     #[derive(Deserialize)]
     struct Errors {
         errors: Vec<Entry>,
@@ -45,7 +51,7 @@ fn distribution(body: &[u8]) -> Option<ErrorWords> {
     let first = e.errors.into_iter().next()?;
     Some(ErrorWords {
         code: first.code.filter(|c| !c.is_empty()),
-        message: capped(first.message.as_deref().unwrap_or("")),
+        message: capped_to(first.message.as_deref().unwrap_or(""), max),
         detail: first
             .detail
             .filter(|d| !d.is_null())
@@ -94,11 +100,15 @@ fn text(body: &[u8]) -> Option<ErrorWords> {
 }
 
 fn capped(s: &str) -> String {
+    capped_to(s, MAX_MESSAGE)
+}
+
+fn capped_to(s: &str, max: usize) -> String {
     let s = s.trim();
-    if s.chars().count() <= MAX_MESSAGE {
+    if s.chars().count() <= max {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(MAX_MESSAGE).collect();
+    let mut out: String = s.chars().take(max).collect();
     out.push('…');
     out
 }

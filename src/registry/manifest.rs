@@ -160,6 +160,12 @@ pub async fn resolve(
             }
         }
         401 | 403 => denied(s, &get, granted),
+        // A refusal by the registry's own policy (Harbor's PROJECTPOLICYVIOLATION).
+        412 => {
+            let dialect = super::reading::dialect_of(&s.req.image.registry, &s.steps);
+            super::policy_answer::refusal(dialect, &s.req.image.canonical(), &get.body)
+                .unwrap_or_else(|| status_verdict(412, &get, "manifest GET"))
+        }
         st => status_verdict(st, &get, "manifest GET"),
     }
 }

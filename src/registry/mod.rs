@@ -25,6 +25,7 @@ pub mod login_check;
 pub mod manifest;
 pub mod model;
 pub mod platform;
+pub mod policy_answer;
 pub mod probe;
 pub mod quota;
 pub mod reading;

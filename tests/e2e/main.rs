@@ -43,6 +43,7 @@ mod probe_tls;
 mod registry_bench;
 mod registry_dialects;
 mod registry_dialects_pod;
+mod registry_policy;
 mod report_docs;
 mod scan_live_cap;
 mod scan_snapshot_stream;
