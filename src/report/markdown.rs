@@ -26,13 +26,17 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
         for s in symptoms {
             let image = s.image.as_deref().unwrap_or("-");
+            let meaning = match &s.detail {
+                Some(d) => format!("{} Says: {d}", s.meaning),
+                None => s.meaning.clone(),
+            };
             writeln!(
                 out,
                 "| `{}` | `{}` | {} | {} |",
                 cell(image),
                 s.cause,
                 s.runtime.id(),
-                cell(&s.meaning)
+                cell(&meaning)
             )?;
         }
     }

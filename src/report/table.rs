@@ -215,7 +215,10 @@ fn symptom_table(symptoms: &[crate::classify::Symptom], style: super::Style) -> 
             s.image.clone().unwrap_or_else(|| "-".to_string()),
             s.cause.id().to_string(),
             s.runtime.id().to_string(),
-            format!("{}\nNext: {}", s.meaning, s.next_step),
+            match &s.detail {
+                Some(d) => format!("{}\nSays: {d}\nNext: {}", s.meaning, s.next_step),
+                None => format!("{}\nNext: {}", s.meaning, s.next_step),
+            },
         ]);
     }
     let fits = settle(&mut t, 3, style);

@@ -19,6 +19,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             s.runtime.id()
         )?;
         writeln!(out, "  meaning: {}", s.meaning)?;
+        // The clause the cause was read from, whole: the words a reader checks the cause by.
+        if let Some(d) = &s.detail {
+            writeln!(out, "  says: {d}")?;
+        }
         writeln!(out, "  next: {}", s.next_step)?;
     }
     for v in report.verdicts.iter().flatten() {

@@ -69,3 +69,41 @@ fn explain_a_412_without_policy_words_claims_nothing() {
     assert_ne!(s["cause"], "registry_policy", "{s:#}");
     assert_eq!(s["cause"], "unknown", "{s:#}");
 }
+
+/// The text and table a person reads carry the registry's sentence whole too, beside what it
+/// means: the words the cause was read from, not only pulldoctor's reading of them.
+#[test]
+fn explain_shows_the_registrys_sentence_in_every_format() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/messages/describe/tanzu-istio-refarch-harbor-vulnerable.txt"
+    );
+    let text = pulldoctor(&["explain", file, "-o", "text"]);
+    assert!(
+        text.stdout.contains(&format!("  says: {SENTENCE}\n")),
+        "{}",
+        text.stdout
+    );
+    let markdown = pulldoctor(&["explain", file, "-o", "markdown"]);
+    assert!(
+        markdown
+            .stdout
+            .contains("Says: current image with 268 vulnerabilities"),
+        "{}",
+        markdown.stdout
+    );
+    // The table wraps the sentence over lines of its cell; joined, it is whole.
+    let table = pulldoctor(&["explain", file]);
+    let cell: Vec<&str> = table
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim_end_matches('│').rsplit('┆').next())
+        .map(str::trim)
+        .collect();
+    let joined = cell.join(" ");
+    assert!(
+        joined.contains(&format!("Says: {SENTENCE}")),
+        "{}",
+        table.stdout
+    );
+}
