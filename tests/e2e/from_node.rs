@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::node_root::{CONTAINERD_WITH_CONFIG_PATH, node_root, put, unrelated_bundle};
+use crate::node_root::{
+    CONTAINERD_WITH_CONFIG_PATH, containerd_trusting, node_root, put, unrelated_bundle,
+};
 use crate::scenario::{
     Run, Scenario, assert_schema, b64, dockerconfigjson, evidence_text, path, pulldoctor,
 };
@@ -216,16 +218,7 @@ fn node_cannot_reach_the_registry_this_machine_reaches() {
         "rpc error: code = Unknown desc = failed to pull and unpack image: failed to resolve reference: failed to do request: Head: dial tcp: i/o timeout",
     );
     let root = tempfile::tempdir().unwrap();
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
     let _kubelet = Kubelet::start(&api, "node-1", root.path());
     // No path into the node's network: the node cannot connect, this machine can.
     let ca = reg.ca_file.clone().unwrap();
@@ -259,16 +252,7 @@ fn node_level_and_pull_secret_credentials_reach_the_node_not_the_spec() {
         "kubelet-config",
         &[("REGISTRY", &reg.host), ("AUTH", &auth)],
     );
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
 
     // Node-level: kubelet's /var/lib/kubelet/config.json lets the node pull.
     let api = KubeApi::start();
@@ -429,16 +413,7 @@ fn a_pull_secret_missing_from_the_namespace_is_named_by_the_node() {
         .pull_secret("regcred-missing")
         .load(&api);
     let root = tempfile::tempdir().unwrap();
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
     let kubelet = Kubelet::start(&api, "node-1", root.path());
     kubelet.net.forward(reg.port(), reg.host.parse().unwrap());
     let run = from_node(&api, &[]);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::node_root::{CONTAINERD_WITH_CONFIG_PATH, node_root, put, unrelated_bundle};
+use crate::node_root::{containerd_trusting, node_root, put, unrelated_bundle};
 use crate::scenario::{Run, assert_schema, b64, evidence_text, path, pulldoctor};
 use crate::support::{Auth, Registry, RegistryOptions, Tls};
 
@@ -54,16 +54,7 @@ fn secret_volume_credentials_are_matched_like_kubelets_keyring() {
     let (user, password) = ("probeuser", "vol-pass-91c2e4");
     let reg = registry(Tls::Valid, Auth::htpasswd(user, password));
     let root = tempfile::tempdir().unwrap();
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
     let reference = format!("{}/app:1.0", reg.host);
 
     // Without the pod's secret the registry refuses the node.

@@ -57,6 +57,17 @@ pub(crate) fn put(root: &Path, node_path: &str, text: &str) -> PathBuf {
 /// (under which a loopback registry is spoken to in plain HTTP only).
 pub(crate) const CONTAINERD_WITH_CONFIG_PATH: &str = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n";
 
+/// A containerd node as current installs set it up (`config_path`) whose system CA bundle is
+/// `ca_pem`: the registry's own CA, for tests about something other than trust.
+pub(crate) fn containerd_trusting(root: &Path, ca_pem: &str) {
+    put(root, "/etc/ssl/certs/ca-certificates.crt", ca_pem);
+    put(
+        root,
+        "/etc/containerd/config.toml",
+        CONTAINERD_WITH_CONFIG_PATH,
+    );
+}
+
 /// The node's system CA bundle: an unrelated CA, so only per-registry CAs verify the registry.
 pub(crate) fn unrelated_bundle(root: &Path) {
     let other = Pki::generate();
@@ -442,16 +453,7 @@ fn node_level_config_json_is_kubelets_last_credential() {
         "kubelet-config",
         &[("REGISTRY", &reg.host), ("AUTH", &auth)],
     );
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
     let reference = format!("{}/app:1.0", reg.host);
     let run = image(&reference, root.path(), "containerd", &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::kube_api::kubectl;
-use crate::node_root::{CONTAINERD_WITH_CONFIG_PATH, put};
+use crate::node_root::containerd_trusting;
 use crate::support::kube_api::{KubeApi, Verb};
 use crate::support::kubelet::Kubelet;
 use crate::support::{Auth, Registry, RegistryOptions, Tls};
@@ -50,16 +50,7 @@ fn kubectl_creates_a_pod_the_test_kubelet_runs_in_the_nodes_network() {
     reg.seed_fixtures();
     let api = KubeApi::start();
     let root = tempfile::tempdir().unwrap();
-    put(
-        root.path(),
-        "/etc/ssl/certs/ca-certificates.crt",
-        &reg.pki.ca_pem,
-    );
-    put(
-        root.path(),
-        "/etc/containerd/config.toml",
-        CONTAINERD_WITH_CONFIG_PATH,
-    );
+    containerd_trusting(root.path(), &reg.pki.ca_pem);
     let kubelet = Kubelet::start(&api, "node-1", root.path());
     let reference = format!("{}/app:1.0", reg.host);
     let spec = api.dir().join("pod.json");
